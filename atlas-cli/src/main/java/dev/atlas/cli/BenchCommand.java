@@ -1,0 +1,110 @@
+package dev.atlas.cli;
+
+import dev.atlas.tdx.AttestationException;
+import dev.atlas.tdx.Collateral;
+import dev.atlas.tdx.QuoteVerifier;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code atlas bench ...}: quick in-process timings (the JMH benchmarks in atlas-bench are the reference). */
+@Command(name = "bench", mixinStandardHelpOptions = true, description = "Quick timings.",
+        subcommands = {BenchCommand.Verify.class})
+final class BenchCommand implements Runnable {
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    @Command(name = "verify", mixinStandardHelpOptions = true,
+            description = "Median and p90 microseconds per verification, cold (fresh verifier, collateral parsed each"
+                    + " time) and warm (verifier and parsed collateral reused), as one JSON object.")
+    static final class Verify implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
+        @Parameters(index = "0", paramLabel = "QUOTE")
+        Path quote;
+
+        @Parameters(index = "1", paramLabel = "COLLATERAL")
+        Path collateral;
+
+        @Option(names = "--at", paramLabel = "EPOCH_SECONDS", description = "verification time (default: now)")
+        Long at;
+
+        @Option(names = "--iterations", paramLabel = "N", defaultValue = "200", description = "measured iterations each")
+        int iterations;
+
+        @Option(names = "--root-ca", paramLabel = "FILE", description = "TESTING ONLY: replace the pinned root")
+        Path rootCa;
+
+        @Override
+        public Integer call() throws Exception {
+            if (iterations < 1) {
+                spec.commandLine().getErr().println("error: --iterations must be >= 1");
+                return Main.USAGE;
+            }
+            byte[] q;
+            String json;
+            QuoteVerifier.Builder b = QuoteVerifier.builder();
+            try {
+                q = Inputs.quote(quote);
+                json = new String(Inputs.read(collateral), StandardCharsets.UTF_8);
+                if (rootCa != null) {
+                    b.insecureTrustAnchorForTesting(Inputs.certificate(rootCa));
+                }
+            } catch (Inputs.InputException e) {
+                spec.commandLine().getErr().println("error: " + e.getMessage());
+                return Main.USAGE;
+            }
+            Instant when = at != null ? Instant.ofEpochSecond(at) : Instant.now();
+            try {
+                int warmup = Math.max(50, iterations / 2);
+                long[] cold = new long[iterations];
+                for (int i = -warmup; i < iterations; i++) {
+                    long t0 = System.nanoTime();
+                    b.build().verify(q, Collateral.fromJson(json), when);
+                    if (i >= 0) {
+                        cold[i] = System.nanoTime() - t0;
+                    }
+                }
+                QuoteVerifier v = b.build();
+                Collateral c = Collateral.fromJson(json);
+                long[] warm = new long[iterations];
+                for (int i = -warmup; i < iterations; i++) {
+                    long t0 = System.nanoTime();
+                    v.verify(q, c, when);
+                    if (i >= 0) {
+                        warm[i] = System.nanoTime() - t0;
+                    }
+                }
+                spec.commandLine().getOut().println(String.format(Locale.ROOT,
+                        "{\"iterations\":%d,\"cold\":{\"median_us\":%.1f,\"p90_us\":%.1f},\"warm\":{\"median_us\":%.1f,"
+                                + "\"p90_us\":%.1f}}", iterations, pct(cold, 50), pct(cold, 90), pct(warm, 50), pct(warm, 90)));
+                spec.commandLine().getOut().flush();
+                return 0;
+            } catch (AttestationException e) {
+                spec.commandLine().getErr().println("verification failed: " + e.getMessage());
+                return Main.VERIFICATION_FAILED;
+            }
+        }
+
+        static double pct(long[] ns, int p) {
+            long[] s = ns.clone();
+            Arrays.sort(s);
+            int idx = (int) Math.ceil(p / 100.0 * s.length) - 1;
+            return s[Math.max(0, Math.min(s.length - 1, idx))] / 1000.0;
+        }
+    }
+}

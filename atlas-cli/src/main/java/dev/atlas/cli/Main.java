@@ -1,0 +1,40 @@
+package dev.atlas.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** Entry point of the {@code atlas} command. Exit codes: 0 success, 1 verification failed, 2 usage or I/O error. */
+@Command(name = "atlas", mixinStandardHelpOptions = true, version = "atlas-java 0.1.0-SNAPSHOT",
+        description = "Attested TLS for the JVM: verify Intel TDX/SGX quotes and dstack CVMs.",
+        subcommands = {QuoteCommand.class, BenchCommand.class, DemoCommand.class})
+public final class Main implements Runnable {
+    /** Exit code: verification failed. */
+    static final int VERIFICATION_FAILED = 1;
+    /** Exit code: usage error or unreadable input. */
+    static final int USAGE = 2;
+
+    @Override
+    public void run() {
+        new CommandLine(this).usage(System.out);
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the command line and returns the exit code (for tests). */
+    public static int run(String... args) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setExitCodeExceptionMapper(e -> USAGE);
+        cl.setParameterExceptionHandler((ex, a) -> {
+            ex.getCommandLine().getErr().println("error: " + ex.getMessage());
+            ex.getCommandLine().usage(ex.getCommandLine().getErr());
+            return USAGE;
+        });
+        cl.setExecutionExceptionHandler((ex, c, p) -> {
+            c.getErr().println("error: " + ex.getMessage());
+            return USAGE;
+        });
+        return cl.execute(args);
+    }
+}

@@ -1,0 +1,157 @@
+package dev.atlas.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.atlas.tdx.AttestationException;
+import dev.atlas.tdx.Collateral;
+import dev.atlas.tdx.CollateralClient;
+import dev.atlas.tdx.Quote;
+import dev.atlas.tdx.QuoteVerifier;
+import dev.atlas.tdx.VerifiedReport;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code atlas quote ...}. */
+@Command(name = "quote", mixinStandardHelpOptions = true, description = "Verify DCAP quotes and fetch their collateral.",
+        subcommands = {QuoteCommand.Verify.class, QuoteCommand.FetchCollateral.class})
+final class QuoteCommand implements Runnable {
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    @Command(name = "verify", mixinStandardHelpOptions = true,
+            description = "Verify QUOTE against COLLATERAL. Exit 0 verified (any status but Revoked), 1 failed, 2 usage/IO.")
+    static final class Verify implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
+        @Parameters(index = "0", paramLabel = "QUOTE", description = "quote file: raw bytes or hex text")
+        Path quote;
+
+        @Parameters(index = "1", paramLabel = "COLLATERAL", description = "QuoteCollateralV3 JSON file")
+        Path collateral;
+
+        @Option(names = "--at", paramLabel = "EPOCH_SECONDS", description = "verification time (default: now)")
+        Long at;
+
+        @Option(names = "--root-ca", paramLabel = "FILE",
+                description = "TESTING ONLY: trust this DER/PEM root instead of the pinned Intel SGX Root CA")
+        Path rootCa;
+
+        @Option(names = "--json", description = "print the report as one JSON object")
+        boolean json;
+
+        @Override
+        public Integer call() {
+            PrintWriter out = spec.commandLine().getOut();
+            PrintWriter err = spec.commandLine().getErr();
+            byte[] q;
+            Collateral c;
+            QuoteVerifier.Builder b = QuoteVerifier.builder();
+            try {
+                q = Inputs.quote(quote);
+                c = Inputs.collateral(collateral);
+                if (rootCa != null) {
+                    b.insecureTrustAnchorForTesting(Inputs.certificate(rootCa));
+                    err.println("WARNING: --root-ca replaces the pinned Intel SGX Root CA; this result proves nothing"
+                            + " about genuine Intel hardware.");
+                }
+            } catch (Inputs.InputException e) {
+                err.println("error: " + e.getMessage());
+                return Main.USAGE;
+            }
+            Instant when = at != null ? Instant.ofEpochSecond(at) : Instant.now();
+            try {
+                VerifiedReport r = b.build().verify(q, c, when);
+                if (json) {
+                    out.println(r.toJson());
+                } else {
+                    out.println("verified: " + r.status().jsonName());
+                    out.println("advisory_ids: " + r.advisoryIds());
+                    out.println("platform_status: " + r.platformStatus());
+                    out.println("qe_status: " + r.qeStatus());
+                    out.println("tcb_date: " + r.tcbDate());
+                    out.println("fmspc: " + r.fmspc());
+                    if (r.tdReport() != null) {
+                        out.println("mr_td: " + r.tdReport().mrTd());
+                        for (int i = 0; i < 4; i++) {
+                            out.println("rtmr" + i + ": " + r.tdReport().rtmr(i));
+                        }
+                        out.println("report_data: " + r.tdReport().reportData());
+                    } else {
+                        out.println("mr_enclave: " + r.quote().enclaveReport().mrEnclave());
+                        out.println("mr_signer: " + r.quote().enclaveReport().mrSigner());
+                    }
+                }
+                out.flush();
+                return 0;
+            } catch (AttestationException e) {
+                if (json) {
+                    ObjectNode o = JSON.createObjectNode();
+                    o.put("error", e.reason().name());
+                    o.put("message", e.detail());
+                    out.println(o.toString());
+                    out.flush();
+                }
+                err.println("verification failed: " + e.getMessage());
+                return Main.VERIFICATION_FAILED;
+            }
+        }
+    }
+
+    @Command(name = "collateral", mixinStandardHelpOptions = true,
+            description = "Fetch the collateral for QUOTE from a PCCS or Intel PCS and save it as QuoteCollateralV3 JSON.")
+    static final class FetchCollateral implements Callable<Integer> {
+        @Spec
+        CommandSpec spec;
+
+        @Parameters(index = "0", paramLabel = "QUOTE", description = "quote file: raw bytes or hex text")
+        Path quote;
+
+        @Option(names = "--pccs", paramLabel = "URL", description = "PCCS or PCS base URL (default: ${DEFAULT-VALUE})",
+                defaultValue = CollateralClient.PHALA_PCCS_URL)
+        String pccs;
+
+        @Option(names = "--out", paramLabel = "FILE", description = "write here instead of stdout")
+        Path out;
+
+        @Override
+        public Integer call() {
+            PrintWriter err = spec.commandLine().getErr();
+            try {
+                Quote q = Quote.parse(Inputs.quote(quote));
+                CollateralClient client = CollateralClient.builder().baseUrl(pccs).build();
+                String json = client.fetch(q).toJson();
+                if (out != null) {
+                    Files.writeString(out, json + "\n", StandardCharsets.UTF_8);
+                } else {
+                    spec.commandLine().getOut().println(json);
+                    spec.commandLine().getOut().flush();
+                }
+                return 0;
+            } catch (Inputs.InputException | IOException | IllegalArgumentException e) {
+                err.println("error: " + e.getMessage());
+                return Main.USAGE;
+            } catch (AttestationException e) {
+                err.println("collateral fetch failed: " + e.getMessage());
+                return Main.VERIFICATION_FAILED;
+            }
+        }
+    }
+}

@@ -1,0 +1,260 @@
+package dev.atlas.tdx;
+
+import dev.atlas.tdx.internal.Pki;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+
+/**
+ * A cache of collateral keyed by (base URL, FMSPC, CA type, TEE), in memory and optionally on disk.
+ *
+ * <ul>
+ *   <li>An entry is stored only after the caller's {@link Check} accepted it (normally: a quote verified
+ *       with it), so an unverified entry is never served. Entries read back from disk are unverified until
+ *       they pass the check again.</li>
+ *   <li>An entry expires at the earlier of (stored + TTL) and the earliest {@code nextUpdate} of its TCB
+ *       info, QE identity and CRLs; an expired entry is never served.</li>
+ *   <li>Concurrent requests for the same key share one fetch.</li>
+ * </ul>
+ * Serving from the cache never replaces verification: {@link QuoteVerifier} still checks every signature
+ * and date of the collateral it is given. Thread-safe.
+ */
+public final class CollateralCache {
+    /** Fetches collateral on a miss. */
+    public interface Fetcher {
+        Collateral fetch() throws AttestationException;
+    }
+
+    /** Accepts (returns) or rejects (throws) fetched collateral before it is stored. */
+    public interface Check {
+        void check(Collateral c) throws AttestationException;
+    }
+
+    /** Cache key. */
+    public static final class Key {
+        final String baseUrl;
+        final String fmspc;
+        final String caType;
+        final TeeType tee;
+
+        public Key(String baseUrl, String fmspc, String caType, TeeType tee) {
+            this.baseUrl = CollateralClient.normalizeBaseUrl(baseUrl);
+            this.fmspc = fmspc.toUpperCase(java.util.Locale.ROOT);
+            this.caType = Objects.requireNonNull(caType);
+            this.tee = Objects.requireNonNull(tee);
+        }
+
+        String id() {
+            return baseUrl + "|" + fmspc + "|" + caType + "|" + tee;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Key && ((Key) o).id().equals(id());
+        }
+
+        @Override
+        public int hashCode() {
+            return id().hashCode();
+        }
+
+        @Override
+        public String toString() {
+            return id();
+        }
+    }
+
+    private static final class Entry {
+        final Collateral collateral;
+        final Instant expiresAt;
+
+        Entry(Collateral collateral, Instant expiresAt) {
+            this.collateral = collateral;
+            this.expiresAt = expiresAt;
+        }
+    }
+
+    private final Duration ttl;
+    private final Clock clock;
+    private final Path directory;
+    private final Map<Key, Entry> entries = new ConcurrentHashMap<>();
+    private final Map<Key, CompletableFuture<Entry>> inflight = new ConcurrentHashMap<>();
+
+    private CollateralCache(Duration ttl, Clock clock, Path directory) {
+        this.ttl = ttl;
+        this.clock = clock;
+        this.directory = directory;
+    }
+
+    /** An in-memory cache. */
+    public static CollateralCache inMemory(Duration ttl, Clock clock) {
+        return new CollateralCache(positive(ttl), Objects.requireNonNull(clock), null);
+    }
+
+    /** A cache that also keeps entries as files in {@code directory} (created if missing). */
+    public static CollateralCache onDisk(Duration ttl, Clock clock, Path directory) throws IOException {
+        Files.createDirectories(directory);
+        return new CollateralCache(positive(ttl), Objects.requireNonNull(clock), directory);
+    }
+
+    private static Duration positive(Duration d) {
+        if (d == null || d.isNegative() || d.isZero()) {
+            throw new IllegalArgumentException("ttl must be positive");
+        }
+        return d;
+    }
+
+    /**
+     * Returns fresh collateral for {@code key}: a stored, checked, unexpired entry, or one fetched (once,
+     * for all concurrent callers), checked and stored.
+     */
+    public Collateral get(Key key, Fetcher fetcher, Check check) throws AttestationException {
+        Instant now = clock.instant();
+        Entry e = entries.get(key);
+        if (e != null && now.isBefore(e.expiresAt)) {
+            return e.collateral;
+        }
+        if (e != null) {
+            entries.remove(key, e);
+        }
+        CompletableFuture<Entry> mine = new CompletableFuture<>();
+        CompletableFuture<Entry> running = inflight.putIfAbsent(key, mine);
+        if (running != null) {
+            return await(running);
+        }
+        try {
+            Entry fresh = load(key, fetcher, check, now);
+            entries.put(key, fresh);
+            mine.complete(fresh);
+            return fresh.collateral;
+        } catch (AttestationException | RuntimeException ex) {
+            mine.completeExceptionally(ex);
+            throw ex;
+        } finally {
+            inflight.remove(key, mine);
+        }
+    }
+
+    private Entry load(Key key, Fetcher fetcher, Check check, Instant now) throws AttestationException {
+        if (directory != null) {
+            Collateral fromDisk = readDisk(key, now);
+            if (fromDisk != null) {
+                try {
+                    check.check(fromDisk);
+                    Instant exp = expiry(fromDisk, fileStoredAt(key));
+                    if (now.isBefore(exp)) {
+                        return new Entry(fromDisk, exp);
+                    }
+                } catch (AttestationException ignored) {
+                    // A stale or tampered file is not used; fetch again.
+                }
+            }
+        }
+        Collateral c = fetcher.fetch();
+        check.check(c);
+        Instant exp = expiry(c, now);
+        if (!now.isBefore(exp)) {
+            throw new AttestationException(AttestationException.Reason.COLLATERAL_EXPIRED, "fetched collateral for " + key
+                    + " is already past its nextUpdate (" + exp + ")");
+        }
+        if (directory != null) {
+            writeDisk(key, c, now);
+        }
+        return new Entry(c, exp);
+    }
+
+    private static Collateral await(CompletableFuture<Entry> f) throws AttestationException {
+        try {
+            return f.get().collateral;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AttestationException(AttestationException.Reason.COLLATERAL_FETCH_FAILED, "interrupted", e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof AttestationException) {
+                AttestationException a = (AttestationException) e.getCause();
+                throw new AttestationException(a.reason(), a.detail(), a);
+            }
+            throw new AttestationException(AttestationException.Reason.COLLATERAL_FETCH_FAILED, String.valueOf(e.getCause()),
+                    e.getCause());
+        }
+    }
+
+    /** min(storedAt + TTL, every nextUpdate in the collateral). */
+    Instant expiry(Collateral c, Instant storedAt) throws AttestationException {
+        Instant exp = storedAt.plus(ttl);
+        exp = min(exp, date(c.parts.tcbInfo().nextUpdate()));
+        exp = min(exp, date(c.parts.qeIdentity().nextUpdate()));
+        exp = min(exp, c.parts.rootCaCrl().getNextUpdate().toInstant());
+        exp = min(exp, c.parts.pckCrl().getNextUpdate().toInstant());
+        return exp;
+    }
+
+    private static Instant min(Instant a, Instant b) {
+        return a.isBefore(b) ? a : b;
+    }
+
+    private static Instant date(String s) throws AttestationException {
+        try {
+            return OffsetDateTime.parse(s).toInstant();
+        } catch (java.time.format.DateTimeParseException e) {
+            throw new AttestationException(AttestationException.Reason.MALFORMED_COLLATERAL, "bad date `" + s + "`", e);
+        }
+    }
+
+    /** Drops every in-memory entry. */
+    public void clear() {
+        entries.clear();
+    }
+
+    private Path file(Key key) {
+        return directory.resolve(Pki.sha256Hex(key.id().getBytes(StandardCharsets.UTF_8)) + ".json");
+    }
+
+    private Instant fileStoredAt(Key key) {
+        try {
+            return Files.getLastModifiedTime(file(key)).toInstant();
+        } catch (IOException e) {
+            return Instant.EPOCH;
+        }
+    }
+
+    private Collateral readDisk(Key key, Instant now) {
+        Path f = file(key);
+        try {
+            if (!Files.isRegularFile(f) || Files.size(f) > Collateral.MAX_JSON_CHARS) {
+                return null;
+            }
+            return Collateral.fromJson(Files.readString(f, StandardCharsets.UTF_8));
+        } catch (IOException | AttestationException e) {
+            return null;
+        }
+    }
+
+    private void writeDisk(Key key, Collateral c, Instant now) {
+        Path f = file(key);
+        try {
+            Path tmp = Files.createTempFile(directory, "collateral", ".tmp");
+            Files.writeString(tmp, c.toJson(), StandardCharsets.UTF_8);
+            Files.setLastModifiedTime(tmp, java.nio.file.attribute.FileTime.from(now));
+            try {
+                Files.move(tmp, f, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, f, StandardCopyOption.REPLACE_EXISTING);
+            }
+        } catch (IOException e) {
+            // The disk copy is an optimisation; the in-memory entry still serves.
+        }
+    }
+}
