@@ -45,15 +45,7 @@ final class DemoCommand implements Callable<Integer> {
             }
             out.println("atlas demo: simulated Intel TDX evidence (mock Intel root; NOT genuine hardware)");
             out.println("  quote: " + ev.quote().length + " bytes, TDX v4, TD report 1.0");
-            out.println("  verified at: " + r.verifiedAt());
-            out.println("  status: " + r.status().jsonName() + "  advisories: " + r.advisoryIds());
-            out.println("  platform: " + r.platformStatus() + "  QE: " + r.qeStatus() + "  tcbDate: " + r.tcbDate());
-            out.println("  fmspc: " + r.fmspc());
-            out.println("  mr_td: " + r.tdReport().mrTd());
-            for (int i = 0; i < 4; i++) {
-                out.println("  rtmr" + i + ": " + r.tdReport().rtmr(i));
-            }
-            out.println("  report_data: " + r.tdReport().reportData());
+            ReportText.print(out, r, "  ");
             byte[] tampered = ev.quote();
             tampered[48 + 136] ^= 0x01; // one bit of MRTD
             try {

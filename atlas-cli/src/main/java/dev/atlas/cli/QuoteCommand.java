@@ -82,22 +82,8 @@ final class QuoteCommand implements Runnable {
                 if (json) {
                     out.println(r.toJson());
                 } else {
-                    out.println("verified: " + r.status().jsonName());
-                    out.println("advisory_ids: " + r.advisoryIds());
-                    out.println("platform_status: " + r.platformStatus());
-                    out.println("qe_status: " + r.qeStatus());
-                    out.println("tcb_date: " + r.tcbDate());
-                    out.println("fmspc: " + r.fmspc());
-                    if (r.tdReport() != null) {
-                        out.println("mr_td: " + r.tdReport().mrTd());
-                        for (int i = 0; i < 4; i++) {
-                            out.println("rtmr" + i + ": " + r.tdReport().rtmr(i));
-                        }
-                        out.println("report_data: " + r.tdReport().reportData());
-                    } else {
-                        out.println("mr_enclave: " + r.quote().enclaveReport().mrEnclave());
-                        out.println("mr_signer: " + r.quote().enclaveReport().mrSigner());
-                    }
+                    out.println("verified");
+                    ReportText.print(out, r, "");
                 }
                 out.flush();
                 return 0;
