@@ -36,11 +36,16 @@ class CollateralClientTest {
     private ExecutorService executor;
     private final Map<String, AtomicInteger> hits = new ConcurrentHashMap<>();
     private volatile String mode = "ok";
-    private Collateral sample;
+    private volatile Collateral sample;
+
+    /** Loads the real sample (skipping the test when ../shared is absent); call first, outside any lambda. */
+    private Quote requireSample() throws AttestationException {
+        sample = Collateral.fromJson(SharedTestData.text("dcap/tdx_quote_collateral.json"));
+        return Quote.parse(SharedTestData.bytes("dcap/tdx_quote"));
+    }
 
     @BeforeEach
     void start() throws Exception {
-        sample = Collateral.fromJson(SharedTestData.text("dcap/tdx_quote_collateral.json"));
         executor = Executors.newFixedThreadPool(8);
         server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         server.setExecutor(executor);
@@ -50,8 +55,12 @@ class CollateralClientTest {
 
     @AfterEach
     void stop() {
-        server.stop(0);
-        executor.shutdownNow();
+        if (server != null) {
+            server.stop(0);
+        }
+        if (executor != null) {
+            executor.shutdownNow();
+        }
     }
 
     private String base() {
@@ -136,7 +145,7 @@ class CollateralClientTest {
 
     @Test
     void fetch_returnsTheSampleCollateralByteExact_andItVerifies() throws Exception {
-        Quote q = Quote.parse(SharedTestData.bytes("dcap/tdx_quote"));
+        Quote q = requireSample();
         Collateral fetched = client().fetch(q);
         assertThat(fetched.toJson()).isEqualTo(sample.toJson());
         assertThat(QuoteVerifier.create().verify(q.toByteArray(), fetched, SAMPLE_TIME).status())
@@ -144,38 +153,42 @@ class CollateralClientTest {
     }
 
     @Test
-    void http404_failsWithTheStatus() {
+    void http404_failsWithTheStatus() throws Exception {
+        Quote q = requireSample();
         mode = "404";
         AttestationException e = assertThrows(AttestationException.class,
-                () -> client().fetch(Quote.parse(SharedTestData.bytes("dcap/tdx_quote"))));
+                () -> client().fetch(q));
         assertThat(e.reason()).isEqualTo(Reason.COLLATERAL_FETCH_FAILED);
         assertThat(e.getMessage()).contains("HTTP 404");
     }
 
     @Test
-    void malformedBody_fails() {
+    void malformedBody_fails() throws Exception {
+        Quote q = requireSample();
         mode = "malformed";
         AttestationException e = assertThrows(AttestationException.class,
-                () -> client().fetch(Quote.parse(SharedTestData.bytes("dcap/tdx_quote"))));
+                () -> client().fetch(q));
         assertThat(e.reason()).isEqualTo(Reason.COLLATERAL_FETCH_FAILED);
         assertThat(e.getMessage()).contains("malformed body");
     }
 
     @Test
-    void oversizedBody_failsAtTheLimit() {
+    void oversizedBody_failsAtTheLimit() throws Exception {
+        Quote q = requireSample();
         mode = "huge";
         AttestationException e = assertThrows(AttestationException.class,
-                () -> client().fetch(Quote.parse(SharedTestData.bytes("dcap/tdx_quote"))));
+                () -> client().fetch(q));
         assertThat(e.reason()).isEqualTo(Reason.COLLATERAL_FETCH_FAILED);
         assertThat(e.getMessage()).contains("exceeds");
     }
 
     @Test
-    void slowServer_failsWithinTheDeadline() {
+    void slowServer_failsWithinTheDeadline() throws Exception {
+        Quote q = requireSample();
         mode = "slow";
         long t0 = System.nanoTime();
         AttestationException e = assertThrows(AttestationException.class,
-                () -> client().fetch(Quote.parse(SharedTestData.bytes("dcap/tdx_quote"))));
+                () -> client().fetch(q));
         assertThat(e.reason()).isEqualTo(Reason.COLLATERAL_FETCH_FAILED);
         // Bounded well below the server's 5 s stall (1 s request deadline plus 1 s grace).
         assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofMillis(4500));
@@ -183,7 +196,7 @@ class CollateralClientTest {
 
     @Test
     void cache_concurrentMisses_fetchOnce_andServeUntilExpiry() throws Exception {
-        Quote q = Quote.parse(SharedTestData.bytes("dcap/tdx_quote"));
+        Quote q = requireSample();
         Clock clock = Clock.fixed(SAMPLE_TIME, ZoneOffset.UTC);
         CollateralCache cache = CollateralCache.inMemory(Duration.ofHours(1), clock);
         CollateralCache.Key key = new CollateralCache.Key(base(), "B0C06F000000", "platform", TeeType.TDX);
@@ -213,7 +226,7 @@ class CollateralClientTest {
 
     @Test
     void cache_neverStoresCollateralThatFailedTheCheck() throws Exception {
-        Quote q = Quote.parse(SharedTestData.bytes("dcap/tdx_quote"));
+        Quote q = requireSample();
         CollateralCache cache = CollateralCache.inMemory(Duration.ofHours(1), Clock.fixed(SAMPLE_TIME, ZoneOffset.UTC));
         CollateralCache.Key key = new CollateralCache.Key(base(), "B0C06F000000", "platform", TeeType.TDX);
         AtomicInteger fetches = new AtomicInteger();
@@ -231,6 +244,7 @@ class CollateralClientTest {
 
     @Test
     void cache_expiresAtTheCollateralsEarliestNextUpdate() throws Exception {
+        requireSample();
         Instant[] now = {SAMPLE_TIME};
         Clock clock = new Clock() {
             @Override
@@ -266,6 +280,7 @@ class CollateralClientTest {
 
     @Test
     void diskCache_entriesAreRecheckedBeforeUse(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        requireSample();
         Clock clock = Clock.fixed(SAMPLE_TIME, ZoneOffset.UTC);
         CollateralCache.Key key = new CollateralCache.Key(base(), "B0C06F000000", "platform", TeeType.TDX);
         CollateralCache.onDisk(Duration.ofHours(1), clock, dir).get(key, () -> sample, c -> { });

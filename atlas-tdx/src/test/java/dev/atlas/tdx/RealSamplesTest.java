@@ -32,8 +32,9 @@ class RealSamplesTest {
 
     @Test
     void tdxQuote_atPckCrlNextUpdate_isCrlExpired() throws Exception {
-        AttestationException e = assertThrows(AttestationException.class, () -> VERIFIER.verify(
-                SharedTestData.bytes("dcap/tdx_quote"), collateral("tdx_quote_collateral.json"),
+        byte[] quote = SharedTestData.bytes("dcap/tdx_quote");
+        Collateral c = collateral("tdx_quote_collateral.json");
+        AttestationException e = assertThrows(AttestationException.class, () -> VERIFIER.verify(quote, c,
                 Instant.ofEpochSecond(1752919235L)));
         assertThat(e.reason()).isEqualTo(Reason.CRL_EXPIRED);
     }
@@ -41,8 +42,9 @@ class RealSamplesTest {
     @Test
     void tdxQuote_afterTcbInfoNextUpdate_isCollateralExpiredBeforeAnyCrlCheck() throws Exception {
         // dcap-qvl checks collateral dates before chains; the root CRL is still current then.
-        AttestationException e = assertThrows(AttestationException.class, () -> VERIFIER.verify(
-                SharedTestData.bytes("dcap/tdx_quote"), collateral("tdx_quote_collateral.json"),
+        byte[] quote = SharedTestData.bytes("dcap/tdx_quote");
+        Collateral c = collateral("tdx_quote_collateral.json");
+        AttestationException e = assertThrows(AttestationException.class, () -> VERIFIER.verify(quote, c,
                 Instant.ofEpochSecond(1752920164L)));
         assertThat(e.reason()).isEqualTo(Reason.COLLATERAL_EXPIRED);
         assertThat(e.getMessage()).contains("TCBInfo expired");
@@ -61,8 +63,9 @@ class RealSamplesTest {
 
     @Test
     void outdatedTdxQuote_isRejectedWithNoMatchingTcbLevel() throws Exception {
-        AttestationException e = assertThrows(AttestationException.class, () -> VERIFIER.verify(
-                SharedTestData.bytes("dcap/tdx_quote_outdated"), collateral("tdx_quote_outdated_collateral.json"),
+        byte[] quote = SharedTestData.bytes("dcap/tdx_quote_outdated");
+        Collateral c = collateral("tdx_quote_outdated_collateral.json");
+        AttestationException e = assertThrows(AttestationException.class, () -> VERIFIER.verify(quote, c,
                 Instant.ofEpochSecond(1774003274L)));
         assertThat(e.reason()).isEqualTo(Reason.NO_MATCHING_TCB_LEVEL);
         assertThat(e.getMessage()).contains("No matching TCB level found");
