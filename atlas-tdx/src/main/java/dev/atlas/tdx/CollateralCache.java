@@ -10,7 +10,6 @@ import java.nio.file.StandardCopyOption;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.OffsetDateTime;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
@@ -44,35 +43,30 @@ public final class CollateralCache {
 
     /** Cache key. */
     public static final class Key {
-        final String baseUrl;
-        final String fmspc;
-        final String caType;
-        final TeeType tee;
+        private final String id;
 
         public Key(String baseUrl, String fmspc, String caType, TeeType tee) {
-            this.baseUrl = CollateralClient.normalizeBaseUrl(baseUrl);
-            this.fmspc = fmspc.toUpperCase(java.util.Locale.ROOT);
-            this.caType = Objects.requireNonNull(caType);
-            this.tee = Objects.requireNonNull(tee);
+            this.id = CollateralClient.normalizeBaseUrl(baseUrl) + "|" + fmspc.toUpperCase(java.util.Locale.ROOT) + "|"
+                    + Objects.requireNonNull(caType) + "|" + Objects.requireNonNull(tee);
         }
 
         String id() {
-            return baseUrl + "|" + fmspc + "|" + caType + "|" + tee;
+            return id;
         }
 
         @Override
         public boolean equals(Object o) {
-            return o instanceof Key && ((Key) o).id().equals(id());
+            return o instanceof Key && ((Key) o).id.equals(id);
         }
 
         @Override
         public int hashCode() {
-            return id().hashCode();
+            return id.hashCode();
         }
 
         @Override
         public String toString() {
-            return id();
+            return id;
         }
     }
 
@@ -149,7 +143,7 @@ public final class CollateralCache {
 
     private Entry load(Key key, Fetcher fetcher, Check check, Instant now) throws AttestationException {
         if (directory != null) {
-            Collateral fromDisk = readDisk(key, now);
+            Collateral fromDisk = readDisk(key);
             if (fromDisk != null) {
                 try {
                     check.check(fromDisk);
@@ -194,8 +188,10 @@ public final class CollateralCache {
     /** min(storedAt + TTL, every nextUpdate in the collateral). */
     Instant expiry(Collateral c, Instant storedAt) throws AttestationException {
         Instant exp = storedAt.plus(ttl);
-        exp = min(exp, date(c.parts.tcbInfo().nextUpdate()));
-        exp = min(exp, date(c.parts.qeIdentity().nextUpdate()));
+        exp = min(exp, Instant.ofEpochSecond(QuoteVerifier.parseDate(c.parts.tcbInfo().nextUpdate(),
+                "Failed to parse TCB Info next update")));
+        exp = min(exp, Instant.ofEpochSecond(QuoteVerifier.parseDate(c.parts.qeIdentity().nextUpdate(),
+                "Failed to parse QE Identity next update")));
         exp = min(exp, c.parts.rootCaCrl().getNextUpdate().toInstant());
         exp = min(exp, c.parts.pckCrl().getNextUpdate().toInstant());
         return exp;
@@ -203,14 +199,6 @@ public final class CollateralCache {
 
     private static Instant min(Instant a, Instant b) {
         return a.isBefore(b) ? a : b;
-    }
-
-    private static Instant date(String s) throws AttestationException {
-        try {
-            return OffsetDateTime.parse(s).toInstant();
-        } catch (java.time.format.DateTimeParseException e) {
-            throw new AttestationException(AttestationException.Reason.MALFORMED_COLLATERAL, "bad date `" + s + "`", e);
-        }
     }
 
     /** Drops every in-memory entry. */
@@ -230,7 +218,7 @@ public final class CollateralCache {
         }
     }
 
-    private Collateral readDisk(Key key, Instant now) {
+    private Collateral readDisk(Key key) {
         Path f = file(key);
         try {
             if (!Files.isRegularFile(f) || Files.size(f) > Collateral.MAX_JSON_CHARS) {

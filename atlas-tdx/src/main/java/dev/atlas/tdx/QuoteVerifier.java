@@ -349,7 +349,8 @@ public final class QuoteVerifier {
         }
     }
 
-    private static long parseDate(String s, String msg) throws AttestationException {
+    /** RFC 3339 text to epoch seconds; {@link Reason#MALFORMED_COLLATERAL} with {@code msg} otherwise. */
+    static long parseDate(String s, String msg) throws AttestationException {
         try {
             return OffsetDateTime.parse(s).toEpochSecond();
         } catch (DateTimeParseException e) {
