@@ -1,7 +1,7 @@
 /** Intel DCAP quote parsing, collateral retrieval and verification. */
 module dev.atlas.tdx {
     requires transitive com.fasterxml.jackson.databind;
-    requires java.net.http;
+    requires transitive java.net.http; // CollateralClient.Builder.httpClient(HttpClient) is public API
 
     exports dev.atlas.tdx;
 }
