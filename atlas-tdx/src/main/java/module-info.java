@@ -4,4 +4,6 @@ module dev.atlas.tdx {
     requires transitive java.net.http; // CollateralClient.Builder.httpClient(HttpClient) is public API
 
     exports dev.atlas.tdx;
+    // shared helpers (hex, strict JSON) for the dstack layer only; not public API
+    exports dev.atlas.tdx.internal to dev.atlas.dstack;
 }

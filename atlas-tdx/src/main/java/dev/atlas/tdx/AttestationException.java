@@ -95,21 +95,92 @@ public class AttestationException extends GeneralSecurityException {
         // --- collateral retrieval ---
         /** Fetching collateral failed (network, HTTP status, size limit, timeout, bad body). */
         COLLATERAL_FETCH_FAILED,
+
+        // --- dstack layer (atlas-dstack) ---
+        /** The quote response (GetQuote or {@code /tdx_quote} JSON) does not have the expected shape. */
+        MALFORMED_RESPONSE,
+        /** The quote is not a TDX quote with a TD report. */
+        TEE_TYPE_MISMATCH,
+        /** The event log is not a JSON array of well-typed entries, or breaks a size limit. */
+        MALFORMED_EVENT_LOG,
+        /** The event log uses a format version this library does not implement (dstack V2 runtime events). */
+        UNSUPPORTED_EVENT_LOG_VERSION,
+        /** An entry sits on a register it cannot belong to (a runtime event off RTMR3, a boot event on it). */
+        EVENT_IMR_MISMATCH,
+        /** A runtime event's provided digest differs from the one recomputed from its name and payload. */
+        EVENT_DIGEST_MISMATCH,
+        /** A dstack event that must occur at most once occurs more often. */
+        DUPLICATE_EVENT,
+        /** A dstack system event (e.g. {@code compose-hash}) appears after {@code system-ready}, where only
+         *  application events can be. */
+        EVENT_ORDER_INVALID,
+        /** An RTMR replayed from the event log differs from the quote's. */
+        RTMR_MISMATCH,
+        /** No {@code New TLS Certificate} event, or its hash differs from the peer certificate's. */
+        CERTIFICATE_NOT_IN_EVENT_LOG,
+        /** The quote's report data does not bind this session (nonce and EKM) or the expected value. */
+        REPORT_DATA_MISMATCH,
+        /** The policy is invalid (unknown field, wrong type, bad hex, inconsistent settings). */
+        INVALID_POLICY,
+        /** MRTD or RTMR0-2 differs from the policy's expected bootchain. */
+        BOOTCHAIN_MISMATCH,
+        /** The {@code compose-hash} event is missing or differs from the policy's app compose. */
+        APP_COMPOSE_MISMATCH,
+        /** The {@code os-image-hash} event is missing or differs from the policy's. */
+        OS_IMAGE_HASH_MISMATCH,
+        /** The verified TCB status is not in the policy's allowed list. */
+        TCB_STATUS_NOT_ALLOWED,
+        /** The status is OutOfDate and the grace period after the matched TCB level's date has passed. */
+        GRACE_PERIOD_EXPIRED,
+        /** A grace period was configured but the matched platform TCB level is not itself OutOfDate. */
+        GRACE_PERIOD_NOT_APPLICABLE,
     }
 
     private final Reason reason;
     private final String detail;
+    private final String subject;
+    private final String expected;
+    private final String actual;
 
     public AttestationException(Reason reason, String detail) {
-        super(Objects.requireNonNull(reason, "reason") + ": " + detail);
-        this.reason = reason;
-        this.detail = detail;
+        this(reason, detail, (Throwable) null);
     }
 
     public AttestationException(Reason reason, String detail, Throwable cause) {
         super(Objects.requireNonNull(reason, "reason") + ": " + detail, cause);
         this.reason = reason;
         this.detail = detail;
+        this.subject = null;
+        this.expected = null;
+        this.actual = null;
+    }
+
+    /**
+     * A mismatch: {@code subject} names what was compared (a register such as {@code rtmr3}, a bootchain
+     * field, an event name), {@code expected} and {@code actual} the two values (public measurements only).
+     */
+    public AttestationException(Reason reason, String subject, String expected, String actual, String detail) {
+        super(Objects.requireNonNull(reason, "reason") + ": " + detail);
+        this.reason = reason;
+        this.detail = detail;
+        this.subject = subject;
+        this.expected = expected;
+        this.actual = actual;
+    }
+
+    /** What a mismatch concerns (e.g. {@code rtmr2}, {@code mrtd}, {@code compose-hash}); empty if none. */
+    public java.util.Optional<String> subject() {
+        return java.util.Optional.ofNullable(subject);
+    }
+
+    /** The expected value of a mismatch; empty if none. */
+    public java.util.Optional<String> expected() {
+        return java.util.Optional.ofNullable(expected);
+    }
+
+    /** The actual value of a mismatch; empty if none. */
+    public java.util.Optional<String> actual() {
+        return java.util.Optional.ofNullable(actual);
     }
 
     /** The message without the reason prefix: which check failed and the values compared. */

@@ -244,8 +244,8 @@ public final class QuoteVerifier {
         }
         // 20. Attributes.
         validateAttributes(q);
-        return new VerifiedReport(q, finalStatus, platform.status, qeStatus, platform.tcbDate, pck,
-                tcbInfo.tcbEvaluationDataNumber(), at);
+        return new VerifiedReport(q, finalStatus, platform.status, qeStatus, platform.tcbDate, platform.levelStatus,
+                pck, tcbInfo.tcbEvaluationDataNumber(), at);
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -431,10 +431,12 @@ public final class QuoteVerifier {
     private static final class Match {
         final TcbStatusWithAdvisory status;
         final String tcbDate;
+        final TcbStatus levelStatus;
 
-        Match(TcbStatusWithAdvisory status, String tcbDate) {
+        Match(TcbStatusWithAdvisory status, String tcbDate, TcbStatus levelStatus) {
             this.status = status;
             this.tcbDate = tcbDate;
+            this.levelStatus = levelStatus;
         }
     }
 
@@ -481,7 +483,7 @@ public final class QuoteVerifier {
                     status = status.merge(module);
                 }
             }
-            return new Match(status, level.tcbDate());
+            return new Match(status, level.tcbDate(), level.status().status());
         }
         throw new AttestationException(Reason.NO_MATCHING_TCB_LEVEL, "No matching TCB level found (PCK CPUSVN "
                 + pck.cpuSvn() + ", PCESVN " + pck.pceSvn()

@@ -17,18 +17,20 @@ public final class VerifiedReport {
     private final TcbStatusWithAdvisory platformStatus;
     private final TcbStatusWithAdvisory qeStatus;
     private final String tcbDate;
+    private final TcbStatus tcbLevelStatus;
     private final PckExtension pck;
     private final long tcbEvaluationDataNumber;
     private final Instant verifiedAt;
 
     VerifiedReport(Quote quote, TcbStatusWithAdvisory finalStatus, TcbStatusWithAdvisory platformStatus,
-            TcbStatusWithAdvisory qeStatus, String tcbDate, PckExtension pck, long tcbEvaluationDataNumber,
+            TcbStatusWithAdvisory qeStatus, String tcbDate, TcbStatus tcbLevelStatus, PckExtension pck, long tcbEvaluationDataNumber,
             Instant verifiedAt) {
         this.quote = quote;
         this.finalStatus = finalStatus;
         this.platformStatus = platformStatus;
         this.qeStatus = qeStatus;
         this.tcbDate = tcbDate;
+        this.tcbLevelStatus = tcbLevelStatus;
         this.pck = pck;
         this.tcbEvaluationDataNumber = tcbEvaluationDataNumber;
         this.verifiedAt = verifiedAt;
@@ -56,6 +58,14 @@ public final class VerifiedReport {
     /** {@code tcbDate} of the matched platform TCB level (RFC 3339 text as Intel wrote it). */
     public String tcbDate() {
         return tcbDate;
+    }
+
+    /**
+     * The matched platform TCB level's own {@code tcbStatus}, before merging with the TDX module and QE
+     * statuses (what a grace period is judged on).
+     */
+    public TcbStatus tcbLevelStatus() {
+        return tcbLevelStatus;
     }
 
     /** {@code tcbEvaluationDataNumber} of the TCB info used. */
