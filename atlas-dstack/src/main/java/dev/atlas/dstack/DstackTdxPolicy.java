@@ -266,8 +266,12 @@ public final class DstackTdxPolicy {
         if (gracePeriodSeconds != null) {
             o.put("grace_period", gracePeriodSeconds.longValue());
         }
+        // Always written: Atlas omits a None pccs_url, which reads back as the Phala default and so silently
+        // turns "Intel PCS" into "Phala PCCS"; an explicit null keeps the meaning.
         if (pccsUrl != null) {
             o.put("pccs_url", pccsUrl);
+        } else {
+            o.putNull("pccs_url");
         }
         o.put("cache_collateral", cacheCollateral);
         o.put("disable_runtime_verification", disableRuntimeVerification);
