@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 /** Entry point of the {@code atlas} command. Exit codes: 0 success, 1 verification failed, 2 usage or I/O error. */
 @Command(name = "atlas", mixinStandardHelpOptions = true, version = "atlas-java 0.1.0-SNAPSHOT",
         description = "Attested TLS for the JVM: verify Intel TDX/SGX quotes and dstack CVMs.",
-        subcommands = {QuoteCommand.class, BenchCommand.class, DemoCommand.class})
+        subcommands = {QuoteCommand.class, EventlogCommand.class, ComposeHashCommand.class, PolicyCommand.class,
+            AttestationCommand.class, BenchCommand.class, DemoCommand.class})
 public final class Main implements Runnable {
     /** Exit code: verification failed. */
     static final int VERIFICATION_FAILED = 1;

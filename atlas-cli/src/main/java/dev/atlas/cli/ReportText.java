@@ -1,5 +1,7 @@
 package dev.atlas.cli;
 
+import dev.atlas.dstack.AttestationReport;
+import dev.atlas.dstack.RuntimeEvent;
 import dev.atlas.tdx.VerifiedReport;
 import java.io.PrintWriter;
 
@@ -22,5 +24,36 @@ final class ReportText {
             out.println(indent + "mr_signer: " + r.quote().enclaveReport().mrSigner());
             out.println(indent + "report_data: " + r.quote().enclaveReport().reportData());
         }
+    }
+
+    static void print(PrintWriter out, AttestationReport r) {
+        print(out, r.dcapReport(), "  ");
+        out.println("  app_id: " + r.appId().orElse("-"));
+        out.println("  compose_hash: " + r.composeHash().orElse("-"));
+        out.println("  instance_id: " + r.instanceId().orElse("-"));
+        out.println("  os_image_hash: " + r.osImageHash().orElse("-"));
+        out.println("  key_provider: " + r.keyProvider().map(Object::toString).orElse("-"));
+        out.println("  certificate_hash: " + r.certificateHash().orElse("-")
+                + (r.certificateChecked() ? "  (matches the peer certificate)" : "  (NOT compared with a certificate)"));
+        out.println("  report_data: " + (r.reportDataChecked() ? "bound (matches the expected value)" : "NOT checked"));
+        out.println("  runtime verification: " + (r.runtimeVerified() ? "on" : "DISABLED by the policy"));
+        out.println("  policy: " + r.policySummary());
+        for (String w : r.policyWarnings()) {
+            out.println("  warning: " + w);
+        }
+        out.println("  runtime events:");
+        for (RuntimeEvent e : r.events().all()) {
+            out.println("    " + eventLine(e));
+        }
+    }
+
+    /** {@code name = payload}, the payload as text when it is printable UTF-8, else hex. */
+    static String eventLine(RuntimeEvent e) {
+        String text = e.payloadText().filter(ReportText::printable).orElse(null);
+        return e.name() + " = " + (e.payload().length == 0 ? "(empty)" : text != null ? text : e.payloadHex());
+    }
+
+    static boolean printable(String s) {
+        return s.codePoints().allMatch(c -> c >= 0x20 && c != 0x7f);
     }
 }
