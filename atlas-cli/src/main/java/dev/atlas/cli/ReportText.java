@@ -10,6 +10,11 @@ final class ReportText {
     private ReportText() {}
 
     static void print(PrintWriter out, VerifiedReport r, String indent) {
+        print(out, r, indent, true);
+    }
+
+    /** {@code withReportData == false} for session-bound quotes: binding values are never printed. */
+    static void print(PrintWriter out, VerifiedReport r, String indent, boolean withReportData) {
         out.println(indent + "status: " + r.status().jsonName() + "  advisories: " + r.advisoryIds());
         out.println(indent + "platform: " + r.platformStatus() + "  QE: " + r.qeStatus() + "  tcbDate: " + r.tcbDate());
         out.println(indent + "fmspc: " + r.fmspc() + "  verified at: " + r.verifiedAt());
@@ -18,7 +23,9 @@ final class ReportText {
             for (int i = 0; i < 4; i++) {
                 out.println(indent + "rtmr" + i + ": " + r.tdReport().rtmr(i));
             }
-            out.println(indent + "report_data: " + r.tdReport().reportData());
+            if (withReportData) {
+                out.println(indent + "report_data: " + r.tdReport().reportData());
+            }
         } else {
             out.println(indent + "mr_enclave: " + r.quote().enclaveReport().mrEnclave());
             out.println(indent + "mr_signer: " + r.quote().enclaveReport().mrSigner());
@@ -27,7 +34,7 @@ final class ReportText {
     }
 
     static void print(PrintWriter out, AttestationReport r) {
-        print(out, r.dcapReport(), "  ");
+        print(out, r.dcapReport(), "  ", false);
         out.println("  app_id: " + r.appId().orElse("-"));
         out.println("  compose_hash: " + r.composeHash().orElse("-"));
         out.println("  instance_id: " + r.instanceId().orElse("-"));

@@ -89,6 +89,10 @@ class MainTest {
     void demo_verifiesAndRejectsTheTamperedQuote() {
         Run r = run("demo");
         assertThat(r.code()).isZero();
-        assertThat(r.out()).contains("status: UpToDate").contains("tampered quote").contains("rejected");
+        assertThat(r.out()).contains("status: UpToDate", "compose_hash:", "runtime verification: on")
+                .contains("quote with one MRTD bit flipped: rejected, QUOTE_SIGNATURE_INVALID")
+                .contains("digest kept (passes Atlas): rejected, EVENT_DIGEST_MISMATCH")
+                .contains("another TLS session: rejected, REPORT_DATA_MISMATCH")
+                .doesNotContain("ACCEPTED");
     }
 }

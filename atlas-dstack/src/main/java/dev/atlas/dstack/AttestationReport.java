@@ -67,6 +67,7 @@ public final class AttestationReport {
         return td().rtmr(index);
     }
 
+    /** The quote's report data (the session binding value; reports and messages never print it). */
     public String reportData() {
         return td().reportData();
     }
@@ -141,7 +142,6 @@ public final class AttestationReport {
         for (int i = 0; i < 4; i++) {
             o.put("rtmr" + i, rtmr(i));
         }
-        o.put("report_data", reportData());
         putOpt(o, "app_id", appId());
         putOpt(o, "compose_hash", composeHash());
         putOpt(o, "instance_id", instanceId());

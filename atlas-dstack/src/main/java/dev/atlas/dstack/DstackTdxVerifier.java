@@ -132,10 +132,9 @@ public final class DstackTdxVerifier {
         if (evidence.expectedReportData != null) {
             byte[] actual = td.reportDataBytes();
             if (!MessageDigest.isEqual(actual, evidence.expectedReportData)) {
-                throw new AttestationException(Reason.REPORT_DATA_MISMATCH, "report_data",
-                        Hex.encode(evidence.expectedReportData), Hex.encode(actual), "report data mismatch: expected "
-                        + Hex.encode(evidence.expectedReportData) + ", got " + Hex.encode(actual)
-                        + ". Possible replay/relay attack.");
+                // Binding values (derived from the session's EKM) are never printed.
+                throw new AttestationException(Reason.REPORT_DATA_MISMATCH, "report data mismatch: the quote's"
+                        + " report_data is not SHA-512(nonce || EKM) of this session. Possible replay/relay attack.");
             }
         }
 
