@@ -107,12 +107,7 @@ final class AttestationCommand implements Runnable {
                 } catch (AttestationException e) {
                     throw new Inputs.InputException(policy + ": " + e.detail());
                 }
-                QuoteResponse r;
-                try {
-                    r = QuoteResponse.parse(new String(Inputs.read(response), StandardCharsets.UTF_8));
-                } catch (AttestationException e) {
-                    throw new Inputs.InputException(response + ": " + e.getMessage());
-                }
+                QuoteResponse r = Inputs.quoteResponse(response);
                 Instant when = at != null ? Instant.ofEpochSecond(at) : Instant.now();
                 Clock clock = Clock.fixed(when, ZoneOffset.UTC);
                 QuoteVerifier.Builder qv = QuoteVerifier.builder().clock(clock);

@@ -52,7 +52,7 @@ final class EventlogCommand implements Runnable {
             QuoteResponse r;
             TdReport td;
             try {
-                r = QuoteResponse.parse(new String(Inputs.read(response), StandardCharsets.UTF_8));
+                r = Inputs.quoteResponse(response);
                 td = Quote.parse(r.quote()).tdReport();
                 if (td == null) {
                     err.println("error: " + response + ": the quote is not a TDX quote");

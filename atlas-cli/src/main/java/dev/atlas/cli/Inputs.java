@@ -63,6 +63,15 @@ final class Inputs {
         }
     }
 
+    /** A GetQuote or /tdx_quote response file. */
+    static dev.atlas.dstack.QuoteResponse quoteResponse(Path p) throws InputException {
+        try {
+            return dev.atlas.dstack.QuoteResponse.parse(new String(read(p), StandardCharsets.UTF_8));
+        } catch (AttestationException e) {
+            throw new InputException(p + ": " + e.getMessage());
+        }
+    }
+
     static X509Certificate certificate(Path p) throws InputException {
         try {
             return (X509Certificate) CertificateFactory.getInstance("X.509")

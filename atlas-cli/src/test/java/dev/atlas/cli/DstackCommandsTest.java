@@ -7,8 +7,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atlas.testing.DcapEvidence;
 import dev.atlas.testing.DstackEventLog;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,33 +29,19 @@ class DstackCommandsTest {
         return p;
     }
 
-    private record Run(int code, String out, String err) {}
-
-    private static Run run(String... args) {
-        PrintStream oldOut = System.out;
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int code = Main.run(args);
-            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
+    private static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     @Test
     void eventlogVerify_liteFixture_allFourMatch() throws Exception {
-        Run r = run("eventlog", "verify", shared("dstack/tdx-lite-getquote.json").toString(), "--json");
+        CliRun r = run("eventlog", "verify", shared("dstack/tdx-lite-getquote.json").toString(), "--json");
         assertThat(r.code()).as(r.err()).isZero();
         var o = M.readTree(r.out());
         assertThat(o.get("ok").asBoolean()).isTrue();
         assertThat(o.get("rtmrs")).hasSize(4).allMatch(x -> x.get("match").asBoolean());
         assertThat(o.get("runtime_events")).hasSize(9).allMatch(x -> x.get("digest_sent").asText().equals("empty"));
-        Run text = run("eventlog", "verify", shared("dstack/tdx-lite-getquote.json").toString());
+        CliRun text = run("eventlog", "verify", shared("dstack/tdx-lite-getquote.json").toString());
         assertThat(text.out()).contains("RTMR3 match", "storage-fs = zfs", "OK: all four RTMRs match");
     }
 
@@ -71,7 +55,7 @@ class DstackCommandsTest {
         envelope.set("quote", resp);
         Path f = tmp.resolve("tampered.json");
         Files.writeString(f, envelope.toString());
-        Run r = run("eventlog", "verify", f.toString());
+        CliRun r = run("eventlog", "verify", f.toString());
         assertThat(r.code()).isEqualTo(1);
         assertThat(r.out()).contains("RTMR3 MISMATCH", "FAILED");
     }
@@ -86,9 +70,9 @@ class DstackCommandsTest {
 
     @Test
     void composeHash_rawAndJsonValue() {
-        Run raw = run("compose-hash", shared("atlas/dstack_simulator_app-compose.json").toString());
+        CliRun raw = run("compose-hash", shared("atlas/dstack_simulator_app-compose.json").toString());
         assertThat(raw.out().trim()).isEqualTo("65b4e574f16973956908b6359920593c3b7d9f36f38e81a47f996a0c0d5435bb");
-        Run atlas = run("compose-hash", "--json-value", shared("atlas/atlas_default_app_compose.json").toString());
+        CliRun atlas = run("compose-hash", "--json-value", shared("atlas/atlas_default_app_compose.json").toString());
         assertThat(atlas.out().trim()).isEqualTo("a372f45a6f60cacfdf6be794a0729e3fb79c43b190db2e38b91544d149d9f6b5");
     }
 
@@ -96,12 +80,12 @@ class DstackCommandsTest {
     void policyCheck_validWithWarnings_invalidExit1() throws Exception {
         Path dev = tmp.resolve("dev.json");
         Files.writeString(dev, "{\"type\":\"dstack_tdx\",\"disable_runtime_verification\":true}");
-        Run ok = run("policy", "check", dev.toString());
+        CliRun ok = run("policy", "check", dev.toString());
         assertThat(ok.code()).isZero();
         assertThat(ok.out()).contains("warning: runtime verification disabled", "valid");
         Path bad = tmp.resolve("bad.json");
         Files.writeString(bad, "{\"type\":\"dstack_tdx\",\"disable_runtime_verification\":true,\"foo\":1}");
-        Run no = run("policy", "check", bad.toString());
+        CliRun no = run("policy", "check", bad.toString());
         assertThat(no.code()).isEqualTo(1);
         assertThat(no.err()).contains("unknown policy field foo");
     }
@@ -145,14 +129,14 @@ class DstackCommandsTest {
         String[] args = simulated(false);
         String[] withJson = java.util.Arrays.copyOf(args, args.length + 1);
         withJson[args.length] = "--json";
-        Run r = run(withJson);
+        CliRun r = run(withJson);
         assertThat(r.code()).as(r.err()).isZero();
         var o = M.readTree(r.out());
         assertThat(o.get("tcb_status").asText()).isEqualTo("UpToDate");
         assertThat(o.get("report_data_checked").asBoolean()).isTrue();
         assertThat(o.get("certificate_checked").asBoolean()).isFalse();
         assertThat(r.err()).contains("--root-ca replaces", "no --cert");
-        Run text = run(args);
+        CliRun text = run(args);
         assertThat(text.out()).contains("verified", "compose_hash:", "runtime verification: on");
     }
 
@@ -161,7 +145,7 @@ class DstackCommandsTest {
         String[] args = simulated(true);
         String[] withJson = java.util.Arrays.copyOf(args, args.length + 1);
         withJson[args.length] = "--json";
-        Run r = run(withJson);
+        CliRun r = run(withJson);
         assertThat(r.code()).isEqualTo(1);
         assertThat(M.readTree(r.out()).get("error").asText()).isEqualTo("RTMR_MISMATCH");
         assertThat(M.readTree(r.out()).get("subject").asText()).isEqualTo("rtmr3");

@@ -3,8 +3,6 @@ package dev.atlas.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,28 +16,14 @@ class MainTest {
         return p;
     }
 
-    private record Run(int code, String out, String err) {}
-
-    private static Run run(String... args) {
-        PrintStream oldOut = System.out;
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int code = Main.run(args);
-            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
+    private static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     @Test
     void verify_tdxSample_json_exit0() {
         Path s = samples();
-        Run r = run("quote", "verify", s.resolve("tdx_quote").toString(), s.resolve("tdx_quote_collateral.json").toString(),
+        CliRun r = run("quote", "verify", s.resolve("tdx_quote").toString(), s.resolve("tdx_quote_collateral.json").toString(),
                 "--at", "1752919234", "--json");
         assertThat(r.code()).isZero();
         assertThat(r.out()).startsWith("{\"status\":\"UpToDate\",\"advisory_ids\":[]");
@@ -48,7 +32,7 @@ class MainTest {
     @Test
     void verify_sgxSample_exit0_withAdvisories() {
         Path s = samples();
-        Run r = run("quote", "verify", s.resolve("sgx_quote").toString(), s.resolve("sgx_quote_collateral.json").toString(),
+        CliRun r = run("quote", "verify", s.resolve("sgx_quote").toString(), s.resolve("sgx_quote_collateral.json").toString(),
                 "--at", "1752919277", "--json");
         assertThat(r.code()).isZero();
         assertThat(r.out()).contains("\"status\":\"ConfigurationAndSWHardeningNeeded\"")
@@ -58,7 +42,7 @@ class MainTest {
     @Test
     void verify_outdatedSample_exit1_withReason() {
         Path s = samples();
-        Run r = run("quote", "verify", s.resolve("tdx_quote_outdated").toString(),
+        CliRun r = run("quote", "verify", s.resolve("tdx_quote_outdated").toString(),
                 s.resolve("tdx_quote_outdated_collateral.json").toString(), "--at", "1774003274");
         assertThat(r.code()).isEqualTo(1);
         assertThat(r.err()).contains("NO_MATCHING_TCB_LEVEL");
@@ -68,7 +52,7 @@ class MainTest {
     void verify_hexQuoteIsDetected() {
         Path s = samples();
         // The hex samples have no collateral: parsing succeeds, verification fails on the (unrelated) sample's FMSPC.
-        Run r = run("quote", "verify", s.resolve("tdx-quote.hex").toString(), s.resolve("tdx_quote_collateral.json").toString(),
+        CliRun r = run("quote", "verify", s.resolve("tdx-quote.hex").toString(), s.resolve("tdx_quote_collateral.json").toString(),
                 "--at", "1752919234");
         assertThat(r.code()).isEqualTo(1);
         assertThat(r.err()).doesNotContain("MALFORMED_QUOTE");
@@ -76,7 +60,7 @@ class MainTest {
 
     @Test
     void unreadableFile_exit2(@TempDir Path dir) {
-        Run r = run("quote", "verify", dir.resolve("missing").toString(), dir.resolve("missing.json").toString());
+        CliRun r = run("quote", "verify", dir.resolve("missing").toString(), dir.resolve("missing.json").toString());
         assertThat(r.code()).isEqualTo(2);
     }
 
@@ -87,7 +71,7 @@ class MainTest {
 
     @Test
     void demo_verifiesAndRejectsTheTamperedQuote() {
-        Run r = run("demo");
+        CliRun r = run("demo");
         assertThat(r.code()).isZero();
         assertThat(r.out()).contains("status: UpToDate", "compose_hash:", "runtime verification: on")
                 .contains("quote with one MRTD bit flipped: rejected, QUOTE_SIGNATURE_INVALID")

@@ -1,5 +1,6 @@
 package dev.atlas.dstack;
 
+import dev.atlas.testing.SharedTestData;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

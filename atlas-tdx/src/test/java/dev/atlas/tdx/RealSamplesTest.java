@@ -1,5 +1,6 @@
 package dev.atlas.tdx;
 
+import dev.atlas.testing.SharedTestData;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
