@@ -36,8 +36,7 @@ public interface CollateralSource {
         Objects.requireNonNull(client, "client");
         Objects.requireNonNull(cache, "cache");
         return (quote, check) -> {
-            CollateralCache.Key key = CollateralSupport.key(client, quote);
-            return cache.get(key, () -> client.fetch(quote), check);
+            return cache.get(client.cacheKey(quote), () -> client.fetch(quote), check);
         };
     }
 }

@@ -1,6 +1,5 @@
 package dev.atlas.dstack;
 
-import dev.atlas.testing.SharedTestData;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -14,6 +13,7 @@ import dev.atlas.tdx.TcbStatus;
 import dev.atlas.tdx.internal.Hex;
 import dev.atlas.testing.DcapEvidence;
 import dev.atlas.testing.DstackEventLog;
+import dev.atlas.testing.SharedTestData;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Instant;

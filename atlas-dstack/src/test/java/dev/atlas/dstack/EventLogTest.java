@@ -1,6 +1,5 @@
 package dev.atlas.dstack;
 
-import dev.atlas.testing.SharedTestData;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -11,6 +10,7 @@ import dev.atlas.tdx.AttestationException.Reason;
 import dev.atlas.tdx.Quote;
 import dev.atlas.tdx.internal.Hex;
 import dev.atlas.testing.DstackEventLog;
+import dev.atlas.testing.SharedTestData;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.Arrays;

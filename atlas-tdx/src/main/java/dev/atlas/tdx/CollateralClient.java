@@ -107,6 +107,35 @@ public final class CollateralClient {
      * @throws AttestationException {@link Reason#COLLATERAL_FETCH_FAILED}, or the quote's decoding reason
      */
     public Collateral fetch(Quote quote) throws AttestationException {
+        Target t = target(quote);
+        return fetch(t.fmspc, t.caType, t.tee);
+    }
+
+    /**
+     * The {@link CollateralCache} key under which {@link #fetch(Quote)}'s result for {@code quote} belongs
+     * (this client's base URL, the PCK certificate's FMSPC and CA type, the TEE).
+     *
+     * @throws AttestationException as {@link #fetch(Quote)} for quotes it cannot fetch collateral for
+     */
+    public CollateralCache.Key cacheKey(Quote quote) throws AttestationException {
+        Target t = target(quote);
+        return new CollateralCache.Key(baseUrl, t.fmspc, t.caType, t.tee);
+    }
+
+    /** What collateral a quote needs: from its PCK leaf (FMSPC, issuing CA) and its header (TEE). */
+    private static final class Target {
+        final String fmspc;
+        final String caType;
+        final TeeType tee;
+
+        Target(String fmspc, String caType, TeeType tee) {
+            this.fmspc = fmspc;
+            this.caType = caType;
+            this.tee = tee;
+        }
+    }
+
+    private static Target target(Quote quote) throws AttestationException {
         CertificationData cd = quote.certificationData();
         if (cd.type() != CertificationData.TYPE_PCK_CERT_CHAIN) {
             throw new AttestationException(Reason.UNSUPPORTED_CERTIFICATION_DATA, "certification data type " + cd.type()
@@ -118,7 +147,7 @@ public final class CollateralClient {
         }
         PckExtension ext = PckExtension.fromCertificate(chain.get(0));
         TeeType tee = quote.header().teeTypeCode() == 0 ? TeeType.SGX : TeeType.TDX;
-        return fetch(ext.fmspc(), caType(chain.get(0)), tee);
+        return new Target(ext.fmspc(), caType(chain.get(0)), tee);
     }
 
     /** Fetches collateral for an FMSPC (12 hex chars), CA type and TEE, without a PCK chain. */

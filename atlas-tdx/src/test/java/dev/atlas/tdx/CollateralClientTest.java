@@ -1,6 +1,5 @@
 package dev.atlas.tdx;
 
-import dev.atlas.testing.SharedTestData;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -8,6 +7,7 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.atlas.tdx.AttestationException.Reason;
 import dev.atlas.tdx.internal.Hex;
+import dev.atlas.testing.SharedTestData;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
@@ -142,6 +142,17 @@ class CollateralClientTest {
     private CollateralClient client() {
         return CollateralClient.builder().baseUrl(base() + "/tdx/certification/v4/").requestTimeout(Duration.ofSeconds(1))
                 .maxResponseBytes(1 << 20).build();
+    }
+
+    @Test
+    void cacheKey_isTheQuotesFmspcCaAndTee_underTheNormalizedBaseUrl() throws Exception {
+        dev.atlas.testing.DcapEvidence ev = dev.atlas.testing.DcapEvidence.tdx().build();
+        CollateralClient c = CollateralClient.builder().baseUrl("https://pccs.example/tdx/certification/v4/").build();
+        assertThat(c.cacheKey(Quote.parse(ev.quote())))
+                .isEqualTo(new CollateralCache.Key("https://pccs.example", "00906ed50000", "platform", TeeType.TDX));
+        AttestationException e = assertThrows(AttestationException.class, () -> c.cacheKey(Quote.parse(
+                dev.atlas.testing.DcapEvidence.tdx().certificationDataType(3).build().quote())));
+        assertThat(e.reason()).isEqualTo(Reason.UNSUPPORTED_CERTIFICATION_DATA);
     }
 
     @Test

@@ -1,10 +1,10 @@
 package dev.atlas.tdx;
 
-import dev.atlas.testing.SharedTestData;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.atlas.tdx.AttestationException.Reason;
+import dev.atlas.testing.SharedTestData;
 import java.time.Instant;
 import org.junit.jupiter.api.Test;
 
