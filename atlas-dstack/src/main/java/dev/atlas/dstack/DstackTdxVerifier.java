@@ -11,14 +11,12 @@ import dev.atlas.tdx.QuoteVerifier;
 import dev.atlas.tdx.TcbStatus;
 import dev.atlas.tdx.TdReport;
 import dev.atlas.tdx.VerifiedReport;
+import dev.atlas.tdx.internal.Dates;
 import dev.atlas.tdx.internal.Hex;
-import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.OffsetDateTime;
-import java.time.format.DateTimeParseException;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -113,8 +111,16 @@ public final class DstackTdxVerifier {
         }
 
         // Collateral and DCAP.
-        Collateral coll = collateral.collateralFor(quote, c -> quoteVerifier.verify(response.quoteUnsafe(), c, now));
-        VerifiedReport dcap = quoteVerifier.verify(response.quoteUnsafe(), coll, now);
+        // A caching source calls the check on a miss before storing; that verification is the one we keep,
+        // so a miss does not verify twice.
+        VerifiedReport[] checked = new VerifiedReport[1];
+        Collateral[] checkedWith = new Collateral[1];
+        Collateral coll = collateral.collateralFor(quote, c -> {
+            checked[0] = quoteVerifier.verify(response.quoteUnsafe(), c, now);
+            checkedWith[0] = c;
+        });
+        VerifiedReport dcap = checkedWith[0] == coll ? checked[0]
+                : quoteVerifier.verify(response.quoteUnsafe(), coll, now);
 
         // Grace period (only for exactly OutOfDate), then the allow list.
         TcbStatus status = dcap.status();
@@ -189,13 +195,7 @@ public final class DstackTdxVerifier {
                     + "', expected 'OutOfDate' (OutOfDate comes from the QE identity or the TDX module, which a"
                     + " grace period does not cover)");
         }
-        long tcbDate;
-        try {
-            tcbDate = OffsetDateTime.parse(dcap.tcbDate()).toEpochSecond();
-        } catch (DateTimeParseException | NullPointerException e) {
-            throw new AttestationException(Reason.MALFORMED_COLLATERAL, "tcbDate `" + dcap.tcbDate()
-                    + "` is not an RFC 3339 date");
-        }
+        long tcbDate = Dates.epochSeconds(dcap.tcbDate(), "tcbDate of the matched TCB level is not an RFC 3339 date");
         long expiration;
         try {
             expiration = Math.addExact(tcbDate, graceSeconds);

@@ -386,6 +386,38 @@ class DstackTdxVerifierTest {
         assertThat(e.reason()).isEqualTo(Reason.TEE_TYPE_MISMATCH);
     }
 
+    // ---------------------------------------------------------------- collateral sources
+
+    /** A source that behaves like a cache miss: it runs the verifier's check before handing collateral out. */
+    static AttestationReport verifyThroughCheckingSource(Case c) throws Exception {
+        Collateral coll = Collateral.fromJson(c.ev.collateralJson());
+        java.util.concurrent.atomic.AtomicInteger checks = new java.util.concurrent.atomic.AtomicInteger();
+        DstackTdxVerifier v = DstackTdxVerifier.builder(c.policy().build())
+                .quoteVerifier(QuoteVerifier.builder().insecureTrustAnchorForTesting(c.ev.rootCertificate()).build())
+                .collateralSource((quote, check) -> {
+                    checks.incrementAndGet();
+                    check.check(coll);
+                    return coll;
+                })
+                .clock(Clock.fixed(c.ev.verificationTime(), ZoneOffset.UTC)).build();
+        AttestationReport r = v.verify(DstackTdxVerifier.Evidence.builder(QuoteResponse.parse(c.response()))
+                .sessionBinding(NONCE, EKM).peerCertificate(CERT).build());
+        assertThat(checks).hasValue(1);
+        return r;
+    }
+
+    @Test
+    void checkingSource_resultOfTheCheckIsUsed() throws Exception {
+        assertThat(verifyThroughCheckingSource(honest()).tcbStatus()).isEqualTo(TcbStatus.UP_TO_DATE);
+    }
+
+    @Test
+    void checkingSource_rejectionInTheCheckKeepsItsReason() throws Exception {
+        Case debug = quote(b -> b.tdAttributes("0100001000000000"));
+        assertThat(assertThrows(AttestationException.class, () -> verifyThroughCheckingSource(debug)).reason())
+                .isEqualTo(Reason.DEBUG_ENABLED);
+    }
+
     // ---------------------------------------------------------------- input shapes and API guards
 
     @Test

@@ -188,9 +188,9 @@ public final class CollateralCache {
     /** min(storedAt + TTL, every nextUpdate in the collateral). */
     Instant expiry(Collateral c, Instant storedAt) throws AttestationException {
         Instant exp = storedAt.plus(ttl);
-        exp = min(exp, Instant.ofEpochSecond(QuoteVerifier.parseDate(c.parts.tcbInfo().nextUpdate(),
+        exp = min(exp, Instant.ofEpochSecond(dev.atlas.tdx.internal.Dates.epochSeconds(c.parts.tcbInfo().nextUpdate(),
                 "Failed to parse TCB Info next update")));
-        exp = min(exp, Instant.ofEpochSecond(QuoteVerifier.parseDate(c.parts.qeIdentity().nextUpdate(),
+        exp = min(exp, Instant.ofEpochSecond(dev.atlas.tdx.internal.Dates.epochSeconds(c.parts.qeIdentity().nextUpdate(),
                 "Failed to parse QE Identity next update")));
         exp = min(exp, c.parts.rootCaCrl().getNextUpdate().toInstant());
         exp = min(exp, c.parts.pckCrl().getNextUpdate().toInstant());

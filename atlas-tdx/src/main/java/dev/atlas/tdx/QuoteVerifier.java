@@ -2,6 +2,7 @@ package dev.atlas.tdx;
 
 import dev.atlas.tdx.AttestationException.Reason;
 import dev.atlas.tdx.internal.Bytes;
+import dev.atlas.tdx.internal.Dates;
 import dev.atlas.tdx.internal.Ecdsa;
 import dev.atlas.tdx.internal.Hex;
 import dev.atlas.tdx.internal.Pem;
@@ -16,8 +17,6 @@ import java.security.cert.X509Certificate;
 import java.security.interfaces.ECPublicKey;
 import java.time.Clock;
 import java.time.Instant;
-import java.time.OffsetDateTime;
-import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -337,8 +336,8 @@ public final class QuoteVerifier {
 
     private static void checkDates(String errName, String parseName, String issue, String next, long now)
             throws AttestationException {
-        long issueSecs = parseDate(issue, "Failed to parse " + parseName + " issue date");
-        long nextSecs = parseDate(next, "Failed to parse " + parseName + " next update");
+        long issueSecs = Dates.epochSeconds(issue, "Failed to parse " + parseName + " issue date");
+        long nextSecs = Dates.epochSeconds(next, "Failed to parse " + parseName + " next update");
         if (now < issueSecs) {
             throw new AttestationException(Reason.COLLATERAL_NOT_YET_VALID, errName + " issue date is in the future: issueDate "
                     + issue + " > now " + Instant.ofEpochSecond(now));
@@ -350,14 +349,6 @@ public final class QuoteVerifier {
     }
 
     /** RFC 3339 text to epoch seconds; {@link Reason#MALFORMED_COLLATERAL} with {@code msg} otherwise. */
-    static long parseDate(String s, String msg) throws AttestationException {
-        try {
-            return OffsetDateTime.parse(s).toEpochSecond();
-        } catch (DateTimeParseException e) {
-            throw new AttestationException(Reason.MALFORMED_COLLATERAL, msg + ": `" + s + "`", e);
-        }
-    }
-
     /** Stable sort: SGX components desc, then PCESVN desc, then (TDX TCB info only) TDX components desc. */
     static List<TcbInfo.TcbLevel> sortedLevels(TcbInfo info) {
         boolean tdx = info.isTdx();
