@@ -8,7 +8,6 @@ import dev.atlas.tdx.AttestationException;
 import dev.atlas.tdx.Quote;
 import dev.atlas.tdx.TdReport;
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.HexFormat;
 import java.util.List;
@@ -124,11 +123,8 @@ final class EventlogCommand implements Runnable {
                     }
                     String status = e.digestHex().isEmpty() ? "digest recomputed (sent empty)"
                             : e.digestAgrees() ? "digest ok" : "DIGEST MISMATCH (sent " + e.digestHex() + ")";
-                    String payload = new String(e.payload(), StandardCharsets.UTF_8);
-                    boolean text = e.payload().length > 0 && ReportText.printable(payload)
-                            && java.util.Arrays.equals(payload.getBytes(StandardCharsets.UTF_8), e.payload());
-                    out.println("  [" + i + "] " + e.event() + " = " + (e.payload().length == 0 ? "(empty)"
-                            : text ? payload : e.payloadHex()) + "  [" + status + "]");
+                    out.println("  [" + i + "] " + e.event() + " = " + ReportText.payload(e.payload()) + "  [" + status
+                            + "]");
                 }
                 if (problem != null) {
                     out.println("inconsistent: " + problem);

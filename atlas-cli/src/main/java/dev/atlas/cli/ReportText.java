@@ -54,13 +54,19 @@ final class ReportText {
         }
     }
 
-    /** {@code name = payload}, the payload as text when it is printable UTF-8, else hex. */
+    /** {@code name = payload} (see {@link #payload}). */
     static String eventLine(RuntimeEvent e) {
-        String text = e.payloadText().filter(ReportText::printable).orElse(null);
-        return e.name() + " = " + (e.payload().length == 0 ? "(empty)" : text != null ? text : e.payloadHex());
+        return e.name() + " = " + payload(e.payload());
     }
 
-    static boolean printable(String s) {
-        return s.codePoints().allMatch(c -> c >= 0x20 && c != 0x7f);
+    /** An event payload for people: {@code (empty)}, the text when it is printable UTF-8, else hex. */
+    static String payload(byte[] payload) {
+        if (payload.length == 0) {
+            return "(empty)";
+        }
+        String text = new String(payload, java.nio.charset.StandardCharsets.UTF_8);
+        boolean utf8 = java.util.Arrays.equals(text.getBytes(java.nio.charset.StandardCharsets.UTF_8), payload);
+        return utf8 && text.codePoints().allMatch(c -> c >= 0x20 && c != 0x7f)
+                ? text : java.util.HexFormat.of().formatHex(payload);
     }
 }

@@ -146,8 +146,9 @@ public final class AttestationReport {
         putOpt(o, "compose_hash", composeHash());
         putOpt(o, "instance_id", instanceId());
         putOpt(o, "os_image_hash", osImageHash());
-        if (keyProvider().isPresent()) {
-            DstackEvents.KeyProvider kp = keyProvider().get();
+        Optional<DstackEvents.KeyProvider> keyProvider = keyProvider();
+        if (keyProvider.isPresent()) {
+            DstackEvents.KeyProvider kp = keyProvider.get();
             ObjectNode k = o.putObject("key_provider");
             k.put("name", kp.name());
             k.put("id", kp.id());

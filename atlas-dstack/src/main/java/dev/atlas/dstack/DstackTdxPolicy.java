@@ -12,7 +12,6 @@ import java.math.BigInteger;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
-import java.util.Objects;
 import java.util.Set;
 
 /**
@@ -55,7 +54,7 @@ public final class DstackTdxPolicy {
     private final boolean disableRuntimeVerification;
     private final String composeHash;
 
-    private DstackTdxPolicy(Builder b) {
+    private DstackTdxPolicy(Builder b, String composeHash) {
         this.expectedBootchain = b.expectedBootchain;
         this.appCompose = b.appCompose == null ? null : b.appCompose.deepCopy();
         this.appComposeRaw = b.appComposeRaw;
@@ -66,13 +65,7 @@ public final class DstackTdxPolicy {
         this.pccsUrl = b.pccsUrl;
         this.cacheCollateral = b.cacheCollateral;
         this.disableRuntimeVerification = b.disableRuntimeVerification;
-        if (appCompose != null) {
-            composeHash = ComposeHash.ofJsonValue(appCompose);
-        } else if (appComposeRaw != null) {
-            composeHash = ComposeHash.ofRawBytes(appComposeRaw.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        } else {
-            composeHash = expectedComposeHash;
-        }
+        this.composeHash = composeHash;
     }
 
     /** A builder with Atlas's JSON defaults: allowed {@code ["UpToDate"]}, Phala PCCS, no collateral cache. */
@@ -95,7 +88,7 @@ public final class DstackTdxPolicy {
      */
     public static DstackTdxPolicy dev() {
         Builder b = builder().disableRuntimeVerification(true).allowedTcbStatus(DEV_ALLOWED_TCB_STATUS);
-        return new DstackTdxPolicy(b);
+        return new DstackTdxPolicy(b, null);
     }
 
     // ------------------------------------------------------------------ JSON
@@ -519,17 +512,20 @@ public final class DstackTdxPolicy {
             if (composeForms > 1) {
                 throw invalid("give only one of app_compose, app_compose_raw and expected_compose_hash");
             }
+            String composeHash = expectedComposeHash;
             if (appCompose != null) {
                 try {
-                    SerdeJson.write(appCompose);
+                    composeHash = ComposeHash.ofJsonValue(appCompose);
                 } catch (IllegalArgumentException e) {
                     throw invalid("app_compose cannot be serialized: " + e.getMessage());
                 }
+            } else if (appComposeRaw != null) {
+                composeHash = ComposeHash.ofRawBytes(appComposeRaw.getBytes(java.nio.charset.StandardCharsets.UTF_8));
             }
             if (production && disableRuntimeVerification) {
                 throw invalid("a production policy cannot disable runtime verification");
             }
-            if (production && (pccsUrl == null || pccsUrl.isEmpty() ? false : !pccsUrl.startsWith("https://"))) {
+            if (production && pccsUrl != null && !pccsUrl.isEmpty() && !pccsUrl.startsWith("https://")) {
                 throw invalid("a production policy needs an https pccs_url (or null for Intel PCS)");
             }
             if (pccsUrl != null && !pccsUrl.isEmpty()) {
@@ -550,8 +546,7 @@ public final class DstackTdxPolicy {
                     throw invalid("app_compose must be provided (or app_compose_raw / expected_compose_hash)");
                 }
             }
-            Objects.requireNonNull(allowedTcbStatus);
-            return new DstackTdxPolicy(this);
+            return new DstackTdxPolicy(this, composeHash);
         }
 
         private static void hex(String v, String field, int bytes) throws AttestationException {
