@@ -1,0 +1,223 @@
+package dev.atlas.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import dev.atlas.dstack.Bootchain;
+import dev.atlas.dstack.ComposeHash;
+import dev.atlas.dstack.DstackTdxPolicy;
+import dev.atlas.server.AtlsServer;
+import dev.atlas.server.ServerCertificate;
+import dev.atlas.server.SimulatedQuoteProvider;
+import dev.atlas.tdx.AttestationException;
+import dev.atlas.testing.MockPccs;
+import dev.atlas.testing.SimulatedCvm;
+import dev.atlas.testing.SimulatedGuestAgent;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintWriter;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code atlas simulate}: a simulated dstack CVM with its aTLS endpoint and a mock PCCS, plus the files a client
+ * needs, running until interrupted.
+ */
+@Command(name = "simulate", mixinStandardHelpOptions = true,
+        description = {"Run a simulated dstack CVM: its aTLS endpoint (POST /tdx_quote + your app), a mock PCCS, "
+                + "and write what a client needs into DIR: policy.json, root-ca.pem (mock Intel root), "
+                + "server-cert.pem, simulation.json.",
+            "Quotes are signed by a mock Intel PKI; a client must trust root-ca.pem through its for-testing option. "
+                + "Nothing else differs from a real CVM."})
+final class SimulateCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--listen", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:8443",
+            description = "Where the aTLS endpoint listens (default: ${DEFAULT-VALUE}; port 0 picks one).")
+    String listen;
+
+    @Option(names = "--compose", paramLabel = "FILE", description = "app-compose.json to measure (default: a built-in one).")
+    Path compose;
+
+    @Option(names = "--upstream", paramLabel = "URL",
+            description = "Proxy application requests to this URL (default: a built-in hello endpoint).")
+    URI upstream;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "Where to write the client files (default: a new temporary directory).")
+    Path out;
+
+    @Option(names = "--seed", defaultValue = "1", description = "Seed of the mock PKI, bootchain and ids (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--pccs-port", defaultValue = "0", description = "Port of the mock PCCS on 127.0.0.1 (default: any).")
+    int pccsPort;
+
+    @Option(names = "--agent-socket", paramLabel = "PATH",
+            description = "Also serve the guest-agent API on this Unix socket (for `atlas server --agent PATH`).")
+    Path agentSocket;
+
+    @Option(names = "--key-provider", defaultValue = "KMS",
+            description = "Key provider the CVM booted with: ${COMPLETION-CANDIDATES} (only KMS measures os-image-hash).")
+    SimulatedCvm.KeyProvider keyProvider;
+
+    @Option(names = "--strip-runtime-digests", description = "Send runtime digests empty, as dstack >= 0.5.6 (honest).")
+    boolean stripDigests;
+
+    @Option(names = "--tcb-status", paramLabel = "STATUS", description = "Misbehave: the platform TCB level has this status.")
+    String tcbStatus;
+
+    @Option(names = "--debug-td", description = "Misbehave: a debug TD.")
+    boolean debugTd;
+
+    @Option(names = "--wrong-compose", description = "Misbehave: measure another compose than the declared one.")
+    boolean wrongCompose;
+
+    @Option(names = "--rewrite-payload", paramLabel = "EVENT",
+            description = "Misbehave: send a rewritten payload for this runtime event (digest and RTMR3 stay honest).")
+    String rewriteEvent;
+
+    @Option(names = "--replay-quote", description = "Misbehave: answer every request with the first quote.")
+    boolean replayQuote;
+
+    @Option(names = "--duration", paramLabel = "SECONDS", hidden = true, description = "Stop after this many seconds (tests).")
+    Long duration;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter o = spec.commandLine().getOut();
+        InetSocketAddress address = ServerCommand.parseListen(listen);
+        SimulatedCvm.Builder b = SimulatedCvm.builder().seed(seed).keyProvider(keyProvider);
+        if (compose != null) {
+            b.appCompose(Files.readAllBytes(compose));
+        }
+        if (stripDigests) {
+            b.stripRuntimeDigests();
+        }
+        if (tcbStatus != null) {
+            b.tcbStatus(tcbStatus);
+        }
+        if (debugTd) {
+            b.debugTd();
+        }
+        if (wrongCompose) {
+            b.misbehaveMeasureCompose("{\"name\":\"not-what-you-deployed\"}".getBytes(StandardCharsets.UTF_8));
+        }
+        if (rewriteEvent != null) {
+            b.misbehaveRewritePayload(rewriteEvent, "rewritten".getBytes(StandardCharsets.UTF_8));
+        }
+        if (replayQuote) {
+            b.misbehaveReplayQuote();
+        }
+        SimulatedCvm cvm = b.build();
+
+        ServerCertificate cert = ServerCertificate.selfSigned(Clock.systemUTC(), Duration.ofDays(30),
+                ServerCommand.certificateNames(address));
+        AtlsServer.Builder sb = AtlsServer.builder().listen(address).certificate(cert)
+                .quoteProvider(SimulatedQuoteProvider.of(cvm))
+                .listener(new StderrListener(spec.commandLine().getErr()))
+                .checkQuoteReportData(!replayQuote);
+        if (upstream != null) {
+            sb.upstream(upstream);
+        } else {
+            sb.handler(SimulateCommand::hello);
+        }
+        AtlsServer server = sb.build(); // initializes the JDK server limits before the PCCS's server exists
+        try (MockPccs pccs = MockPccs.start(cvm::collateralJson, pccsPort);
+             SimulatedGuestAgent agent = agentSocket == null ? null
+                     : SimulatedGuestAgent.builder(cvm).unixSocket(agentSocket).start();
+             AtlsServer running = server.start()) {
+            Path dir = out != null ? Files.createDirectories(out) : Files.createTempDirectory("atlas-simulate-");
+            DstackTdxPolicy policy = policy(cvm, pccs.tdxUrl());
+            Files.writeString(dir.resolve("policy.json"), policy.toPrettyJson() + "\n");
+            Files.writeString(dir.resolve("root-ca.pem"), cvm.rootCertificatePem());
+            Files.writeString(dir.resolve("server-cert.pem"), cert.chainPem());
+            String host = address.getAddress().isAnyLocalAddress() ? "127.0.0.1" : address.getHostString();
+            String url = "https://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + running.port();
+            ObjectNode sim = new ObjectMapper().createObjectNode();
+            sim.put("url", url);
+            sim.put("pccs_url", pccs.tdxUrl());
+            sim.put("certificate_sha256", cert.leafSha256Hex());
+            sim.put("behaviour", cvm.behaviour());
+            sim.put("agent_socket", agentSocket == null ? null : agentSocket.toString());
+            Files.writeString(dir.resolve("simulation.json"), sim.toPrettyString() + "\n");
+
+            o.println("Simulated dstack CVM (" + cvm.behaviour() + "), key provider " + cvm.keyProvider().wireName());
+            o.println("  aTLS endpoint   " + url + "  (POST /tdx_quote; other paths -> "
+                    + (upstream != null ? upstream : "built-in hello") + ")");
+            o.println("  mock PCCS       " + pccs.baseUrl());
+            if (agentSocket != null) {
+                o.println("  guest agent     unix:" + agentSocket);
+            }
+            o.println("  MRTD            " + cvm.mrTd());
+            o.println("  compose hash    " + cvm.composeHash());
+            o.println("  certificate     sha256 " + cert.leafSha256Hex() + " (measured as New TLS Certificate)");
+            o.println("Client files in " + dir + ":");
+            o.println("  policy.json      production-style policy (bootchain, OS image, compose, UpToDate, mock PCCS)");
+            o.println("  root-ca.pem      the mock Intel root: trust it through the client's for-testing option");
+            o.println("  server-cert.pem  the self-signed server certificate (bound by the attestation)");
+            o.println("Connect, for example:");
+            o.println("  atlas get " + url + "/ --policy " + dir.resolve("policy.json") + " --root-ca "
+                    + dir.resolve("root-ca.pem") + " --trust-attested-cert");
+            o.println("Press Ctrl-C to stop.");
+            o.flush();
+            Runtime.getRuntime().addShutdownHook(new Thread(running::close));
+            if (duration != null) {
+                Thread.sleep(duration * 1000);
+            } else {
+                running.awaitTermination();
+            }
+        }
+        return 0;
+    }
+
+    /** The production-style policy for {@code cvm}'s declared measurements, with the mock PCCS. */
+    static DstackTdxPolicy policy(SimulatedCvm cvm, String pccsUrl) throws AttestationException {
+        DstackTdxPolicy.Builder p = DstackTdxPolicy.builder()
+                .expectedBootchain(Bootchain.of(cvm.mrTd(), cvm.rtmr(0), cvm.rtmr(1), cvm.rtmr(2)))
+                .allowedTcbStatus(List.of("UpToDate"))
+                .pccsUrl(pccsUrl)
+                .cacheCollateral(true)
+                // Without the KMS key provider the CVM measures no os-image-hash, and clients fail on it, as they
+                // would against such a real CVM.
+                .osImageHash(cvm.osImageHash());
+        String text = new String(cvm.appCompose(), StandardCharsets.UTF_8);
+        // Atlas's app_compose form when the file is byte-identical to serde's compact output (so Atlas clients
+        // can use the same policy); otherwise the exact-bytes form.
+        boolean serdeForm;
+        try {
+            serdeForm = ComposeHash.ofJsonText(text).equals(cvm.composeHash());
+        } catch (RuntimeException e) {
+            serdeForm = false;
+        }
+        if (serdeForm) {
+            p.appCompose(ComposeHash.parseJson(text));
+        } else {
+            p.appComposeRaw(text);
+        }
+        return p.build();
+    }
+
+    private static void hello(HttpExchange ex) throws IOException {
+        byte[] body = ("{\"message\":\"hello from the simulated dstack CVM\",\"path\":"
+                + new ObjectMapper().writeValueAsString(ex.getRequestURI().getPath()) + "}\n")
+                .getBytes(StandardCharsets.UTF_8);
+        ex.getRequestBody().readAllBytes();
+        ex.getResponseHeaders().set("Content-Type", "application/json");
+        ex.sendResponseHeaders(200, body.length);
+        try (OutputStream os = ex.getResponseBody()) {
+            os.write(body);
+        }
+    }
+}
