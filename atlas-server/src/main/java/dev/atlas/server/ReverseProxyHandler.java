@@ -77,6 +77,10 @@ public final class ReverseProxyHandler implements HttpHandler {
         // Not try-with-resources: an exception must leave the exchange open so that the caller can still answer
         // (AtlsServer sends 413 when the body limit trips); the JDK server closes it after a thrown handler.
         URI in = ex.getRequestURI();
+        if (in.getRawPath() == null || !in.getRawPath().startsWith("/")) {
+            error(ex, 400, "Bad Request");
+            return;
+        }
         String base = upstream.toString().endsWith("/")
                 ? upstream.toString().substring(0, upstream.toString().length() - 1) : upstream.toString();
         URI target = URI.create(base + in.getRawPath() + (in.getRawQuery() != null ? "?" + in.getRawQuery() : ""));

@@ -19,6 +19,10 @@ public final class JdkHttpServerDefaults {
         DEFAULTS.put("sun.net.httpserver.maxReqHeaders", "100");
         DEFAULTS.put("sun.net.httpserver.maxReqHeaderSize", Integer.toString(64 * 1024));
         DEFAULTS.put("jdk.httpserver.maxConnections", "10000");
+        // TCP_NODELAY: the JDK server writes a response's head and body as separate TLS records; with Nagle's
+        // algorithm and the client's delayed ACK every small response then waits ~40 ms (measured: 92 ms vs
+        // a few ms per attestation, bench/server-load.sh).
+        DEFAULTS.put("sun.net.httpserver.nodelay", "true");
     }
 
     private JdkHttpServerDefaults() {}
