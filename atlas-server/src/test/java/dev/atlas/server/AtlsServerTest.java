@@ -136,6 +136,8 @@ class AtlsServerTest {
             JsseClient.Response r = c.exchange(JsseClient.quoteRequest("localhost", body(nonce)));
             assertThat(r.status()).isEqualTo(200);
             assertThat(r.headers().get("content-type")).isEqualTo("application/json");
+            assertThat(r.text()).startsWith("{\"success\":true,\"quote\":{\"quote\":\"04000200") // compact, as FastAPI
+                    .endsWith(",\"quote_type\":\"tdx\",\"error\":null}");
             JsonNode root = MAPPER.readTree(r.body());
             assertThat(iterable(root.fieldNames()))
                     .containsExactly("success", "quote", "tcb_info", "timestamp", "quote_type", "error");
