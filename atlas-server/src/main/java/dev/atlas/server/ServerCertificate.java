@@ -72,8 +72,10 @@ public final class ServerCertificate {
         List<X509Certificate> chain = new ArrayList<>();
         try {
             CertificateFactory cf = CertificateFactory.getInstance("X.509");
-            for (var c : cf.generateCertificates(Files.newInputStream(certificateChain))) {
-                chain.add((X509Certificate) c);
+            try (var in = Files.newInputStream(certificateChain)) {
+                for (var c : cf.generateCertificates(in)) {
+                    chain.add((X509Certificate) c);
+                }
             }
         } catch (CertificateException e) {
             throw new IOException("cannot read certificates from " + certificateChain + ": " + e.getMessage(), e);
@@ -194,7 +196,8 @@ public final class ServerCertificate {
             Object o = p.readObject();
             var conv = new org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter();
             if (o instanceof org.bouncycastle.openssl.PEMKeyPair kp) {
-                return conv.getKeyPair(kp).getPrivate();
+                // SEC1 / PKCS#1: the public part is optional in SEC1, so convert only the private part.
+                return conv.getPrivateKey(kp.getPrivateKeyInfo());
             }
             if (o instanceof org.bouncycastle.asn1.pkcs.PrivateKeyInfo pki) {
                 return conv.getPrivateKey(pki);
