@@ -134,6 +134,12 @@ public class AttestationException extends GeneralSecurityException {
         GRACE_PERIOD_EXPIRED,
         /** A grace period was configured but the matched platform TCB level is not itself OutOfDate. */
         GRACE_PERIOD_NOT_APPLICABLE,
+
+        // --- aTLS client (atlas-client) ---
+        /** The server answered {@code POST /tdx_quote} with a non-2xx status (the message quotes the body). */
+        QUOTE_REQUEST_FAILED,
+        /** The TLS session cannot be bound: not TLS 1.3, no exporter, or no peer certificate. */
+        CHANNEL_BINDING_UNAVAILABLE,
     }
 
     private final Reason reason;

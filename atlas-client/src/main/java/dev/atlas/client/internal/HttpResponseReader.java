@@ -1,0 +1,280 @@
+package dev.atlas.client.internal;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Reads exactly one HTTP/1.1 response from a connection that stays open (keep-alive), strictly and within a
+ * deadline, without consuming a byte past it.
+ *
+ * <ul>
+ *   <li>status line {@code HTTP/1.x SSS …}; 1xx interim responses (except 101) are skipped, at most 5;</li>
+ *   <li>at most {@value #MAX_HEADERS} header lines and {@code maxHead} bytes of head;</li>
+ *   <li>the body must be framed by {@code Content-Length} (one value, digits) or {@code Transfer-Encoding:
+ *       chunked} (not both); a response framed by the end of the connection is refused, because the
+ *       connection is to be reused;</li>
+ *   <li>a body over {@code maxBody} is refused as soon as its length is known (announced or accumulated);</li>
+ *   <li>every read gets the time left until the deadline as its socket timeout, so a server dripping one
+ *       byte a second still ends at the deadline.</li>
+ * </ul>
+ * Lines must end in CRLF. Malformations are {@link HttpProtocolException}s; the deadline is a
+ * {@link SocketTimeoutException}.
+ */
+public final class HttpResponseReader {
+    /** Most header (or trailer) lines. */
+    public static final int MAX_HEADERS = 100;
+
+    /** A malformed or over-limit response. */
+    public static final class HttpProtocolException extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        public HttpProtocolException(String msg) {
+            super(msg);
+        }
+    }
+
+    /** Status, headers (name as sent) and body. */
+    public record Response(int status, List<String[]> headers, byte[] body) {
+        public String header(String name) {
+            for (String[] h : headers) {
+                if (h[0].equalsIgnoreCase(name)) {
+                    return h[1];
+                }
+            }
+            return null;
+        }
+    }
+
+    private final Socket socket;
+    private final InputStream in;
+    private final long deadlineNanos;
+    private final long timeoutMillis;
+    private int headBudget;
+
+    private HttpResponseReader(Socket socket, InputStream in, long timeoutMillis, int maxHead) {
+        this.socket = socket;
+        this.in = in;
+        this.timeoutMillis = timeoutMillis;
+        this.deadlineNanos = System.nanoTime() + timeoutMillis * 1_000_000L;
+        this.headBudget = maxHead;
+    }
+
+    /**
+     * Reads one response from {@code in} (the socket's input stream; {@code socket} gets the per-read timeouts).
+     */
+    public static Response read(Socket socket, InputStream in, long timeoutMillis, int maxHead, int maxBody)
+            throws IOException {
+        return new HttpResponseReader(socket, in, timeoutMillis, maxHead).read(maxBody);
+    }
+
+    private Response read(int maxBody) throws IOException {
+        for (int interim = 0; ; interim++) {
+            int status = statusLine(line());
+            List<String[]> headers = headers();
+            if (status >= 100 && status < 200) {
+                if (status == 101 || interim >= 5) {
+                    throw new HttpProtocolException("unexpected interim response " + status);
+                }
+                continue;
+            }
+            return new Response(status, headers, body(headers, maxBody));
+        }
+    }
+
+    private List<String[]> headers() throws IOException {
+        List<String[]> headers = new ArrayList<>();
+        while (true) {
+            String l = line();
+            if (l.isEmpty()) {
+                return headers;
+            }
+            if (headers.size() >= MAX_HEADERS) {
+                throw new HttpProtocolException("more than " + MAX_HEADERS + " header lines");
+            }
+            int colon = l.indexOf(':');
+            if (colon <= 0 || !token(l.substring(0, colon))) {
+                throw new HttpProtocolException("malformed header line");
+            }
+            headers.add(new String[] {l.substring(0, colon), l.substring(colon + 1).strip()});
+        }
+    }
+
+    private byte[] body(List<String[]> headers, int maxBody) throws IOException {
+        String te = null;
+        String cl = null;
+        for (String[] h : headers) {
+            String n = h[0].toLowerCase(Locale.ROOT);
+            if (n.equals("transfer-encoding")) {
+                if (te != null) {
+                    throw new HttpProtocolException("repeated Transfer-Encoding");
+                }
+                te = h[1];
+            } else if (n.equals("content-length")) {
+                if (cl != null && !cl.equals(h[1])) {
+                    throw new HttpProtocolException("conflicting Content-Length headers");
+                }
+                cl = h[1];
+            }
+        }
+        if (te != null) {
+            if (cl != null) {
+                throw new HttpProtocolException("both Transfer-Encoding and Content-Length");
+            }
+            if (!te.equalsIgnoreCase("chunked")) {
+                throw new HttpProtocolException("unsupported Transfer-Encoding " + abbreviate(te));
+            }
+            return chunked(maxBody);
+        }
+        if (cl == null) {
+            throw new HttpProtocolException("response has neither Content-Length nor chunked framing");
+        }
+        if (cl.isEmpty() || cl.length() > 18 || !cl.chars().allMatch(c -> c >= '0' && c <= '9')) {
+            throw new HttpProtocolException("malformed Content-Length");
+        }
+        long n = Long.parseLong(cl);
+        if (n > maxBody) {
+            throw new HttpProtocolException("response body of " + n + " bytes exceeds the limit of " + maxBody);
+        }
+        return exactly((int) n);
+    }
+
+    private byte[] chunked(int maxBody) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        // Chunk-size lines and trailers get their own budget: enough even for one-byte chunks with
+        // extensions. Framing is not kept in memory, and the deadline bounds the time it can take.
+        headBudget = (int) Math.min(Integer.MAX_VALUE, 8192L + 16L * Math.max(maxBody, 1024));
+        while (true) {
+            String l = line();
+            int semi = l.indexOf(';');
+            String size = (semi >= 0 ? l.substring(0, semi) : l).strip();
+            if (size.isEmpty() || size.length() > 8 || !size.chars().allMatch(c -> Character.digit(c, 16) >= 0)) {
+                throw new HttpProtocolException("malformed chunk size");
+            }
+            long n = Long.parseLong(size, 16);
+            if (n == 0) {
+                break;
+            }
+            if (out.size() + n > maxBody) {
+                throw new HttpProtocolException("chunked response body exceeds the limit of " + maxBody);
+            }
+            out.write(exactly((int) n));
+            if (!line().isEmpty()) {
+                throw new HttpProtocolException("chunk not followed by CRLF");
+            }
+        }
+        int trailers = 0;
+        while (!line().isEmpty()) {
+            if (++trailers > MAX_HEADERS) {
+                throw new HttpProtocolException("too many trailer lines");
+            }
+        }
+        return out.toByteArray();
+    }
+
+    private byte[] exactly(int n) throws IOException {
+        byte[] b = new byte[n];
+        int off = 0;
+        while (off < n) {
+            int r;
+            try {
+                arm();
+                r = in.read(b, off, n - off);
+            } catch (SocketTimeoutException e) {
+                throw timeout();
+            }
+            if (r < 0) {
+                throw new HttpProtocolException("connection closed after " + off + " of " + n + " body bytes");
+            }
+            off += r;
+        }
+        return b;
+    }
+
+    /** One CRLF-terminated line, without the CRLF, within the head budget. */
+    private String line() throws IOException {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        while (true) {
+            int c = readByte();
+            if (c < 0) {
+                throw new HttpProtocolException(b.size() == 0 ? "connection closed before a response"
+                        : "connection closed in the middle of a line");
+            }
+            if (--headBudget < 0) {
+                throw new HttpProtocolException("response head exceeds its size limit");
+            }
+            if (c == '\r') {
+                int lf = readByte();
+                if (lf != '\n') {
+                    throw new HttpProtocolException("bare CR in the response head");
+                }
+                return b.toString(StandardCharsets.ISO_8859_1);
+            }
+            if (c == '\n') {
+                throw new HttpProtocolException("bare LF in the response head");
+            }
+            b.write(c);
+        }
+    }
+
+    private int readByte() throws IOException {
+        try {
+            arm();
+            return in.read();
+        } catch (SocketTimeoutException e) {
+            throw timeout();
+        }
+    }
+
+    private SocketTimeoutException timeout() {
+        return new SocketTimeoutException("no complete response within " + timeoutMillis + " ms");
+    }
+
+    /** Sets the socket timeout to what is left of the deadline. */
+    private void arm() throws IOException {
+        long left = (deadlineNanos - System.nanoTime()) / 1_000_000L;
+        if (left <= 0) {
+            throw timeout();
+        }
+        socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, left));
+    }
+
+    private static int statusLine(String l) throws HttpProtocolException {
+        if (!(l.startsWith("HTTP/1.1 ") || l.startsWith("HTTP/1.0 ")) || l.length() < 12
+                || !l.substring(9, 12).chars().allMatch(c -> c >= '0' && c <= '9')
+                || (l.length() > 12 && l.charAt(12) != ' ')) {
+            throw new HttpProtocolException("malformed status line: " + abbreviate(l));
+        }
+        int status = Integer.parseInt(l.substring(9, 12));
+        if (status < 100 || status > 599) {
+            throw new HttpProtocolException("status " + status + " outside 100..599");
+        }
+        return status;
+    }
+
+    private static boolean token(String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c <= 32 || c >= 127 || "()<>@,;:\\\"/[]?={}".indexOf(c) >= 0) {
+                return false;
+            }
+        }
+        return !s.isEmpty();
+    }
+
+    /** At most 200 printable characters of {@code s}, for messages. */
+    public static String abbreviate(String s) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < s.length() && b.length() < 200; i++) {
+            char c = s.charAt(i);
+            b.append(c >= 32 && c < 127 ? c : '?');
+        }
+        return s.length() > 200 ? b + "…" : b.toString();
+    }
+}

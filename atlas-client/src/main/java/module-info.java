@@ -1,0 +1,6 @@
+/** The aTLS client: attested TLS 1.3 connections to services in dstack CVMs. */
+module dev.atlas.client {
+    requires transitive dev.atlas.dstack;
+
+    exports dev.atlas.client;
+}
