@@ -170,7 +170,45 @@ class SimulateAndServerCommandTest {
     }
 
     @Test
+    void getAttestsTheSimulatorAndFetchesThroughIt() throws Exception {
+        int port = freePort();
+        Path out = dir.resolve("sim-get");
+        CompletableFuture<CliRun> run = CompletableFuture.supplyAsync(() -> CliRun.of("simulate", "--listen",
+                "127.0.0.1:" + port, "--out", out.toString(), "--duration", "10"), OWN_THREAD);
+        for (int i = 0; i < 200 && !Files.exists(out.resolve("simulation.json")); i++) {
+            Thread.sleep(50);
+        }
+        Thread.sleep(300);
+        String url = "https://127.0.0.1:" + port + "/hello?x=1";
+        String policy = out.resolve("policy.json").toString();
+        String root = out.resolve("root-ca.pem").toString();
+        CliRun reportOnly = CliRun.of("get", url, "--policy", policy, "--root-ca", root, "--trust-attested-cert",
+                "--report-only");
+        assertThat(reportOnly.code()).isZero();
+        assertThat(reportOnly.err()).contains("attested 127.0.0.1:" + port).contains("UpToDate");
+        assertThat(reportOnly.out()).isEmpty();
+
+        CliRun get = CliRun.of("get", url, "--policy", policy, "--root-ca", root, "--trust-attested-cert", "--json");
+        assertThat(get.code()).isZero();
+        assertThat(get.out()).contains("hello from the simulated dstack CVM").contains("/hello");
+        assertThat(get.err()).contains("\"tcb_status\"");
+
+        // The system trust store does not know the simulator's certificate: exit 1, the reason on stderr.
+        CliRun untrusted = CliRun.of("get", url, "--policy", policy, "--root-ca", root);
+        assertThat(untrusted.code()).isEqualTo(1);
+        assertThat(untrusted.err()).contains("request failed").contains("SSLHandshakeException");
+
+        // Without the mock root the pinned Intel root rejects the simulated quote.
+        CliRun pinned = CliRun.of("get", url, "--policy", policy, "--trust-attested-cert");
+        assertThat(pinned.code()).isEqualTo(1);
+        assertThat(pinned.err()).contains("attestation failed");
+        assertThat(run.get().code()).isZero();
+    }
+
+    @Test
     void usageErrors() {
+        assertThat(CliRun.of("get", "http://x/", "--policy", "p.json").code()).isEqualTo(2);
+        assertThat(CliRun.of("get", "https://x/").code()).isEqualTo(2);
         assertThat(CliRun.of("server").code()).isEqualTo(2);
         assertThat(CliRun.of("server", "--upstream", "http://x", "--cert", "a.pem").code()).isEqualTo(2);
         assertThat(CliRun.of("simulate", "--listen", "nope").code()).isEqualTo(2);
