@@ -1,40 +1,48 @@
 package dev.atlas.cli;
 
-import dev.atlas.dstack.AttestationReport;
-import dev.atlas.dstack.Bootchain;
-import dev.atlas.dstack.CollateralSource;
+import dev.atlas.client.AtlsConnector;
+import dev.atlas.client.AttestedConnection;
+import dev.atlas.client.internal.HttpResponseReader;
 import dev.atlas.dstack.DstackTdxPolicy;
-import dev.atlas.dstack.DstackTdxVerifier;
-import dev.atlas.dstack.QuoteResponse;
-import dev.atlas.dstack.ReportData;
-import dev.atlas.testing.DcapEvidence;
-import dev.atlas.testing.DstackEventLog;
+import dev.atlas.server.AtlsServer;
+import dev.atlas.server.ServerCertificate;
+import dev.atlas.server.SimulatedQuoteProvider;
 import dev.atlas.tdx.AttestationException;
-import dev.atlas.tdx.Collateral;
-import dev.atlas.tdx.QuoteVerifier;
+import dev.atlas.testing.MockPccs;
+import dev.atlas.testing.SimulatedCvm;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.io.PrintWriter;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.security.SecureRandom;
+import java.security.GeneralSecurityException;
+import java.security.cert.X509Certificate;
 import java.time.Clock;
-import java.time.ZoneOffset;
-import java.util.HexFormat;
+import java.time.Duration;
 import java.util.concurrent.Callable;
-import java.util.function.UnaryOperator;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLServerSocket;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.X509TrustManager;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code atlas demo}: the most complete job the project can do today without TDX hardware. It simulates
- * what a dstack CVM returns for one aTLS session (a TDX quote signed through the mock Intel PKI of
- * atlas-testing, bound to a nonce and EKM, plus a dstack event log with the compose hash, OS image and TLS
- * certificate events), verifies it with the production {@link DstackTdxVerifier} against a strict policy
- * (only the trust anchor differs), prints the report, and shows tampered evidence rejected with its reason.
- * The aTLS issue replaces the in-memory exchange with a simulated CVM over a real TLS connection.
+ * {@code atlas demo}: the whole aTLS job in one process, on loopback, without TDX hardware. A simulated dstack
+ * CVM (quotes signed by the mock Intel PKI) runs behind the aTLS server, with a mock PCCS. The client connects
+ * with a production-style policy: TLS 1.3, exporter binding, {@code /tdx_quote}, full DCAP and dstack
+ * verification. Only the trust anchor and the PCCS URL differ from a real deployment. It prints the report and
+ * an application response, then shows two attacks rejected with their reasons.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Simulate a dstack CVM's attestation (mock Intel PKI), verify it against a policy, print the report.")
+        description = "Start a simulated dstack CVM behind the aTLS server, attest it with the client, print the "
+                + "report and an application response, then show two rejected attacks.")
 final class DemoCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -42,109 +50,129 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print the verified report as JSON")
     boolean json;
 
-    @Option(names = "--seed", defaultValue = "1", description = "seed of the simulated evidence (default 1)")
+    @Option(names = "--seed", defaultValue = "1", description = "seed of the simulated CVM (default 1)")
     long seed;
 
-    static final byte[] COMPOSE = ("{\"docker_compose_file\":\"services:\\n  app:\\n    image: demo\\n\","
-            + "\"runner\":\"docker-compose\"}").getBytes(StandardCharsets.UTF_8);
-    static final String OS_IMAGE = "07a2388c7a6a1b6a646d443f1517990a4ec294471d63146cda9d56972765051d";
-    static final String MRTD = "b24d3b24e9e3c16012376b52362ca09856c4adecb709d5fac33addf1c47e193da075b125b6c364115771390a5461e217";
-
-    /** One simulated session: the CVM's answer and what the client knows. */
-    private final class Session {
-        final byte[] nonce = new byte[32];
-        final byte[] ekm = new byte[32];
-        final byte[] cert = ("demo TLS leaf certificate, seed " + seed).getBytes(StandardCharsets.US_ASCII);
-        final DstackEventLog log;
-        final DcapEvidence ev;
-
-        /**
-         * @param logChange   tampering of the event log the CVM sends
-         * @param otherEkm    the quote binds another TLS session's EKM
-         * @param sentDigests runtime digests sent (dstack before 0.5.6) instead of empty (0.5.6 and later)
-         */
-        Session(UnaryOperator<DstackEventLog.Builder> logChange, boolean otherEkm, boolean sentDigests) {
-            SecureRandom rnd = new SecureRandom();
-            rnd.nextBytes(nonce);
-            rnd.nextBytes(ekm);
-            DstackEventLog.Builder lb = DstackEventLog.dstackBoot(COMPOSE, OS_IMAGE).seed(seed).tlsCertificate(cert);
-            log = logChange.apply(sentDigests ? lb : lb.emptyRuntimeDigests()).build();
-            byte[] boundEkm = ekm.clone();
-            if (otherEkm) {
-                boundEkm[0] ^= 1;
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        SimulatedCvm cvm = SimulatedCvm.builder().seed(seed).build();
+        ServerCertificate cert = ServerCertificate.selfSigned(Clock.systemUTC(), Duration.ofDays(1), "localhost",
+                "127.0.0.1");
+        AtlsServer server = AtlsServer.builder().certificate(cert).quoteProvider(SimulatedQuoteProvider.of(cvm))
+                .handler(ex -> {
+                    byte[] b = "{\"message\":\"hello from inside the simulated CVM\"}\n".getBytes(StandardCharsets.UTF_8);
+                    ex.getResponseHeaders().set("Content-Type", "application/json");
+                    ex.sendResponseHeaders(200, b.length);
+                    try (OutputStream o = ex.getResponseBody()) {
+                        o.write(b);
+                    }
+                }).build();
+        try (AtlsServer s = server.start(); MockPccs pccs = MockPccs.start(cvm)) {
+            DstackTdxPolicy policy = SimulateCommand.policy(cvm, pccs.tdxUrl());
+            AtlsConnector connector = connector(policy, cvm.rootCertificate());
+            out.println("simulated dstack CVM on https://127.0.0.1:" + s.port() + " (mock Intel PKI, mock PCCS "
+                    + pccs.baseUrl() + ")");
+            out.println("policy: " + policy.summary());
+            try (AttestedConnection c = connector.connect("127.0.0.1", s.port())) {
+                if (json) {
+                    out.println(c.report().toJson());
+                } else {
+                    out.println("attested:");
+                    ReportText.print(out, c.report());
+                }
+                c.outputStream().write("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                HttpResponseReader.Response r = HttpResponseReader.read(c.socket(), c.inputStream(), 10_000, 65536, 65536);
+                out.println("application response on the attested connection: HTTP " + r.status() + " "
+                        + new String(r.body(), StandardCharsets.UTF_8).strip());
+            } catch (AttestationException e) {
+                spec.commandLine().getErr().println("demo attestation failed: " + e.getMessage());
+                return Main.VERIFICATION_FAILED;
             }
-            DcapEvidence.Builder b = DcapEvidence.tdx().seed(seed).mrTd(MRTD)
-                    .reportData(ReportData.sessionBindingHex(nonce, boundEkm));
-            for (int i = 0; i < 4; i++) {
-                b.rtmr(i, log.rtmr(i));
-            }
-            ev = b.build();
-        }
 
-        AttestationReport verify(DstackTdxPolicy policy, byte[] quote) throws AttestationException {
-            String response = "{\"quote\":\"" + HexFormat.of().formatHex(quote) + "\",\"event_log\":"
-                    + QuoteCommand.JSON.valueToTree(log.json()) + ",\"report_data\":\"\",\"vm_config\":\"{}\"}";
-            DstackTdxVerifier v = DstackTdxVerifier.builder(policy)
-                    .quoteVerifier(QuoteVerifier.builder().insecureTrustAnchorForTesting(ev.rootCertificate()).build())
-                    .collateralSource(CollateralSource.fixed(Collateral.fromJson(ev.collateralJson())))
-                    .clock(Clock.fixed(ev.verificationTime(), ZoneOffset.UTC))
-                    .build();
-            return v.verify(DstackTdxVerifier.Evidence.builder(QuoteResponse.parse(response))
-                    .sessionBinding(nonce, ekm).peerCertificate(cert).build());
+            out.println("attacks:");
+            boolean ok = true;
+            DstackTdxPolicy otherCompose = DstackTdxPolicy.builder()
+                    .expectedBootchain(policy.expectedBootchain()).osImageHash(policy.osImageHash())
+                    .expectedComposeHash("00".repeat(32)).pccsUrl(pccs.tdxUrl()).build();
+            ok &= rejected(out, "policy expecting another compose hash",
+                    () -> connector(otherCompose, cvm.rootCertificate()).connect("127.0.0.1", s.port()));
+            try (ServerSocket relay = relay(cert, s.port())) {
+                ok &= rejected(out, "man in the middle relaying a genuine quote from its own TLS session",
+                        () -> connector.connect("127.0.0.1", relay.getLocalPort()));
+            }
+            out.flush();
+            return ok ? 0 : Main.VERIFICATION_FAILED;
         }
     }
 
-    @Override
-    public Integer call() {
-        PrintWriter out = spec.commandLine().getOut();
-        Session s = new Session(l -> l, false, false);
-        try {
-            DstackTdxPolicy policy = DstackTdxPolicy.productionBuilder()
-                    .expectedBootchain(Bootchain.of(MRTD, s.log.rtmr(0), s.log.rtmr(1), s.log.rtmr(2)))
-                    .appComposeRaw(new String(COMPOSE, StandardCharsets.UTF_8))
-                    .osImageHash(OS_IMAGE)
-                    .build();
-            AttestationReport r = s.verify(policy, s.ev.quote());
-            if (json) {
-                out.println(r.toJson());
-                out.flush();
-                return 0;
-            }
-            out.println("atlas demo: simulated dstack CVM attestation (mock Intel root; NOT genuine hardware)");
-            out.println("  quote: " + s.ev.quote().length + " bytes, TDX v4; event log: " + s.log.entries().size()
-                    + " entries; report_data = SHA-512(nonce || EKM) of this session");
-            out.println("verified");
-            ReportText.print(out, r);
-            out.println("tampered evidence:");
-            Session flip = new Session(l -> l, false, false);
-            byte[] flipped = flip.ev.quote();
-            flipped[48 + 136] ^= 0x01; // one bit of MRTD
-            Session rewritten = new Session(l -> l.tamperPayload("compose-hash", new byte[32]), false, true);
-            Session relayed = new Session(l -> l, true, false);
-            boolean ok = rejected(out, "quote with one MRTD bit flipped", () -> flip.verify(policy, flipped));
-            ok &= rejected(out, "compose-hash payload rewritten, digest kept (passes Atlas)",
-                    () -> rewritten.verify(policy, rewritten.ev.quote()));
-            ok &= rejected(out, "quote bound to another TLS session", () -> relayed.verify(policy, relayed.ev.quote()));
-            out.flush();
-            return ok ? 0 : Main.VERIFICATION_FAILED;
-        } catch (AttestationException e) {
-            spec.commandLine().getErr().println("demo verification failed: " + e.getMessage());
-            return Main.VERIFICATION_FAILED;
-        }
+    private static AtlsConnector connector(DstackTdxPolicy p, X509Certificate mockRoot) throws IOException {
+        return AtlsConnector.builder(p).trustAttestedCertificate().insecureIntelRootForTesting(mockRoot).build();
     }
 
     private interface Attempt {
-        AttestationReport run() throws AttestationException;
+        AttestedConnection run() throws Exception;
     }
 
-    private static boolean rejected(PrintWriter out, String what, Attempt attempt) {
-        try {
-            attempt.run();
+    private static boolean rejected(PrintWriter out, String what, Attempt a) {
+        try (AttestedConnection c = a.run()) {
             out.println("  " + what + ": ACCEPTED (this is a bug)");
             return false;
         } catch (AttestationException e) {
             out.println("  " + what + ": rejected, " + e.reason() + " (" + e.detail() + ")");
             return true;
+        } catch (Exception e) {
+            out.println("  " + what + ": failed, " + e);
+            return false;
+        }
+    }
+
+    /**
+     * A man in the middle that terminates TLS (even holding the server's certificate and key, i.e. the worst
+     * case) and forwards bytes to the real server over its own TLS session. The quote it forwards is genuine
+     * but bound to its own session's exporter.
+     */
+    private static ServerSocket relay(ServerCertificate cert, int target) throws GeneralSecurityException, IOException {
+        SSLContext sctx = cert.serverSslContext();
+        SSLContext cctx = SSLContext.getInstance("TLSv1.3");
+        cctx.init(null, new TrustManager[] {new X509TrustManager() {
+            public void checkClientTrusted(X509Certificate[] c, String a) { }
+
+            public void checkServerTrusted(X509Certificate[] c, String a) { }
+
+            public X509Certificate[] getAcceptedIssuers() {
+                return new X509Certificate[0];
+            }
+        }}, null);
+        SSLServerSocket ss = (SSLServerSocket) sctx.getServerSocketFactory()
+                .createServerSocket(0, 10, InetAddress.getLoopbackAddress());
+        Thread.ofVirtual().start(() -> {
+            while (!ss.isClosed()) {
+                try {
+                    Socket in = ss.accept();
+                    SSLSocket up = (SSLSocket) cctx.getSocketFactory().createSocket("127.0.0.1", target);
+                    Thread.ofVirtual().start(() -> pump(in, up));
+                    Thread.ofVirtual().start(() -> pump(up, in));
+                } catch (IOException e) {
+                    return;
+                }
+            }
+        });
+        return ss;
+    }
+
+    private static void pump(Socket from, Socket to) {
+        try (InputStream i = from.getInputStream(); OutputStream o = to.getOutputStream()) {
+            i.transferTo(o);
+        } catch (IOException ignored) {
+            // one side closed
+        } finally {
+            try {
+                from.close();
+                to.close();
+            } catch (IOException ignored) {
+                // closing
+            }
         }
     }
 }

@@ -70,13 +70,14 @@ class MainTest {
     }
 
     @Test
-    void demo_verifiesAndRejectsTheTamperedQuote() {
+    void demo_attestsOverTlsAndRejectsTheAttacks() {
         CliRun r = run("demo");
         assertThat(r.code()).isZero();
         assertThat(r.out()).contains("status: UpToDate", "compose_hash:", "runtime verification: on")
-                .contains("quote with one MRTD bit flipped: rejected, QUOTE_SIGNATURE_INVALID")
-                .contains("digest kept (passes Atlas): rejected, EVENT_DIGEST_MISMATCH")
-                .contains("another TLS session: rejected, REPORT_DATA_MISMATCH")
+                .contains("(matches the peer certificate)")
+                .contains("application response on the attested connection: HTTP 200")
+                .contains("another compose hash: rejected, APP_COMPOSE_MISMATCH")
+                .contains("its own TLS session: rejected, REPORT_DATA_MISMATCH")
                 .doesNotContain("ACCEPTED");
     }
 }

@@ -16,15 +16,11 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
-import java.security.GeneralSecurityException;
-import java.security.KeyStore;
-import java.security.cert.Certificate;
 import java.time.Clock;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
 
@@ -96,7 +92,7 @@ public final class AtlsServer implements AutoCloseable {
         config.provider.emitEvent(DstackEvents.TLS_CERTIFICATE,
                 config.certificate.leafSha256Hex().getBytes(StandardCharsets.US_ASCII));
         HttpsServer s = HttpsServer.create(config.address, config.backlog);
-        SSLContext ctx = sslContext(config.certificate);
+        SSLContext ctx = config.certificate.serverSslContext();
         s.setHttpsConfigurator(new HttpsConfigurator(ctx) {
             @Override
             public void configure(HttpsParameters params) {
@@ -191,22 +187,6 @@ public final class AtlsServer implements AutoCloseable {
         ex.sendResponseHeaders(status, b.length);
         try (OutputStream o = ex.getResponseBody()) {
             o.write(b);
-        }
-    }
-
-    private static SSLContext sslContext(ServerCertificate c) {
-        try {
-            KeyStore ks = KeyStore.getInstance("PKCS12");
-            ks.load(null, null);
-            char[] pw = new char[0];
-            ks.setKeyEntry("server", c.privateKey(), pw, c.chain().toArray(new Certificate[0]));
-            KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-            kmf.init(ks, pw);
-            SSLContext ctx = SSLContext.getInstance("TLSv1.3");
-            ctx.init(kmf.getKeyManagers(), null, null);
-            return ctx;
-        } catch (GeneralSecurityException | IOException e) {
-            throw new IllegalStateException("cannot build the TLS context", e);
         }
     }
 

@@ -135,6 +135,24 @@ public final class ServerCertificate {
         return key;
     }
 
+    /** A TLS 1.3 {@link javax.net.ssl.SSLContext} that presents this certificate (no client authentication). */
+    public javax.net.ssl.SSLContext serverSslContext() {
+        try {
+            java.security.KeyStore ks = java.security.KeyStore.getInstance("PKCS12");
+            ks.load(null, null);
+            char[] pw = new char[0];
+            ks.setKeyEntry("server", key, pw, chain.toArray(new java.security.cert.Certificate[0]));
+            javax.net.ssl.KeyManagerFactory kmf = javax.net.ssl.KeyManagerFactory.getInstance(
+                    javax.net.ssl.KeyManagerFactory.getDefaultAlgorithm());
+            kmf.init(ks, pw);
+            javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLSv1.3");
+            ctx.init(kmf.getKeyManagers(), null, null);
+            return ctx;
+        } catch (GeneralSecurityException | IOException e) {
+            throw new IllegalStateException("cannot build the TLS context", e);
+        }
+    }
+
     /** The chain, leaf first. */
     public List<X509Certificate> chain() {
         return chain;
