@@ -74,6 +74,179 @@ public final class HttpResponseReader {
         return new HttpResponseReader(socket, in, timeoutMillis, maxHead).read(maxBody);
     }
 
+    /** Status and headers of a response whose body is still on the wire. */
+    public record Head(int status, List<String[]> headers) {
+        public String header(String name) {
+            for (String[] h : headers) {
+                if (h[0].equalsIgnoreCase(name)) {
+                    return h[1];
+                }
+            }
+            return null;
+        }
+    }
+
+    /**
+     * Reads a response head (skipping 1xx) within {@code timeoutMillis}, and returns it with a stream over its
+     * body that reads exactly the framed bytes: {@code Content-Length}, {@code chunked}, or (for
+     * {@code bodyToEof}) the rest of the connection. Each body read waits at most {@code readTimeoutMillis}.
+     * A response to HEAD, or a 204/304, has an empty body.
+     */
+    public static Streamed readStreaming(Socket socket, InputStream in, long timeoutMillis, int maxHead,
+            boolean headRequest, long readTimeoutMillis) throws IOException {
+        HttpResponseReader r = new HttpResponseReader(socket, in, timeoutMillis, maxHead);
+        for (int interim = 0; ; interim++) {
+            int status = statusLine(r.line());
+            List<String[]> headers = r.headers();
+            if (status >= 100 && status < 200) {
+                if (status == 101 || interim >= 5) {
+                    throw new HttpProtocolException("unexpected interim response " + status);
+                }
+                continue;
+            }
+            Head head = new Head(status, headers);
+            socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, readTimeoutMillis));
+            if (headRequest || status == 204 || status == 304) {
+                return new Streamed(head, InputStream.nullInputStream(), true);
+            }
+            String te = head.header("transfer-encoding");
+            String cl = head.header("content-length");
+            for (String[] h : headers) {
+                if (h[0].equalsIgnoreCase("content-length") && !h[1].equals(cl)) {
+                    throw new HttpProtocolException("conflicting Content-Length headers");
+                }
+            }
+            if (te != null) {
+                if (cl != null) {
+                    throw new HttpProtocolException("both Transfer-Encoding and Content-Length");
+                }
+                if (!te.equalsIgnoreCase("chunked")) {
+                    throw new HttpProtocolException("unsupported Transfer-Encoding " + abbreviate(te));
+                }
+                return new Streamed(head, new ChunkedBody(in), true);
+            }
+            if (cl != null) {
+                if (cl.isEmpty() || cl.length() > 18 || !cl.chars().allMatch(c -> c >= '0' && c <= '9')) {
+                    throw new HttpProtocolException("malformed Content-Length");
+                }
+                return new Streamed(head, new FixedBody(in, Long.parseLong(cl)), true);
+            }
+            return new Streamed(head, in, false); // framed by the end of the connection: not reusable
+        }
+    }
+
+    /** A head and its body stream; {@code reusable} when the body has its own framing. */
+    public record Streamed(Head head, InputStream body, boolean reusable) {}
+
+    /** Exactly {@code n} bytes; a short read is an error. */
+    static final class FixedBody extends InputStream {
+        private final InputStream in;
+        private long left;
+
+        FixedBody(InputStream in, long n) {
+            this.in = in;
+            this.left = n;
+        }
+
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            if (left == 0) {
+                return -1;
+            }
+            int r = in.read(b, off, (int) Math.min(len, left));
+            if (r < 0) {
+                throw new HttpProtocolException("connection closed with " + left + " body bytes missing");
+            }
+            left -= r;
+            return r;
+        }
+
+        @Override
+        public int available() throws IOException {
+            return (int) Math.min(in.available(), left);
+        }
+    }
+
+    /** Decodes {@code chunked}; trailers are read and dropped; ends exactly after the final CRLF. */
+    static final class ChunkedBody extends InputStream {
+        private final InputStream in;
+        private long chunkLeft;
+        private boolean done;
+        private boolean first = true;
+
+        ChunkedBody(InputStream in) {
+            this.in = in;
+        }
+
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            if (done) {
+                return -1;
+            }
+            if (chunkLeft == 0) {
+                if (!first && !line().isEmpty()) {
+                    throw new HttpProtocolException("chunk not followed by CRLF");
+                }
+                first = false;
+                String l = line();
+                int semi = l.indexOf(';');
+                String size = (semi >= 0 ? l.substring(0, semi) : l).strip();
+                if (size.isEmpty() || size.length() > 8 || !size.chars().allMatch(c -> Character.digit(c, 16) >= 0)) {
+                    throw new HttpProtocolException("malformed chunk size");
+                }
+                chunkLeft = Long.parseLong(size, 16);
+                if (chunkLeft == 0) {
+                    int trailers = 0;
+                    while (!line().isEmpty()) {
+                        if (++trailers > MAX_HEADERS) {
+                            throw new HttpProtocolException("too many trailer lines");
+                        }
+                    }
+                    done = true;
+                    return -1;
+                }
+            }
+            int r = in.read(b, off, (int) Math.min(len, chunkLeft));
+            if (r < 0) {
+                throw new HttpProtocolException("connection closed inside a chunk");
+            }
+            chunkLeft -= r;
+            return r;
+        }
+
+        private String line() throws IOException {
+            StringBuilder sb = new StringBuilder();
+            while (true) {
+                int c = in.read();
+                if (c < 0) {
+                    throw new HttpProtocolException("connection closed in chunked framing");
+                }
+                if (c == '\r') {
+                    if (in.read() != '\n') {
+                        throw new HttpProtocolException("bare CR in chunked framing");
+                    }
+                    return sb.toString();
+                }
+                if (sb.length() > 8192) {
+                    throw new HttpProtocolException("chunk line too long");
+                }
+                sb.append((char) c);
+            }
+        }
+    }
+
     private Response read(int maxBody) throws IOException {
         for (int interim = 0; ; interim++) {
             int status = statusLine(line());
