@@ -75,9 +75,9 @@ final class GetCommand implements Callable<Integer> {
             description = "Deadline for the attestation and, separately, for the response (default: ${DEFAULT-VALUE}).")
     long timeoutSeconds;
 
-    @Option(names = "--max-body", paramLabel = "BYTES", defaultValue = "67108864",
-            description = "Largest response body accepted (default: ${DEFAULT-VALUE}).")
-    int maxBody;
+    @Option(names = "--max-body", paramLabel = "BYTES", defaultValue = "1073741824",
+            description = "Largest response body streamed to stdout (default: ${DEFAULT-VALUE}).")
+    long maxBody;
 
     @Override
     public Integer call() throws Exception {
@@ -157,13 +157,23 @@ final class GetCommand implements Callable<Integer> {
                 out.write(body);
             }
             out.flush();
-            // AtlsHttpClient (issue 5, not yet written) will stream; until then the body is read whole.
-            HttpResponseReader.Response r = HttpResponseReader.read(c.socket(), c.inputStream(),
-                    Duration.ofSeconds(timeoutSeconds).toMillis(), 64 * 1024, maxBody);
-            System.out.write(r.body());
+            long timeout = Duration.ofSeconds(timeoutSeconds).toMillis();
+            HttpResponseReader.Streamed r = HttpResponseReader.readStreaming(c.socket(), c.inputStream(), timeout,
+                    64 * 1024, "HEAD".equals(m), timeout);
+            long copied = 0;
+            byte[] buf = new byte[16384];
+            for (int n; (n = r.body().read(buf)) > 0; ) {
+                copied += n;
+                if (copied > maxBody) {
+                    err.println("request failed: response body exceeds --max-body " + maxBody);
+                    return Main.VERIFICATION_FAILED;
+                }
+                System.out.write(buf, 0, n);
+            }
             System.out.flush();
-            if (r.status() < 200 || r.status() > 299) {
-                err.println("HTTP " + r.status());
+            int status = r.head().status();
+            if (status < 200 || status > 299) {
+                err.println("HTTP " + status);
                 return Main.VERIFICATION_FAILED;
             }
             return 0;
