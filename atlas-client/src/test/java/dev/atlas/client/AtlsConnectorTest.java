@@ -169,6 +169,45 @@ class AtlsConnectorTest {
         assertThat(rejectedBy(policy(cvm).osImageHash("11".repeat(32)).build())).isEqualTo(Reason.OS_IMAGE_HASH_MISMATCH);
     }
 
+    /** A CVM that misbehaves, served by its own aTLS server, attested by the connector under the honest policy. */
+    static Reason rejectedFrom(UnaryOperator<SimulatedCvm.Builder> change) throws Exception {
+        SimulatedCvm bad = change.apply(SimulatedCvm.builder().seed(21)).build();
+        // Its own PCCS: a TCB status comes from the platform's collateral, not from the CVM's answer.
+        try (AtlsServer s = AtlsServer.builder().certificate(CERT).quoteProvider(SimulatedQuoteProvider.of(bad))
+                .checkQuoteReportData(false).build().start(); MockPccs badPccs = MockPccs.start(bad)) {
+            DstackTdxPolicy p = policy(cvm).pccsUrl(badPccs.tdxUrl()).build();
+            return assertThrows(AttestationException.class, () -> connector(p, b -> b).connect("127.0.0.1", s.port()))
+                    .reason();
+        }
+    }
+
+    @Test
+    void misbehavingCvmsAndEachBootchainFieldAreRejectedThroughTheConnector() throws Exception {
+        assertThat(rejectedFrom(b -> b.misbehaveRewritePayload("os-image-hash", new byte[32])))
+                .isEqualTo(Reason.EVENT_DIGEST_MISMATCH);
+        assertThat(rejectedFrom(b -> b.stripRuntimeDigests().misbehaveRewritePayload("compose-hash", new byte[32])))
+                .isEqualTo(Reason.RTMR_MISMATCH);
+        assertThat(rejectedFrom(b -> b.tcbStatus("OutOfDate"))).isEqualTo(Reason.TCB_STATUS_NOT_ALLOWED);
+        assertThat(rejectedFrom(SimulatedCvm.Builder::debugTd)).isEqualTo(Reason.DEBUG_ENABLED);
+        assertThat(rejectedFrom(b -> b.misbehaveMeasureCompose("{}".getBytes(StandardCharsets.UTF_8))))
+                .isEqualTo(Reason.APP_COMPOSE_MISMATCH);
+        assertThat(rejectedFrom(b -> b.keyProvider(SimulatedCvm.KeyProvider.LOCAL_SGX)))
+                .isEqualTo(Reason.OS_IMAGE_HASH_MISMATCH);
+        String other = "ab".repeat(48);
+        List<Bootchain> chains = List.of(Bootchain.of(other, cvm.rtmr(0), cvm.rtmr(1), cvm.rtmr(2)),
+                Bootchain.of(cvm.mrTd(), other, cvm.rtmr(1), cvm.rtmr(2)),
+                Bootchain.of(cvm.mrTd(), cvm.rtmr(0), other, cvm.rtmr(2)),
+                Bootchain.of(cvm.mrTd(), cvm.rtmr(0), cvm.rtmr(1), other));
+        List<String> subjects = new ArrayList<>();
+        for (Bootchain chain : chains) {
+            AttestationException e = assertThrows(AttestationException.class, () -> connector(
+                    policy(cvm).expectedBootchain(chain).build(), b -> b).connect("127.0.0.1", server.port()));
+            assertThat(e.reason()).isEqualTo(Reason.BOOTCHAIN_MISMATCH);
+            subjects.add(e.subject().orElseThrow());
+        }
+        assertThat(subjects).containsExactly("mrtd", "rtmr0", "rtmr1", "rtmr2");
+    }
+
     @Test
     void trustModes() throws Exception {
         // The platform trust store does not know the self-signed certificate.
