@@ -248,7 +248,7 @@ public final class AtlsHttpClient implements AutoCloseable {
         AtlsConnector connector = policies.get(host);
         if (connector != null) {
             AttestedConnection a = connector.connect(host, port);
-            return new Pooled(a, a.socket(), a.inputStream(), a.outputStream(), clock.instant());
+            return new Pooled(host + ":" + port, a, a.socket(), a.inputStream(), a.outputStream(), clock.instant());
         }
         if (!allowUnattested) {
             throw new IOException("no attestation policy for " + host + " (and unattested HTTPS is not allowed)");
@@ -264,7 +264,7 @@ public final class AtlsHttpClient implements AutoCloseable {
         s.setSSLParameters(p);
         s.setTcpNoDelay(true);
         s.startHandshake();
-        return new Pooled(null, s, s.getInputStream(), s.getOutputStream(), clock.instant());
+        return new Pooled(host + ":" + port, null, s, s.getInputStream(), s.getOutputStream(), clock.instant());
     }
 
     private static SSLContext defaultContext() throws IOException {
@@ -333,6 +333,7 @@ public final class AtlsHttpClient implements AutoCloseable {
 
     /** A pooled connection: attested (with its report) or plain. */
     private final class Pooled {
+        final String key;
         final AttestedConnection attested;
         final SSLSocket socket;
         final InputStream in;
@@ -340,7 +341,9 @@ public final class AtlsHttpClient implements AutoCloseable {
         final Instant since;
         volatile Instant lastUsed;
 
-        Pooled(AttestedConnection attested, SSLSocket socket, InputStream in, OutputStream out, Instant since) {
+        Pooled(String key, AttestedConnection attested, SSLSocket socket, InputStream in, OutputStream out,
+                Instant since) {
+            this.key = key;
             this.attested = attested;
             this.socket = socket;
             this.in = in;
@@ -349,10 +352,9 @@ public final class AtlsHttpClient implements AutoCloseable {
             this.lastUsed = clock.instant();
         }
 
+        /** The pool key, {@code host:port} as the request named it (no reverse DNS). */
         String key() {
-            String h = attested != null ? attested.host() : socket.getInetAddress().getHostName();
-            int p = attested != null ? attested.port() : socket.getPort();
-            return h.toLowerCase(Locale.ROOT) + ":" + p;
+            return key;
         }
 
         void close() {
