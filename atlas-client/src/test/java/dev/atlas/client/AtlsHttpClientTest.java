@@ -4,13 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.atlas.server.AtlsServer;
-import dev.atlas.server.AtlsServerListener;
 import dev.atlas.server.SimulatedQuoteProvider;
 import dev.atlas.tdx.AttestationException;
 import dev.atlas.tdx.TcbStatus;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -57,13 +55,7 @@ class AtlsHttpClientTest {
     static void start() throws Exception {
         AtlsConnectorTest.start();
         server = AtlsServer.builder().certificate(AtlsConnectorTest.CERT)
-                .quoteProvider(SimulatedQuoteProvider.of(AtlsConnectorTest.cvm))
-                .listener(new AtlsServerListener() {
-                    @Override
-                    public void quoteServed(InetSocketAddress client, Duration took) {
-                        QUOTES.incrementAndGet();
-                    }
-                })
+                .quoteProvider(counting(SimulatedQuoteProvider.of(AtlsConnectorTest.cvm)))
                 .handler(ex -> {
                     byte[] in = ex.getRequestBody().readAllBytes();
                     String path = ex.getRequestURI().getPath();
@@ -76,6 +68,25 @@ class AtlsHttpClientTest {
                         o.write(b);
                     }
                 }).build().start();
+    }
+
+    /**
+     * Counts quotes when the provider makes them, i.e. before the response leaves the server (a listener
+     * called after sending would race with the test's assertion).
+     */
+    static dev.atlas.server.QuoteProvider counting(dev.atlas.server.QuoteProvider inner) {
+        return new dev.atlas.server.QuoteProvider() {
+            @Override
+            public dev.atlas.server.GetQuoteResponse getQuote(byte[] reportData) throws IOException {
+                QUOTES.incrementAndGet();
+                return inner.getQuote(reportData);
+            }
+
+            @Override
+            public void emitEvent(String event, byte[] payload) throws IOException {
+                inner.emitEvent(event, payload);
+            }
+        };
     }
 
     @AfterAll

@@ -8,7 +8,6 @@ import dev.atlas.dstack.AttestationReport;
 import dev.atlas.dstack.Bootchain;
 import dev.atlas.dstack.DstackTdxPolicy;
 import dev.atlas.server.AtlsServer;
-import dev.atlas.server.AtlsServerListener;
 import dev.atlas.server.ServerCertificate;
 import dev.atlas.server.SimulatedQuoteProvider;
 import dev.atlas.tdx.AttestationException.Reason;
@@ -17,7 +16,6 @@ import dev.atlas.testing.MockPccs;
 import dev.atlas.testing.SimulatedCvm;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
@@ -44,13 +42,7 @@ class AtlsOkHttpTest {
         cvm = SimulatedCvm.builder().seed(31).build();
         server = AtlsServer.builder()
                 .certificate(ServerCertificate.selfSigned(Clock.systemUTC(), Duration.ofDays(1), "localhost", "127.0.0.1"))
-                .quoteProvider(SimulatedQuoteProvider.of(cvm))
-                .listener(new AtlsServerListener() {
-                    @Override
-                    public void quoteServed(InetSocketAddress client, Duration took) {
-                        QUOTES.incrementAndGet();
-                    }
-                })
+                .quoteProvider(counting(SimulatedQuoteProvider.of(cvm)))
                 .handler(ex -> {
                     APP_HITS.incrementAndGet();
                     byte[] in = ex.getRequestBody().readAllBytes();
@@ -62,6 +54,25 @@ class AtlsOkHttpTest {
                     }
                 }).build().start();
         pccs = MockPccs.start(cvm);
+    }
+
+    /**
+     * Counts quotes when the provider makes them, i.e. before the response leaves the server (a listener
+     * called after sending would race with the test's assertion).
+     */
+    static dev.atlas.server.QuoteProvider counting(dev.atlas.server.QuoteProvider inner) {
+        return new dev.atlas.server.QuoteProvider() {
+            @Override
+            public dev.atlas.server.GetQuoteResponse getQuote(byte[] reportData) throws IOException {
+                QUOTES.incrementAndGet();
+                return inner.getQuote(reportData);
+            }
+
+            @Override
+            public void emitEvent(String event, byte[] payload) throws IOException {
+                inner.emitEvent(event, payload);
+            }
+        };
     }
 
     @AfterAll
