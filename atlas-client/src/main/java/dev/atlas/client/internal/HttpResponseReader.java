@@ -25,7 +25,8 @@ import java.util.Locale;
  *       byte a second still ends at the deadline.</li>
  * </ul>
  * Lines must end in CRLF. Malformations are {@link HttpProtocolException}s; the deadline is a
- * {@link SocketTimeoutException}.
+ * {@link SocketTimeoutException}. {@link #readStreaming} uses the same head parser and body framing, with a
+ * per-read timeout for the body instead of the deadline.
  */
 public final class HttpResponseReader {
     /** Most header (or trailer) lines. */
@@ -43,6 +44,17 @@ public final class HttpResponseReader {
     /** Status, headers (name as sent) and body. */
     public record Response(int status, List<String[]> headers, byte[] body) {
         public String header(String name) {
+            return Head.header(headers, name);
+        }
+    }
+
+    /** Status and headers of a response whose body is still on the wire. */
+    public record Head(int status, List<String[]> headers) {
+        public String header(String name) {
+            return header(headers, name);
+        }
+
+        static String header(List<String[]> headers, String name) {
             for (String[] h : headers) {
                 if (h[0].equalsIgnoreCase(name)) {
                     return h[1];
@@ -51,6 +63,9 @@ public final class HttpResponseReader {
             return null;
         }
     }
+
+    /** A head and its body stream; {@code reusable} when the body has its own framing. */
+    public record Streamed(Head head, InputStream body, boolean reusable) {}
 
     private final Socket socket;
     private final InputStream in;
@@ -60,91 +75,116 @@ public final class HttpResponseReader {
 
     private HttpResponseReader(Socket socket, InputStream in, long timeoutMillis, int maxHead) {
         this.socket = socket;
-        this.in = in;
         this.timeoutMillis = timeoutMillis;
         this.deadlineNanos = System.nanoTime() + timeoutMillis * 1_000_000L;
         this.headBudget = maxHead;
+        this.in = new Armed(in);
     }
 
     /**
-     * Reads one response from {@code in} (the socket's input stream; {@code socket} gets the per-read timeouts).
+     * Reads one whole response from {@code in} (the socket's input stream; {@code socket} gets the per-read
+     * timeouts), head and body within one deadline.
      */
     public static Response read(Socket socket, InputStream in, long timeoutMillis, int maxHead, int maxBody)
             throws IOException {
-        return new HttpResponseReader(socket, in, timeoutMillis, maxHead).read(maxBody);
-    }
-
-    /** Status and headers of a response whose body is still on the wire. */
-    public record Head(int status, List<String[]> headers) {
-        public String header(String name) {
-            for (String[] h : headers) {
-                if (h[0].equalsIgnoreCase(name)) {
-                    return h[1];
-                }
-            }
-            return null;
+        HttpResponseReader r = new HttpResponseReader(socket, in, timeoutMillis, maxHead);
+        Head head = r.head();
+        // Chunk-size lines and trailers get their own budget: enough even for one-byte chunks with
+        // extensions. Framing is not kept in memory, and the deadline bounds the time it can take.
+        Streamed s = framed(head, r.in, false, maxBody, 8192L + 16L * Math.max(maxBody, 1024));
+        if (!s.reusable()) {
+            throw new HttpProtocolException("response has neither Content-Length nor chunked framing");
         }
+        if (s.body() instanceof FixedBody f && f.total > maxBody) {
+            throw new HttpProtocolException("response body of " + f.total + " bytes exceeds the limit of " + maxBody);
+        }
+        return new Response(head.status(), head.headers(), s.body().readAllBytes());
     }
 
     /**
      * Reads a response head (skipping 1xx) within {@code timeoutMillis}, and returns it with a stream over its
-     * body that reads exactly the framed bytes: {@code Content-Length}, {@code chunked}, or (for
-     * {@code bodyToEof}) the rest of the connection. Each body read waits at most {@code readTimeoutMillis}.
-     * A response to HEAD, or a 204/304, has an empty body.
+     * body that reads exactly the framed bytes: {@code Content-Length}, {@code chunked}, or the rest of the
+     * connection (then not reusable). Each body read waits at most {@code readTimeoutMillis}. A response to
+     * HEAD, or a 204/304, has an empty body.
      */
     public static Streamed readStreaming(Socket socket, InputStream in, long timeoutMillis, int maxHead,
             boolean headRequest, long readTimeoutMillis) throws IOException {
         HttpResponseReader r = new HttpResponseReader(socket, in, timeoutMillis, maxHead);
+        Head head = r.head();
+        socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, readTimeoutMillis));
+        boolean noBody = headRequest || head.status() == 204 || head.status() == 304;
+        // Past the head, body reads use the per-read timeout instead of the head's deadline: the raw stream.
+        return framed(head, in, noBody, Long.MAX_VALUE, Long.MAX_VALUE);
+    }
+
+    /** The final (non-1xx) status line and headers. */
+    private Head head() throws IOException {
         for (int interim = 0; ; interim++) {
-            int status = statusLine(r.line());
-            List<String[]> headers = r.headers();
+            int status = statusLine(line());
+            List<String[]> headers = headers();
             if (status >= 100 && status < 200) {
                 if (status == 101 || interim >= 5) {
                     throw new HttpProtocolException("unexpected interim response " + status);
                 }
                 continue;
             }
-            Head head = new Head(status, headers);
-            socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, readTimeoutMillis));
-            if (headRequest || status == 204 || status == 304) {
-                return new Streamed(head, InputStream.nullInputStream(), true);
-            }
-            String te = head.header("transfer-encoding");
-            String cl = head.header("content-length");
-            for (String[] h : headers) {
-                if (h[0].equalsIgnoreCase("content-length") && !h[1].equals(cl)) {
-                    throw new HttpProtocolException("conflicting Content-Length headers");
-                }
-            }
-            if (te != null) {
-                if (cl != null) {
-                    throw new HttpProtocolException("both Transfer-Encoding and Content-Length");
-                }
-                if (!te.equalsIgnoreCase("chunked")) {
-                    throw new HttpProtocolException("unsupported Transfer-Encoding " + abbreviate(te));
-                }
-                return new Streamed(head, new ChunkedBody(in), true);
-            }
-            if (cl != null) {
-                if (cl.isEmpty() || cl.length() > 18 || !cl.chars().allMatch(c -> c >= '0' && c <= '9')) {
-                    throw new HttpProtocolException("malformed Content-Length");
-                }
-                return new Streamed(head, new FixedBody(in, Long.parseLong(cl)), true);
-            }
-            return new Streamed(head, in, false); // framed by the end of the connection: not reusable
+            return new Head(status, headers);
         }
     }
 
-    /** A head and its body stream; {@code reusable} when the body has its own framing. */
-    public record Streamed(Head head, InputStream body, boolean reusable) {}
+    /**
+     * The body stream of {@code head} over {@code source}: empty if {@code noBody}; chunked (at most
+     * {@code maxChunked} bytes, refused as soon as a chunk size passes it); Content-Length; otherwise the rest
+     * of the connection (not reusable).
+     */
+    private static Streamed framed(Head head, InputStream source, boolean noBody, long maxChunked,
+            long chunkFramingBudget) throws IOException {
+        String te = null;
+        String cl = null;
+        for (String[] h : head.headers()) {
+            String n = h[0].toLowerCase(Locale.ROOT);
+            if (n.equals("transfer-encoding")) {
+                if (te != null) {
+                    throw new HttpProtocolException("repeated Transfer-Encoding");
+                }
+                te = h[1];
+            } else if (n.equals("content-length")) {
+                if (cl != null && !cl.equals(h[1])) {
+                    throw new HttpProtocolException("conflicting Content-Length headers");
+                }
+                cl = h[1];
+            }
+        }
+        if (noBody) {
+            return new Streamed(head, InputStream.nullInputStream(), true);
+        }
+        if (te != null) {
+            if (cl != null) {
+                throw new HttpProtocolException("both Transfer-Encoding and Content-Length");
+            }
+            if (!te.equalsIgnoreCase("chunked")) {
+                throw new HttpProtocolException("unsupported Transfer-Encoding " + abbreviate(te));
+            }
+            return new Streamed(head, new ChunkedBody(source, maxChunked, chunkFramingBudget), true);
+        }
+        if (cl != null) {
+            if (cl.isEmpty() || cl.length() > 18 || !cl.chars().allMatch(c -> c >= '0' && c <= '9')) {
+                throw new HttpProtocolException("malformed Content-Length");
+            }
+            return new Streamed(head, new FixedBody(source, Long.parseLong(cl)), true);
+        }
+        return new Streamed(head, source, false); // framed by the end of the connection: not reusable
+    }
 
     /** Exactly {@code n} bytes; a short read is an error. */
     static final class FixedBody extends InputStream {
         private final InputStream in;
+        final long total;
         private long left;
 
         FixedBody(InputStream in, long n) {
             this.in = in;
+            this.total = n;
             this.left = n;
         }
 
@@ -161,7 +201,8 @@ public final class HttpResponseReader {
             }
             int r = in.read(b, off, (int) Math.min(len, left));
             if (r < 0) {
-                throw new HttpProtocolException("connection closed with " + left + " body bytes missing");
+                throw new HttpProtocolException("connection closed after " + (total - left) + " of " + total
+                        + " body bytes");
             }
             left -= r;
             return r;
@@ -173,15 +214,24 @@ public final class HttpResponseReader {
         }
     }
 
-    /** Decodes {@code chunked}; trailers are read and dropped; ends exactly after the final CRLF. */
+    /**
+     * Decodes {@code chunked}; trailers are read and dropped; ends exactly after the final CRLF. The body is at
+     * most {@code limit} bytes, refused as soon as a chunk size passes it. Framing lines (sizes, CRLFs,
+     * trailers) end in CRLF, are at most 8 KiB each and {@code framingBudget} bytes in all.
+     */
     static final class ChunkedBody extends InputStream {
         private final InputStream in;
+        private final long limit;
+        private long framingBudget;
+        private long total;
         private long chunkLeft;
         private boolean done;
         private boolean first = true;
 
-        ChunkedBody(InputStream in) {
+        ChunkedBody(InputStream in, long limit, long framingBudget) {
             this.in = in;
+            this.limit = limit;
+            this.framingBudget = framingBudget;
         }
 
         @Override
@@ -217,6 +267,10 @@ public final class HttpResponseReader {
                     done = true;
                     return -1;
                 }
+                total += chunkLeft;
+                if (total > limit) {
+                    throw new HttpProtocolException("chunked response body exceeds the limit of " + limit);
+                }
             }
             int r = in.read(b, off, (int) Math.min(len, chunkLeft));
             if (r < 0) {
@@ -233,11 +287,17 @@ public final class HttpResponseReader {
                 if (c < 0) {
                     throw new HttpProtocolException("connection closed in chunked framing");
                 }
+                if (--framingBudget < 0) {
+                    throw new HttpProtocolException("chunked framing exceeds its size limit");
+                }
                 if (c == '\r') {
                     if (in.read() != '\n') {
                         throw new HttpProtocolException("bare CR in chunked framing");
                     }
                     return sb.toString();
+                }
+                if (c == '\n') {
+                    throw new HttpProtocolException("bare LF in chunked framing");
                 }
                 if (sb.length() > 8192) {
                     throw new HttpProtocolException("chunk line too long");
@@ -247,17 +307,30 @@ public final class HttpResponseReader {
         }
     }
 
-    private Response read(int maxBody) throws IOException {
-        for (int interim = 0; ; interim++) {
-            int status = statusLine(line());
-            List<String[]> headers = headers();
-            if (status >= 100 && status < 200) {
-                if (status == 101 || interim >= 5) {
-                    throw new HttpProtocolException("unexpected interim response " + status);
-                }
-                continue;
+    /** Gives every read the time left until the deadline, and reports an expired deadline as such. */
+    private final class Armed extends java.io.FilterInputStream {
+        Armed(InputStream in) {
+            super(in);
+        }
+
+        @Override
+        public int read() throws IOException {
+            try {
+                arm();
+                return super.read();
+            } catch (SocketTimeoutException e) {
+                throw timeout();
             }
-            return new Response(status, headers, body(headers, maxBody));
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            try {
+                arm();
+                return super.read(b, off, len);
+            } catch (SocketTimeoutException e) {
+                throw timeout();
+            }
         }
     }
 
@@ -279,102 +352,11 @@ public final class HttpResponseReader {
         }
     }
 
-    private byte[] body(List<String[]> headers, int maxBody) throws IOException {
-        String te = null;
-        String cl = null;
-        for (String[] h : headers) {
-            String n = h[0].toLowerCase(Locale.ROOT);
-            if (n.equals("transfer-encoding")) {
-                if (te != null) {
-                    throw new HttpProtocolException("repeated Transfer-Encoding");
-                }
-                te = h[1];
-            } else if (n.equals("content-length")) {
-                if (cl != null && !cl.equals(h[1])) {
-                    throw new HttpProtocolException("conflicting Content-Length headers");
-                }
-                cl = h[1];
-            }
-        }
-        if (te != null) {
-            if (cl != null) {
-                throw new HttpProtocolException("both Transfer-Encoding and Content-Length");
-            }
-            if (!te.equalsIgnoreCase("chunked")) {
-                throw new HttpProtocolException("unsupported Transfer-Encoding " + abbreviate(te));
-            }
-            return chunked(maxBody);
-        }
-        if (cl == null) {
-            throw new HttpProtocolException("response has neither Content-Length nor chunked framing");
-        }
-        if (cl.isEmpty() || cl.length() > 18 || !cl.chars().allMatch(c -> c >= '0' && c <= '9')) {
-            throw new HttpProtocolException("malformed Content-Length");
-        }
-        long n = Long.parseLong(cl);
-        if (n > maxBody) {
-            throw new HttpProtocolException("response body of " + n + " bytes exceeds the limit of " + maxBody);
-        }
-        return exactly((int) n);
-    }
-
-    private byte[] chunked(int maxBody) throws IOException {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        // Chunk-size lines and trailers get their own budget: enough even for one-byte chunks with
-        // extensions. Framing is not kept in memory, and the deadline bounds the time it can take.
-        headBudget = (int) Math.min(Integer.MAX_VALUE, 8192L + 16L * Math.max(maxBody, 1024));
-        while (true) {
-            String l = line();
-            int semi = l.indexOf(';');
-            String size = (semi >= 0 ? l.substring(0, semi) : l).strip();
-            if (size.isEmpty() || size.length() > 8 || !size.chars().allMatch(c -> Character.digit(c, 16) >= 0)) {
-                throw new HttpProtocolException("malformed chunk size");
-            }
-            long n = Long.parseLong(size, 16);
-            if (n == 0) {
-                break;
-            }
-            if (out.size() + n > maxBody) {
-                throw new HttpProtocolException("chunked response body exceeds the limit of " + maxBody);
-            }
-            out.write(exactly((int) n));
-            if (!line().isEmpty()) {
-                throw new HttpProtocolException("chunk not followed by CRLF");
-            }
-        }
-        int trailers = 0;
-        while (!line().isEmpty()) {
-            if (++trailers > MAX_HEADERS) {
-                throw new HttpProtocolException("too many trailer lines");
-            }
-        }
-        return out.toByteArray();
-    }
-
-    private byte[] exactly(int n) throws IOException {
-        byte[] b = new byte[n];
-        int off = 0;
-        while (off < n) {
-            int r;
-            try {
-                arm();
-                r = in.read(b, off, n - off);
-            } catch (SocketTimeoutException e) {
-                throw timeout();
-            }
-            if (r < 0) {
-                throw new HttpProtocolException("connection closed after " + off + " of " + n + " body bytes");
-            }
-            off += r;
-        }
-        return b;
-    }
-
-    /** One CRLF-terminated line, without the CRLF, within the head budget. */
+    /** One CRLF-terminated head line, without the CRLF, within the head budget. */
     private String line() throws IOException {
         ByteArrayOutputStream b = new ByteArrayOutputStream();
         while (true) {
-            int c = readByte();
+            int c = in.read();
             if (c < 0) {
                 throw new HttpProtocolException(b.size() == 0 ? "connection closed before a response"
                         : "connection closed in the middle of a line");
@@ -383,7 +365,7 @@ public final class HttpResponseReader {
                 throw new HttpProtocolException("response head exceeds its size limit");
             }
             if (c == '\r') {
-                int lf = readByte();
+                int lf = in.read();
                 if (lf != '\n') {
                     throw new HttpProtocolException("bare CR in the response head");
                 }
@@ -393,15 +375,6 @@ public final class HttpResponseReader {
                 throw new HttpProtocolException("bare LF in the response head");
             }
             b.write(c);
-        }
-    }
-
-    private int readByte() throws IOException {
-        try {
-            arm();
-            return in.read();
-        } catch (SocketTimeoutException e) {
-            throw timeout();
         }
     }
 
