@@ -10,7 +10,6 @@ import dev.atlas.server.internal.JdkHttpServerDefaults;
 import dev.atlas.server.internal.LimitedInputStream;
 import dev.atlas.server.internal.TdxQuoteHandler;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -154,14 +153,14 @@ public final class AtlsServer implements AutoCloseable {
                 return;
             }
             if (config.app == null) {
-                json(ex, 404, "{\"detail\":\"Not Found\"}");
+                TdxQuoteHandler.send(ex, 404, "{\"detail\":\"Not Found\"}");
                 return;
             }
             String cl = ex.getRequestHeaders().getFirst("Content-Length");
             if (cl != null && cl.length() < 19 && cl.chars().allMatch(Character::isDigit)
                     && Long.parseLong(cl) > config.maxRequestBodyBytes) {
                 config.listener.requestRejected(ex.getRemoteAddress(), path, 413, "body of " + cl + " bytes");
-                json(ex, 413, "{\"detail\":\"Request Entity Too Large\"}");
+                TdxQuoteHandler.send(ex, 413, "{\"detail\":\"Request Entity Too Large\"}");
                 return;
             }
             ex.setStreams(new LimitedInputStream(ex.getRequestBody(), config.maxRequestBodyBytes), null);
@@ -169,26 +168,18 @@ public final class AtlsServer implements AutoCloseable {
         } catch (LimitedInputStream.LimitExceededException e) {
             config.listener.requestRejected(ex.getRemoteAddress(), path, 413, e.getMessage());
             if (ex.getResponseCode() == -1) {
-                json(ex, 413, "{\"detail\":\"Request Entity Too Large\"}");
+                TdxQuoteHandler.send(ex, 413, "{\"detail\":\"Request Entity Too Large\"}");
             }
         } catch (IOException | RuntimeException e) {
             config.listener.applicationFailed(path, e);
             if (ex.getResponseCode() == -1) {
-                json(ex, 500, "{\"detail\":\"Internal Server Error\"}");
+                TdxQuoteHandler.send(ex, 500, "{\"detail\":\"Internal Server Error\"}");
             }
         } finally {
             ex.close();
         }
     }
 
-    private static void json(HttpExchange ex, int status, String body) throws IOException {
-        byte[] b = body.getBytes(StandardCharsets.UTF_8);
-        ex.getResponseHeaders().set("Content-Type", "application/json");
-        ex.sendResponseHeaders(status, b.length);
-        try (OutputStream o = ex.getResponseBody()) {
-            o.write(b);
-        }
-    }
 
     /** Builder. Certificate and quote provider are required. */
     public static final class Builder {

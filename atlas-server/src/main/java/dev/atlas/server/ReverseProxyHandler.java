@@ -2,6 +2,7 @@ package dev.atlas.server;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
+import dev.atlas.server.internal.TdxQuoteHandler;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -11,7 +12,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
@@ -192,12 +192,7 @@ public final class ReverseProxyHandler implements HttpHandler {
     }
 
     private static void error(HttpExchange ex, int status, String detail) throws IOException {
-        byte[] b = ("{\"detail\":\"" + detail + "\"}").getBytes(StandardCharsets.UTF_8);
-        ex.getResponseHeaders().set("Content-Type", "application/json");
-        ex.sendResponseHeaders(status, b.length);
-        try (OutputStream o = ex.getResponseBody()) {
-            o.write(b);
-        }
+        TdxQuoteHandler.send(ex, status, "{\"detail\":\"" + detail + "\"}");
         ex.close();
     }
 

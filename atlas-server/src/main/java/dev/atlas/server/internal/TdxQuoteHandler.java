@@ -286,7 +286,8 @@ public final class TdxQuoteHandler {
         send(ex, status, json);
     }
 
-    static void send(HttpExchange ex, int status, String json) throws IOException {
+    /** Sends {@code json} with {@code status}, Content-Type and Content-Length (every JSON answer of the server). */
+    public static void send(HttpExchange ex, int status, String json) throws IOException {
         byte[] b = json.getBytes(StandardCharsets.UTF_8);
         ex.getResponseHeaders().set("Content-Type", "application/json");
         ex.sendResponseHeaders(status, b.length);
