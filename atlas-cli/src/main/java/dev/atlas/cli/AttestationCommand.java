@@ -1,6 +1,5 @@
 package dev.atlas.cli;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atlas.dstack.AttestationReport;
 import dev.atlas.dstack.CollateralSource;
 import dev.atlas.dstack.DstackTdxPolicy;
@@ -164,13 +163,7 @@ final class AttestationCommand implements Runnable {
                 return 0;
             } catch (AttestationException e) {
                 if (json) {
-                    ObjectNode o = QuoteCommand.JSON.createObjectNode();
-                    o.put("error", e.reason().name());
-                    o.put("message", e.detail());
-                    e.subject().ifPresent(s -> o.put("subject", s));
-                    e.expected().ifPresent(s -> o.put("expected", s));
-                    e.actual().ifPresent(s -> o.put("actual", s));
-                    out.println(o.toString());
+                    out.println(ReportText.errorJson(e));
                     out.flush();
                 }
                 err.println("verification failed: " + e.getMessage());

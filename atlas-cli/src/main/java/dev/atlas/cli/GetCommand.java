@@ -1,6 +1,5 @@
 package dev.atlas.cli;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atlas.client.AtlsConnector;
 import dev.atlas.client.AttestedConnection;
 import dev.atlas.client.internal.HttpResponseReader;
@@ -179,13 +178,7 @@ final class GetCommand implements Callable<Integer> {
             return 0;
         } catch (AttestationException e) {
             if (json) {
-                ObjectNode o = QuoteCommand.JSON.createObjectNode();
-                o.put("error", e.reason().name());
-                o.put("message", e.detail());
-                e.subject().ifPresent(s -> o.put("subject", s));
-                e.expected().ifPresent(s -> o.put("expected", s));
-                e.actual().ifPresent(s -> o.put("actual", s));
-                err.println(o.toString());
+                err.println(ReportText.errorJson(e));
             }
             err.println("attestation failed: " + e.getMessage());
             return Main.VERIFICATION_FAILED;

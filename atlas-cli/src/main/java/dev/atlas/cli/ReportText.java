@@ -69,4 +69,16 @@ final class ReportText {
         return utf8 && text.codePoints().allMatch(c -> c >= 0x20 && c != 0x7f)
                 ? text : java.util.HexFormat.of().formatHex(payload);
     }
+
+    /** A verification failure as one JSON object: {@code error} (the reason), {@code message}, and the optional
+     *  {@code subject}, {@code expected}, {@code actual}. */
+    static String errorJson(dev.atlas.tdx.AttestationException e) {
+        com.fasterxml.jackson.databind.node.ObjectNode o = QuoteCommand.JSON.createObjectNode();
+        o.put("error", e.reason().name());
+        o.put("message", e.detail());
+        e.subject().ifPresent(s -> o.put("subject", s));
+        e.expected().ifPresent(s -> o.put("expected", s));
+        e.actual().ifPresent(s -> o.put("actual", s));
+        return o.toString();
+    }
 }
