@@ -162,16 +162,7 @@ public final class AtlsConnector {
             tcp.setTcpNoDelay(true);
             long deadlineMillis = attestTimeout.toMillis();
             SSLSocket s = (SSLSocket) sslContext.getSocketFactory().createSocket(tcp, host, port, true);
-            SSLParameters p = s.getSSLParameters();
-            p.setProtocols(new String[] {"TLSv1.3"});
-            p.setApplicationProtocols(new String[] {"http/1.1"});
-            if (!isIpLiteral(host)) {
-                p.setServerNames(List.of(new SNIHostName(host)));
-            }
-            if (trustMode != TrustMode.ATTESTED_CERTIFICATE) {
-                p.setEndpointIdentificationAlgorithm("HTTPS");
-            }
-            s.setSSLParameters(p);
+            configure(s, host, true, trustMode != TrustMode.ATTESTED_CERTIFICATE);
             long th = System.nanoTime();
             s.setSoTimeout((int) deadlineMillis);
             s.startHandshake();
@@ -259,6 +250,25 @@ public final class AtlsConnector {
 
     private static Duration since(long t0) {
         return Duration.ofNanos(System.nanoTime() - t0);
+    }
+
+    /**
+     * Client TLS parameters for {@code host}: ALPN {@code http/1.1} only, SNI for host names (none for IP
+     * literals), TLS 1.3 only if asked, HTTPS hostname verification if asked.
+     */
+    static void configure(SSLSocket s, String host, boolean tls13Only, boolean verifyHostname) {
+        SSLParameters p = s.getSSLParameters();
+        if (tls13Only) {
+            p.setProtocols(new String[] {"TLSv1.3"});
+        }
+        p.setApplicationProtocols(new String[] {"http/1.1"});
+        if (!isIpLiteral(host)) {
+            p.setServerNames(List.of(new SNIHostName(host)));
+        }
+        if (verifyHostname) {
+            p.setEndpointIdentificationAlgorithm("HTTPS");
+        }
+        s.setSSLParameters(p);
     }
 
     static boolean isIpLiteral(String host) {
@@ -430,9 +440,10 @@ public final class AtlsConnector {
             return this;
         }
 
-        private static Duration positive(Duration d) {
+        /** Checks a timeout or TTL: positive and at most {@code Integer.MAX_VALUE} ms (a socket timeout). */
+        static Duration positive(Duration d) {
             if (d.isNegative() || d.isZero() || d.toMillis() > Integer.MAX_VALUE) {
-                throw new IllegalArgumentException("timeout must be positive and fit in an int of milliseconds");
+                throw new IllegalArgumentException("duration must be positive and at most " + Integer.MAX_VALUE + " ms");
             }
             return d;
         }

@@ -22,9 +22,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
-import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
 
 /**
@@ -255,13 +253,7 @@ public final class AtlsHttpClient implements AutoCloseable {
         }
         SSLSocket s = (SSLSocket) defaultContext().getSocketFactory().createSocket();
         s.connect(new InetSocketAddress(host, port), 10_000);
-        SSLParameters p = s.getSSLParameters();
-        p.setEndpointIdentificationAlgorithm("HTTPS");
-        p.setApplicationProtocols(new String[] {"http/1.1"});
-        if (!AtlsConnector.isIpLiteral(host)) {
-            p.setServerNames(List.of(new SNIHostName(host)));
-        }
-        s.setSSLParameters(p);
+        AtlsConnector.configure(s, host, false, true);
         s.setTcpNoDelay(true);
         s.startHandshake();
         return new Pooled(host + ":" + port, null, s, s.getInputStream(), s.getOutputStream(), clock.instant());
@@ -396,19 +388,19 @@ public final class AtlsHttpClient implements AutoCloseable {
 
         /** How long an attested connection may be reused, counted from its attestation (default 5 min). */
         public Builder sessionTtl(Duration d) {
-            this.sessionTtl = positive(d);
+            this.sessionTtl = AtlsConnector.Builder.positive(d);
             return this;
         }
 
         /** How long a pooled connection may sit idle (default 50 s). */
         public Builder idleTimeout(Duration d) {
-            this.idleTimeout = positive(d);
+            this.idleTimeout = AtlsConnector.Builder.positive(d);
             return this;
         }
 
         /** Deadline for a response head, and for each body read (default 60 s). */
         public Builder responseTimeout(Duration d) {
-            this.responseTimeout = positive(d);
+            this.responseTimeout = AtlsConnector.Builder.positive(d);
             return this;
         }
 
@@ -425,13 +417,6 @@ public final class AtlsHttpClient implements AutoCloseable {
         public Builder clock(Clock c) {
             this.clock = Objects.requireNonNull(c);
             return this;
-        }
-
-        private static Duration positive(Duration d) {
-            if (d.isNegative() || d.isZero() || d.toMillis() > Integer.MAX_VALUE) {
-                throw new IllegalArgumentException("duration must be positive");
-            }
-            return d;
         }
 
         public AtlsHttpClient build() {
