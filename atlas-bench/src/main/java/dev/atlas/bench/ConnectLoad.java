@@ -10,18 +10,15 @@ import dev.atlas.server.SimulatedQuoteProvider;
 import dev.atlas.testing.MockPccs;
 import dev.atlas.testing.SimulatedCvm;
 import java.nio.charset.StandardCharsets;
-import java.security.KeyStore;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
-import javax.net.ssl.TrustManagerFactory;
 
 /**
  * Scripted load run (bench/connect-load.sh): establishing an attested connection with {@link AtlsConnector}
@@ -44,13 +41,7 @@ public final class ConnectLoad {
                     .osImageHash(cvm.osImageHash()).pccsUrl(pccs.tdxUrl()).cacheCollateral(true).build();
             AtlsConnector connector = AtlsConnector.builder(policy).trustAttestedCertificate()
                     .insecureIntelRootForTesting(cvm.rootCertificate()).build();
-            KeyStore ks = KeyStore.getInstance("PKCS12");
-            ks.load(null, null);
-            ks.setCertificateEntry("s", cert.leaf());
-            TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
-            tmf.init(ks);
-            SSLContext plain = SSLContext.getInstance("TLSv1.3");
-            plain.init(null, tmf.getTrustManagers(), null);
+            SSLContext plain = LoadSupport.trusting(cert.leaf());
             int port = server.port();
 
             for (int i = 0; i < 200; i++) { // warm-up (JIT, collateral cache, signature cache)
@@ -89,14 +80,14 @@ public final class ConnectLoad {
             }
             double secs = (System.nanoTime() - t0) / 1e9;
             pool.shutdown();
-            long pm = pct(plainNs, 50);
-            long am = pct(attestedNs, 50);
+            long pm = LoadSupport.percentileMicros(plainNs, 50);
+            long am = LoadSupport.percentileMicros(attestedNs, 50);
             System.out.printf("{\"cpus\":%d,\"plain_tls13_connect_us\":{\"median\":%d,\"p90\":%d},"
                             + "\"attested_connect_us\":{\"median\":%d,\"p90\":%d},\"ratio_of_medians\":%.2f,"
                             + "\"simulated_quote_us\":{\"median\":%d},"
                             + "\"attested_connects_per_second\":{\"clients\":%d,\"value\":%.0f}}%n",
-                    Runtime.getRuntime().availableProcessors(), pm, pct(plainNs, 90), am, pct(attestedNs, 90),
-                    (double) am / pm, pct(provider, 50), clients, clients * perClient / secs);
+                    Runtime.getRuntime().availableProcessors(), pm, LoadSupport.percentileMicros(plainNs, 90), am, LoadSupport.percentileMicros(attestedNs, 90),
+                    (double) am / pm, LoadSupport.percentileMicros(provider, 50), clients, clients * perClient / secs);
         }
         System.exit(0);
     }
@@ -109,9 +100,4 @@ public final class ConnectLoad {
         }
     }
 
-    private static long pct(List<Long> ns, int p) {
-        List<Long> s = new ArrayList<>(ns);
-        Collections.sort(s);
-        return s.get(Math.min(s.size() - 1, s.size() * p / 100)) / 1000;
-    }
 }

@@ -10,12 +10,10 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
-import java.security.KeyStore;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -24,7 +22,6 @@ import java.util.concurrent.Future;
 import javax.net.ssl.ExtendedSSLSession;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
-import javax.net.ssl.TrustManagerFactory;
 
 /**
  * Scripted load run of the aTLS endpoint on loopback with the simulated quote provider (bench/server-load.sh).
@@ -41,7 +38,7 @@ public final class ServerLoad {
         ServerCertificate cert = ServerCertificate.selfSigned(Clock.systemUTC(), Duration.ofDays(1), "localhost");
         try (AtlsServer server = AtlsServer.builder().certificate(cert).quoteProvider(SimulatedQuoteProvider.of(cvm))
                 .build().start()) {
-            SSLContext ctx = context(cert);
+            SSLContext ctx = LoadSupport.trusting(cert.leaf());
             // Provider cost alone (the simulated CVM signs a quote with the mock PKI).
             List<Long> provider = new ArrayList<>();
             for (int i = 0; i < sequential; i++) {
@@ -79,29 +76,14 @@ public final class ServerLoad {
                             + "\"sequential_attestation_us\":{\"n\":%d,\"median\":%d,\"p90\":%d},"
                             + "\"concurrent\":{\"clients\":%d,\"attestations\":%d,\"per_second\":%.0f},"
                             + "\"heap_used_mib\":%d,\"jvm\":\"%s\"}%n",
-                    rt.availableProcessors(), pct(provider, 50), pct(provider, 90), sequential, pct(seq, 50),
-                    pct(seq, 90), clients, clients * perClient, clients * perClient / secs,
+                    rt.availableProcessors(), LoadSupport.percentileMicros(provider, 50), LoadSupport.percentileMicros(provider, 90), sequential, LoadSupport.percentileMicros(seq, 50),
+                    LoadSupport.percentileMicros(seq, 90), clients, clients * perClient, clients * perClient / secs,
                     (rt.totalMemory() - rt.freeMemory()) >> 20, ManagementFactory.getRuntimeMXBean().getVmVersion());
         }
         System.exit(0);
     }
 
-    private static long pct(List<Long> ns, int p) {
-        List<Long> s = new ArrayList<>(ns);
-        Collections.sort(s);
-        return s.get(Math.min(s.size() - 1, s.size() * p / 100)) / 1000;
-    }
 
-    private static SSLContext context(ServerCertificate cert) throws Exception {
-        KeyStore ks = KeyStore.getInstance("PKCS12");
-        ks.load(null, null);
-        ks.setCertificateEntry("s", cert.leaf());
-        TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
-        tmf.init(ks);
-        SSLContext ctx = SSLContext.getInstance("TLS");
-        ctx.init(null, tmf.getTrustManagers(), null);
-        return ctx;
-    }
 
     private static final SecureRandom RANDOM = new SecureRandom();
 
