@@ -177,6 +177,7 @@ public final class AtlsProxy implements AutoCloseable {
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, AtlsProxyChannels.WATER_MARK)
+                .childOption(ChannelOption.RCVBUF_ALLOCATOR, AtlsProxyChannels.READS)
                 .childHandler(init);
         try {
             return b.bind(at).sync().channel();

@@ -2,6 +2,8 @@ package dev.atlas.proxy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.atlas.testing.RawWebSocket;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
@@ -115,7 +117,7 @@ class AtlsProxyTest {
         for (int size : new int[] {1, 100, 65536, 64 << 20}) {
             byte[] data = new byte[size];
             rnd.nextBytes(data);
-            try (WsClient ws = WsClient.open(p.port(), q("127.0.0.1:" + echo.port()))) {
+            try (RawWebSocket ws = RawWebSocket.open(p.port(), q("127.0.0.1:" + echo.port()))) {
                 assertThat(ws.status).isEqualTo(101);
                 CompletableFuture<byte[]> back = CompletableFuture.supplyAsync(() -> {
                     try {
@@ -125,12 +127,12 @@ class AtlsProxyTest {
                     }
                 }, r -> Thread.ofPlatform().start(r));
                 for (int off = 0; off < size; off += 1 << 20) {
-                    ws.send(WsClient.BINARY, true, data, off, Math.min(1 << 20, size - off));
+                    ws.send(RawWebSocket.BINARY, true, data, off, Math.min(1 << 20, size - off));
                 }
                 assertThat(sha256(back.get(60, TimeUnit.SECONDS))).as("size " + size).isEqualTo(sha256(data));
                 ws.sendClose(1000);
-                WsClient.Frame f = ws.read();
-                assertThat(f.opcode()).isEqualTo(WsClient.CLOSE);
+                RawWebSocket.Frame f = ws.read();
+                assertThat(f.opcode()).isEqualTo(RawWebSocket.CLOSE);
                 assertThat(f.closeCode()).isEqualTo(1000);
             }
         }
@@ -150,17 +152,17 @@ class AtlsProxyTest {
     void textFramesAndFragmentsAreForwardedAsBytesAndPingsAnswered() throws Exception {
         TestTarget echo = keep(TestTarget.echo());
         AtlsProxy p = proxy(b -> allow(b, "127.0.0.1:" + echo.port()));
-        try (WsClient ws = WsClient.open(p.port(), q("127.0.0.1:" + echo.port()))) {
+        try (RawWebSocket ws = RawWebSocket.open(p.port(), q("127.0.0.1:" + echo.port()))) {
             byte[] hello = "héllo".getBytes(StandardCharsets.UTF_8);
-            ws.send(WsClient.TEXT, true, hello, 0, hello.length);
+            ws.send(RawWebSocket.TEXT, true, hello, 0, hello.length);
             assertThat(ws.readBytes(hello.length)).isEqualTo(hello);
             byte[] ab = "ab".getBytes(StandardCharsets.US_ASCII);
-            ws.send(WsClient.BINARY, false, ab, 0, 1);
-            ws.send(WsClient.CONTINUATION, true, ab, 1, 1);
+            ws.send(RawWebSocket.BINARY, false, ab, 0, 1);
+            ws.send(RawWebSocket.CONTINUATION, true, ab, 1, 1);
             assertThat(ws.readBytes(2)).isEqualTo(ab);
-            ws.send(WsClient.PING, true, ab, 0, 2);
-            WsClient.Frame pong = ws.read();
-            assertThat(pong.opcode()).isEqualTo(WsClient.PONG);
+            ws.send(RawWebSocket.PING, true, ab, 0, 2);
+            RawWebSocket.Frame pong = ws.read();
+            assertThat(pong.opcode()).isEqualTo(RawWebSocket.PONG);
             assertThat(pong.payload()).isEqualTo(ab);
         }
     }
@@ -170,13 +172,13 @@ class AtlsProxyTest {
         TestTarget echo = keep(TestTarget.echo());
         TargetAddress t = TargetAddress.parse("127.0.0.1:" + echo.port());
         AtlsProxy withDefault = proxy(b -> allow(b, t.toString()).defaultTarget(t));
-        try (WsClient ws = WsClient.open(withDefault.port(), "/any/path")) {
+        try (RawWebSocket ws = RawWebSocket.open(withDefault.port(), "/any/path")) {
             assertThat(ws.status).isEqualTo(101);
             ws.sendBinary(new byte[] {42});
             assertThat(ws.readBytes(1)).containsExactly(42);
         }
         AtlsProxy none = proxy(b -> allow(b, t.toString()));
-        try (WsClient ws = WsClient.open(none.port(), "/")) {
+        try (RawWebSocket ws = RawWebSocket.open(none.port(), "/")) {
             assertThat(ws.status).isEqualTo(400);
             assertThat(ws.body).isEqualTo("NO_TARGET\n");
         }
@@ -227,7 +229,7 @@ class AtlsProxyTest {
             {q("echo.test:" + port + ",127.0.0.1:22"), "BAD_TARGET"},            // list smuggling
         };
         for (String[] c : cases) {
-            try (WsClient ws = WsClient.open(p.port(), c[0])) {
+            try (RawWebSocket ws = RawWebSocket.open(p.port(), c[0])) {
                 assertThat(ws.status + " " + ws.body.strip()).as(c[0])
                         .isEqualTo(RejectReason.valueOf(c[1]).httpStatus() + " " + c[1]);
                 assertThat(ws.headers).doesNotContainKey("sec-websocket-accept");
@@ -238,7 +240,7 @@ class AtlsProxyTest {
         // Normalized spellings of allowed targets do work: case, trailing dot, fullwidth letters, wildcard.
         for (String ok : new String[] {"ECHO.test:" + port, "echo.test.:" + port, "ｅｃｈｏ.test:" + port,
             "a.wild.test:" + port}) {
-            try (WsClient ws = WsClient.open(p.port(), q(ok))) {
+            try (RawWebSocket ws = RawWebSocket.open(p.port(), q(ok))) {
                 assertThat(ws.status).as(ok).isEqualTo(101);
                 ws.sendBinary(new byte[] {1, 2});
                 assertThat(ws.readBytes(2)).containsExactly(1, 2);
@@ -257,11 +259,11 @@ class AtlsProxyTest {
         int port = echo.port();
         AtlsProxy p = proxy(b -> allow(b, "echo.test:" + port, "inner.test:" + port, "mixed.test:" + port)
                 .allowCidr(IpRange.parse("127.0.0.0/8")));
-        try (WsClient ws = WsClient.open(p.port(), q("inner.test:" + port))) {
+        try (RawWebSocket ws = RawWebSocket.open(p.port(), q("inner.test:" + port))) {
             assertThat(ws.status + " " + ws.body.strip()).isEqualTo("403 ADDRESS_NOT_ALLOWED");
         }
         // A name with one disallowed and one allowed address connects only to the allowed one.
-        try (WsClient ws = WsClient.open(p.port(), q("mixed.test:" + port))) {
+        try (RawWebSocket ws = RawWebSocket.open(p.port(), q("mixed.test:" + port))) {
             assertThat(ws.status).isEqualTo(101);
             ws.sendBinary(new byte[] {5});
             assertThat(ws.readBytes(1)).containsExactly(5);
@@ -277,10 +279,10 @@ class AtlsProxyTest {
             closedPort = s.getLocalPort();
         }
         AtlsProxy p = proxy(b -> allow(b, "127.0.0.1:" + closedPort, "nowhere.test:443"));
-        try (WsClient ws = WsClient.open(p.port(), q("127.0.0.1:" + closedPort))) {
+        try (RawWebSocket ws = RawWebSocket.open(p.port(), q("127.0.0.1:" + closedPort))) {
             assertThat(ws.status + " " + ws.body.strip()).isEqualTo("502 CONNECT_FAILED");
         }
-        try (WsClient ws = WsClient.open(p.port(), q("nowhere.test"))) {
+        try (RawWebSocket ws = RawWebSocket.open(p.port(), q("nowhere.test"))) {
             assertThat(ws.status + " " + ws.body.strip()).isEqualTo("502 RESOLVE_FAILED");
         }
     }
@@ -301,7 +303,7 @@ class AtlsProxyTest {
             }
         }
         AtlsProxy p = proxy(b -> allow(b, "127.0.0.1:" + full.getLocalPort()).connectTimeout(Duration.ofMillis(300)));
-        try (WsClient ws = WsClient.open(p.port(), q("127.0.0.1:" + full.getLocalPort()))) {
+        try (RawWebSocket ws = RawWebSocket.open(p.port(), q("127.0.0.1:" + full.getLocalPort()))) {
             assertThat(ws.status + " " + ws.body.strip()).isEqualTo("504 CONNECT_TIMEOUT");
         }
     }
@@ -312,17 +314,17 @@ class AtlsProxyTest {
         String token = "s3cret-token-0123456789";
         AtlsProxy p = proxy(b -> allow(b, "127.0.0.1:" + echo.port()).token(token));
         String t = q("127.0.0.1:" + echo.port());
-        try (WsClient ws = WsClient.open(p.port(), t)) {
+        try (RawWebSocket ws = RawWebSocket.open(p.port(), t)) {
             assertThat(ws.status + " " + ws.body.strip()).isEqualTo("401 UNAUTHORIZED");
             assertThat(ws.headers.get("www-authenticate")).isEqualTo("Bearer");
         }
-        try (WsClient ws = WsClient.open(p.port(), t, "Authorization: Bearer " + token + "x")) {
+        try (RawWebSocket ws = RawWebSocket.open(p.port(), t, "Authorization: Bearer " + token + "x")) {
             assertThat(ws.status).isEqualTo(401);
         }
-        try (WsClient ws = WsClient.open(p.port(), t, "Authorization: Bearer " + token)) {
+        try (RawWebSocket ws = RawWebSocket.open(p.port(), t, "Authorization: Bearer " + token)) {
             assertThat(ws.status).isEqualTo(101);
         }
-        try (WsClient ws = WsClient.open(p.port(), t, "Sec-WebSocket-Protocol: atls-proxy, atls-proxy.bearer." + token)) {
+        try (RawWebSocket ws = RawWebSocket.open(p.port(), t, "Sec-WebSocket-Protocol: atls-proxy, atls-proxy.bearer." + token)) {
             assertThat(ws.status).isEqualTo(101);
             assertThat(ws.headers.get("sec-websocket-protocol")).isEqualTo("atls-proxy");
         }
@@ -335,16 +337,16 @@ class AtlsProxyTest {
         TestTarget echo = keep(TestTarget.echo());
         AtlsProxy p = proxy(b -> allow(b, "127.0.0.1:" + echo.port()).allowOrigin("https://app.example.com"));
         String t = q("127.0.0.1:" + echo.port());
-        try (WsClient ws = WsClient.open(p.port(), t)) {
+        try (RawWebSocket ws = RawWebSocket.open(p.port(), t)) {
             assertThat(ws.status + " " + ws.body.strip()).isEqualTo("403 ORIGIN_NOT_ALLOWED");
         }
-        try (WsClient ws = WsClient.open(p.port(), t, "Origin: https://evil.example.com")) {
+        try (RawWebSocket ws = RawWebSocket.open(p.port(), t, "Origin: https://evil.example.com")) {
             assertThat(ws.status).isEqualTo(403);
         }
-        try (WsClient ws = WsClient.open(p.port(), t, "Origin: https://app.example.com.evil.com")) {
+        try (RawWebSocket ws = RawWebSocket.open(p.port(), t, "Origin: https://app.example.com.evil.com")) {
             assertThat(ws.status).isEqualTo(403);
         }
-        try (WsClient ws = WsClient.open(p.port(), t, "Origin: https://APP.example.com")) {
+        try (RawWebSocket ws = RawWebSocket.open(p.port(), t, "Origin: https://APP.example.com")) {
             assertThat(ws.status).isEqualTo(101);
         }
     }
@@ -354,33 +356,33 @@ class AtlsProxyTest {
         TestTarget echo = keep(TestTarget.echo());
         String t = q("127.0.0.1:" + echo.port());
         AtlsProxy total = proxy(b -> allow(b, "127.0.0.1:" + echo.port()).maxTunnels(2));
-        WsClient a = keep(WsClient.open(total.port(), t));
-        WsClient b2 = keep(WsClient.open(total.port(), t));
+        RawWebSocket a = keep(RawWebSocket.open(total.port(), t));
+        RawWebSocket b2 = keep(RawWebSocket.open(total.port(), t));
         assertThat(a.status).isEqualTo(101);
         assertThat(b2.status).isEqualTo(101);
-        try (WsClient c = WsClient.open(total.port(), t)) {
+        try (RawWebSocket c = RawWebSocket.open(total.port(), t)) {
             assertThat(c.status + " " + c.body.strip()).isEqualTo("503 TOO_MANY_TUNNELS");
         }
         a.sendClose(1000);
         a.read();
         awaitLog("tunnel_close", 1);
-        try (WsClient c = WsClient.open(total.port(), t)) {
+        try (RawWebSocket c = RawWebSocket.open(total.port(), t)) {
             assertThat(c.status).as("a closed tunnel frees its slot").isEqualTo(101);
         }
 
         AtlsProxy perClient = proxy(b -> allow(b, "127.0.0.1:" + echo.port()).maxTunnelsPerClient(1));
-        keep(WsClient.open(perClient.port(), t));
-        try (WsClient c = WsClient.open(perClient.port(), t)) {
+        keep(RawWebSocket.open(perClient.port(), t));
+        try (RawWebSocket c = RawWebSocket.open(perClient.port(), t)) {
             assertThat(c.status + " " + c.body.strip()).isEqualTo("429 TOO_MANY_TUNNELS_FOR_CLIENT");
         }
 
         AtlsProxy rate = proxy(b -> allow(b, "127.0.0.1:" + echo.port()).rateLimit(0.01, 2));
         for (int i = 0; i < 2; i++) {
-            try (WsClient c = WsClient.open(rate.port(), t)) {
+            try (RawWebSocket c = RawWebSocket.open(rate.port(), t)) {
                 assertThat(c.status).isEqualTo(101);
             }
         }
-        try (WsClient c = WsClient.open(rate.port(), t)) {
+        try (RawWebSocket c = RawWebSocket.open(rate.port(), t)) {
             assertThat(c.status + " " + c.body.strip()).isEqualTo("429 RATE_LIMITED");
             assertThat(c.headers.get("retry-after")).isEqualTo("1");
         }
@@ -392,11 +394,11 @@ class AtlsProxyTest {
         String t = q("127.0.0.1:" + echo.port());
         AtlsProxy p = proxy(b -> allow(b, "127.0.0.1:" + echo.port()).maxTunnelsPerClient(1)
                 .trustProxy(IpRange.parse("127.0.0.0/8")));
-        keep(WsClient.open(p.port(), t, "X-Forwarded-For: 203.0.113.7"));
-        try (WsClient c = WsClient.open(p.port(), t, "X-Forwarded-For: 198.51.100.1, 203.0.113.8")) {
+        keep(RawWebSocket.open(p.port(), t, "X-Forwarded-For: 203.0.113.7"));
+        try (RawWebSocket c = RawWebSocket.open(p.port(), t, "X-Forwarded-For: 198.51.100.1, 203.0.113.8")) {
             assertThat(c.status).isEqualTo(101);
         }
-        try (WsClient c = WsClient.open(p.port(), t, "X-Forwarded-For: 203.0.113.7")) {
+        try (RawWebSocket c = RawWebSocket.open(p.port(), t, "X-Forwarded-For: 203.0.113.7")) {
             assertThat(c.status).isEqualTo(429);
         }
         assertThat(awaitLog("tunnel_open", 1).get("client").asText()).isEqualTo("203.0.113.7");
@@ -407,21 +409,21 @@ class AtlsProxyTest {
         TestTarget echo = keep(TestTarget.echo());
         AtlsProxy p = proxy(b -> allow(b, "127.0.0.1:" + echo.port()).maxFrameBytes(1024).maxMessageBytes(2048));
         String t = q("127.0.0.1:" + echo.port());
-        try (WsClient ws = WsClient.open(p.port(), t)) {
+        try (RawWebSocket ws = RawWebSocket.open(p.port(), t)) {
             ws.sendBinary(new byte[1025]);
-            WsClient.Frame f = ws.read();
-            assertThat(f.opcode()).isEqualTo(WsClient.CLOSE);
+            RawWebSocket.Frame f = ws.read();
+            assertThat(f.opcode()).isEqualTo(RawWebSocket.CLOSE);
             assertThat(f.closeCode()).isEqualTo(1009);
         }
         assertThat(awaitLog("tunnel_close", 1).get("reason").asText()).isEqualTo("FRAME_TOO_LARGE");
-        try (WsClient ws = WsClient.open(p.port(), t)) {
+        try (RawWebSocket ws = RawWebSocket.open(p.port(), t)) {
             byte[] k = new byte[1024];
-            ws.send(WsClient.BINARY, false, k, 0, 1024);
-            ws.send(WsClient.CONTINUATION, false, k, 0, 1024);
+            ws.send(RawWebSocket.BINARY, false, k, 0, 1024);
+            ws.send(RawWebSocket.CONTINUATION, false, k, 0, 1024);
             assertThat(ws.readBytes(2048)).hasSize(2048);
-            ws.send(WsClient.CONTINUATION, true, k, 0, 1);
-            WsClient.Frame f = ws.read();
-            assertThat(f.opcode()).isEqualTo(WsClient.CLOSE);
+            ws.send(RawWebSocket.CONTINUATION, true, k, 0, 1);
+            RawWebSocket.Frame f = ws.read();
+            assertThat(f.opcode()).isEqualTo(RawWebSocket.CLOSE);
             assertThat(f.closeCode()).isEqualTo(1009);
         }
         assertThat(awaitLog("tunnel_close", 2).get("reason").asText()).isEqualTo("MESSAGE_TOO_LARGE");
@@ -431,11 +433,11 @@ class AtlsProxyTest {
     void idleTunnelsAreClosed() throws Exception {
         TestTarget echo = keep(TestTarget.echo());
         AtlsProxy p = proxy(b -> allow(b, "127.0.0.1:" + echo.port()).idleTimeout(Duration.ofMillis(300)));
-        try (WsClient ws = WsClient.open(p.port(), q("127.0.0.1:" + echo.port()))) {
+        try (RawWebSocket ws = RawWebSocket.open(p.port(), q("127.0.0.1:" + echo.port()))) {
             ws.sendBinary(new byte[] {1});
             ws.readBytes(1);
-            WsClient.Frame f = ws.read();
-            assertThat(f.opcode()).isEqualTo(WsClient.CLOSE);
+            RawWebSocket.Frame f = ws.read();
+            assertThat(f.opcode()).isEqualTo(RawWebSocket.CLOSE);
             assertThat(f.closeText()).isEqualTo("idle timeout");
             assertThat(ws.eof()).isTrue();
         }
@@ -464,11 +466,11 @@ class AtlsProxyTest {
             got.add(new String(four, StandardCharsets.US_ASCII) + new String(in.readAllBytes(), StandardCharsets.US_ASCII));
         }));
         AtlsProxy p = proxy(b -> allow(b, "127.0.0.1:" + target.port()));
-        try (WsClient ws = WsClient.open(p.port(), q("127.0.0.1:" + target.port()))) {
+        try (RawWebSocket ws = RawWebSocket.open(p.port(), q("127.0.0.1:" + target.port()))) {
             ws.sendBinary("ping".getBytes(StandardCharsets.US_ASCII));
             assertThat(new String(ws.readBytes(4), StandardCharsets.US_ASCII)).isEqualTo("pong");
-            WsClient.Frame close = ws.read();
-            assertThat(close.opcode()).isEqualTo(WsClient.CLOSE);
+            RawWebSocket.Frame close = ws.read();
+            assertThat(close.opcode()).isEqualTo(RawWebSocket.CLOSE);
             assertThat(close.closeCode()).isEqualTo(1000);
             ws.sendBinary("late".getBytes(StandardCharsets.US_ASCII)); // allowed until our own Close
             ws.sendClose(1000);
@@ -487,13 +489,13 @@ class AtlsProxyTest {
         CopyOnWriteArrayList<Integer> got = new CopyOnWriteArrayList<>();
         TestTarget target = keep(new TestTarget(s -> got.add(s.getInputStream().readAllBytes().length)));
         AtlsProxy p = proxy(b -> allow(b, "127.0.0.1:" + target.port()));
-        try (WsClient ws = WsClient.open(p.port(), q("127.0.0.1:" + target.port()))) {
+        try (RawWebSocket ws = RawWebSocket.open(p.port(), q("127.0.0.1:" + target.port()))) {
             for (int i = 0; i < 100; i++) {
                 ws.sendBinary(new byte[10_000]);
             }
             ws.sendClose(1000);
-            WsClient.Frame f = ws.read();
-            assertThat(f.opcode()).isEqualTo(WsClient.CLOSE);
+            RawWebSocket.Frame f = ws.read();
+            assertThat(f.opcode()).isEqualTo(RawWebSocket.CLOSE);
             assertThat(f.closeCode()).isEqualTo(1000);
         }
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
@@ -508,7 +510,7 @@ class AtlsProxyTest {
         CopyOnWriteArrayList<Integer> got = new CopyOnWriteArrayList<>();
         TestTarget target = keep(new TestTarget(s -> got.add(s.getInputStream().readAllBytes().length)));
         AtlsProxy p = proxy(b -> allow(b, "127.0.0.1:" + target.port()));
-        WsClient ws = WsClient.open(p.port(), q("127.0.0.1:" + target.port()));
+        RawWebSocket ws = RawWebSocket.open(p.port(), q("127.0.0.1:" + target.port()));
         ws.sendBinary(new byte[3]);
         ws.close();
         assertThat(awaitLog("tunnel_close", 1).get("reason").asText()).isEqualTo("CLIENT_GONE");
@@ -525,26 +527,26 @@ class AtlsProxyTest {
         AtlsProxy p = proxy(b -> allow(b, "127.0.0.1:" + echo.port())
                 .adminListen(new java.net.InetSocketAddress("127.0.0.1", 0)));
         int admin = p.adminPort();
-        assertThat(WsClient.get(admin, "/readyz")).containsExactly("200", "ready\n");
+        assertThat(RawWebSocket.get(admin, "/readyz")).containsExactly("200", "ready\n");
         String t = q("127.0.0.1:" + echo.port());
-        WsClient finishing = keep(WsClient.open(p.port(), t));
-        WsClient lingering = keep(WsClient.open(p.port(), t));
+        RawWebSocket finishing = keep(RawWebSocket.open(p.port(), t));
+        RawWebSocket lingering = keep(RawWebSocket.open(p.port(), t));
         CompletableFuture<Integer> forced = CompletableFuture.supplyAsync(() -> p.shutdown(Duration.ofSeconds(1)),
                 r -> Thread.ofPlatform().start(r));
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
         while (logLines("proxy_draining").isEmpty() && System.nanoTime() < end) {
             Thread.sleep(5);
         }
-        assertThat(WsClient.get(admin, "/readyz")).containsExactly("503", "draining\n");
-        assertThat(WsClient.get(admin, "/healthz")[0]).isEqualTo("200");
+        assertThat(RawWebSocket.get(admin, "/readyz")).containsExactly("503", "draining\n");
+        assertThat(RawWebSocket.get(admin, "/healthz")[0]).isEqualTo("200");
         // An open tunnel keeps working while draining; new tunnels are not accepted.
         finishing.sendBinary(new byte[] {9});
         assertThat(finishing.readBytes(1)).containsExactly(9);
         assertThat(canConnect(p.port())).isFalse();
         finishing.sendClose(1000);
         finishing.read();
-        WsClient.Frame f = lingering.read();
-        assertThat(f.opcode()).isEqualTo(WsClient.CLOSE);
+        RawWebSocket.Frame f = lingering.read();
+        assertThat(f.opcode()).isEqualTo(RawWebSocket.CLOSE);
         assertThat(f.closeCode()).isEqualTo(1001);
         assertThat(forced.get(10, TimeUnit.SECONDS)).isEqualTo(1);
         List<String> reasons = logLines("tunnel_close").stream().map(n -> n.get("reason").asText()).toList();
@@ -563,12 +565,12 @@ class AtlsProxyTest {
     @Test
     void healthReadinessAndMetricsOnTheMainListener() throws Exception {
         AtlsProxy p = proxy(b -> allow(b, "127.0.0.1:9"));
-        assertThat(WsClient.get(p.port(), "/healthz")).containsExactly("200", "ok\n");
-        assertThat(WsClient.get(p.port(), "/readyz")).containsExactly("200", "ready\n");
-        try (WsClient ws = WsClient.open(p.port(), q("127.0.0.1:10"))) {
+        assertThat(RawWebSocket.get(p.port(), "/healthz")).containsExactly("200", "ok\n");
+        assertThat(RawWebSocket.get(p.port(), "/readyz")).containsExactly("200", "ready\n");
+        try (RawWebSocket ws = RawWebSocket.open(p.port(), q("127.0.0.1:10"))) {
             assertThat(ws.status).isEqualTo(403);
         }
-        String[] m = WsClient.get(p.port(), "/metrics");
+        String[] m = RawWebSocket.get(p.port(), "/metrics");
         assertThat(m[0]).isEqualTo("200");
         assertThat(m[1]).contains("atls_proxy_tunnels_open 0.0")
                 .contains("atls_proxy_tunnels_rejected_total{reason=\"TARGET_NOT_ALLOWED\"} 1.0")
@@ -576,7 +578,7 @@ class AtlsProxyTest {
                 .contains("atls_proxy_tunnels_closed_total{reason=\"IDLE_TIMEOUT\"} 0.0")
                 .contains("atls_proxy_connect_seconds_bucket")
                 .contains("jvm_memory_used_bytes");
-        assertThat(WsClient.get(p.port(), "/other")[0]).isEqualTo("426");
+        assertThat(RawWebSocket.get(p.port(), "/other")[0]).isEqualTo("426");
     }
 
     @Test
@@ -591,7 +593,7 @@ class AtlsProxyTest {
         TestTarget echo = keep(TestTarget.echo());
         AtlsProxy p = proxy(b -> allow(b, "127.0.0.1:" + echo.port()));
         byte[] marker = "PLAINTEXT-MARKER-7f3a".getBytes(StandardCharsets.US_ASCII);
-        try (WsClient ws = WsClient.open(p.port(), q("127.0.0.1:" + echo.port()))) {
+        try (RawWebSocket ws = RawWebSocket.open(p.port(), q("127.0.0.1:" + echo.port()))) {
             ws.sendBinary(marker);
             ws.readBytes(marker.length);
             ws.sendClose(1000);
@@ -610,7 +612,7 @@ class AtlsProxyTest {
         java.nio.file.Files.writeString(key, pem.privateKeyPem);
         TestTarget echo = keep(TestTarget.echo());
         AtlsProxy p = proxy(b -> allow(b, "127.0.0.1:" + echo.port()).tls(crt, key));
-        try (WsClient ws = WsClient.openTls(p.port(), q("127.0.0.1:" + echo.port()))) {
+        try (RawWebSocket ws = RawWebSocket.openTls(p.port(), q("127.0.0.1:" + echo.port()))) {
             assertThat(ws.status).isEqualTo(101);
             ws.sendBinary(new byte[] {7, 7});
             assertThat(ws.readBytes(2)).containsExactly(7, 7);

@@ -2,6 +2,8 @@ package dev.atlas.proxy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.atlas.testing.RawWebSocket;
+
 import dev.atlas.client.AtlsConnector;
 import dev.atlas.client.AttestedConnection;
 import dev.atlas.dstack.Bootchain;
@@ -43,7 +45,7 @@ class AtlsThroughProxyTest {
      */
     static Socket tunnelSocket(int proxyPort, String target) throws IOException {
         ServerSocket bridge = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-        WsClient ws = WsClient.open(proxyPort, "/?target=" + URLEncoder.encode(target, StandardCharsets.UTF_8));
+        RawWebSocket ws = RawWebSocket.open(proxyPort, "/?target=" + URLEncoder.encode(target, StandardCharsets.UTF_8));
         if (ws.status != 101) {
             throw new IOException("proxy refused: " + ws.status + " " + ws.body);
         }
@@ -54,7 +56,7 @@ class AtlsThroughProxyTest {
                         InputStream in = local.getInputStream();
                         byte[] buf = new byte[16384];
                         for (int n; (n = in.read(buf)) > 0; ) {
-                            ws.send(WsClient.BINARY, true, buf, 0, n);
+                            ws.send(RawWebSocket.BINARY, true, buf, 0, n);
                         }
                         ws.sendClose(1000);
                     } catch (IOException ignored) {
@@ -63,8 +65,8 @@ class AtlsThroughProxyTest {
                 });
                 OutputStream out = local.getOutputStream();
                 while (true) {
-                    WsClient.Frame f = ws.read();
-                    if (f.opcode() == WsClient.CLOSE) {
+                    RawWebSocket.Frame f = ws.read();
+                    if (f.opcode() == RawWebSocket.CLOSE) {
                         break;
                     }
                     out.write(f.payload());

@@ -10,7 +10,11 @@ import io.netty.handler.ssl.SslContext;
 /** The client-side pipeline: optional TLS, an HTTP/1.1 codec with small limits, then {@link FrontendHandler}. */
 public final class AtlsProxyChannels extends ChannelInitializer<SocketChannel> {
     /** Per-channel outbound buffer marks: above 256 KiB the other side stops reading until below 64 KiB. */
-    public static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(64 * 1024, 256 * 1024);
+    public static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(
+            Integer.getInteger("atls.proxy.lowWater", 64 * 1024), Integer.getInteger("atls.proxy.highWater", 256 * 1024));
+    /** Reads grow from 2 KiB up to this many bytes when a connection streams (idle ones stay small). */
+    public static final io.netty.channel.RecvByteBufAllocator READS = new io.netty.channel.AdaptiveRecvByteBufAllocator(
+            64, 2048, Integer.getInteger("atls.proxy.maxRead", 65536));
     /** Request line, header block and body limits of the HTTP phase. */
     static final int MAX_INITIAL_LINE = 4096;
     static final int MAX_HEADER_BYTES = 8192;

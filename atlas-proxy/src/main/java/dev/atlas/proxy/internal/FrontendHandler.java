@@ -339,6 +339,7 @@ public final class FrontendHandler extends ChannelInboundHandlerAdapter {
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, AtlsProxyChannels.WATER_MARK)
+                .option(ChannelOption.RCVBUF_ALLOCATOR, AtlsProxyChannels.READS)
                 .handler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
