@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "atlas", mixinStandardHelpOptions = true, version = "atlas-java 0.1.0-SNAPSHOT",
         description = "Attested TLS for the JVM: verify Intel TDX/SGX quotes and dstack CVMs.",
         subcommands = {QuoteCommand.class, EventlogCommand.class, ComposeHashCommand.class, PolicyCommand.class,
-            AttestationCommand.class, SimulateCommand.class, ServerCommand.class, ProxyCommand.class, GetCommand.class, BenchCommand.class, DemoCommand.class})
+            AttestationCommand.class, SimulateCommand.class, ServerCommand.class, ProxyCommand.class, AuthServerCommand.class, GetCommand.class, BenchCommand.class, DemoCommand.class})
 public final class Main implements Runnable {
     /** Exit code: verification failed. */
     static final int VERIFICATION_FAILED = 1;
