@@ -365,18 +365,22 @@ public final class AuthServer implements AutoCloseable {
 
         /** Listen address (default 0.0.0.0, as auth-simple under Bun). */
         public Builder host(String h) {
-            host = h;
+            host = Objects.requireNonNull(h, "host");
             return this;
         }
 
         /** Port (default 3000; 0 for any free port). */
         public Builder port(int p) {
+            if (p < 0 || p > 65535) {
+                throw new IllegalArgumentException("port out of range: " + p);
+            }
             port = p;
             return this;
         }
 
+        /** Quirk handling (default {@link BootAuthorizer.Mode#COMPATIBLE}). */
         public Builder mode(BootAuthorizer.Mode m) {
-            mode = m;
+            mode = Objects.requireNonNull(m, "mode");
             return this;
         }
 
@@ -394,7 +398,7 @@ public final class AuthServer implements AutoCloseable {
 
         /** The MOCK_* / KMS_CONTRACT_ADDR / ETH_RPC_URL variables for the mock mode. */
         public Builder environment(Map<String, String> e) {
-            env = e;
+            env = Map.copyOf(e);
             return this;
         }
 
@@ -404,8 +408,9 @@ public final class AuthServer implements AutoCloseable {
             return this;
         }
 
+        /** The clock for log timestamps only (no decision depends on time). */
         public Builder clock(Clock c) {
-            clock = c;
+            clock = Objects.requireNonNull(c, "clock");
             return this;
         }
 
