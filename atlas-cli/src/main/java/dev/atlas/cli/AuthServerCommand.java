@@ -9,7 +9,6 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -68,11 +67,6 @@ final class AuthServerCommand implements Callable<Integer> {
         boolean prod = production || "production".equals(System.getenv("NODE_ENV"));
         MockPolicy mock = null;
         if (mockPolicy != null) {
-            if (prod) {
-                err.println("atlas auth-server: --mock-policy is refused in production (--production or "
-                        + "NODE_ENV=production)");
-                return Main.USAGE;
-            }
             try {
                 mock = MockPolicy.of(mockPolicy);
             } catch (IllegalArgumentException e) {
@@ -80,19 +74,20 @@ final class AuthServerCommand implements Callable<Integer> {
                 return Main.USAGE;
             }
         }
-        AuthServer server = AuthServer.builder(file).host(host).port(p)
-                .mode(strict ? BootAuthorizer.Mode.STRICT : BootAuthorizer.Mode.COMPATIBLE)
-                .mockPolicy(mock).production(prod).environment(System.getenv()).build().start();
+        AuthServer server;
+        try {
+            server = AuthServer.builder(file).host(host).port(p)
+                    .mode(strict ? BootAuthorizer.Mode.STRICT : BootAuthorizer.Mode.COMPATIBLE)
+                    .mockPolicy(mock).production(prod).environment(System.getenv()).build();
+        } catch (IllegalStateException e) {
+            err.println("atlas auth-server: " + e.getMessage() + " (--production or NODE_ENV=production)");
+            return Main.USAGE;
+        }
+        server.start();
         if (mock == null && !Files.exists(file)) {
             err.println("atlas auth-server: warning: " + file + " does not exist; every request is denied until it does");
         }
-        CountDownLatch stop = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            server.close();
-            stop.countDown();
-        }, "auth-server-shutdown"));
-        stop.await();
-        return 0;
+        return Main.runUntilShutdown(server, "auth-server-shutdown");
     }
 
     /** {@code atlas auth-server check FILE}. */

@@ -1,5 +1,6 @@
 package dev.atlas.cli;
 
+import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -21,6 +22,22 @@ public final class Main implements Runnable {
 
     public static void main(String[] args) {
         System.exit(run(args));
+    }
+
+    /** Blocks until the JVM is asked to stop (Ctrl-C, SIGTERM), then closes {@code service}; returns 0. */
+    static int runUntilShutdown(AutoCloseable service, String threadName) throws InterruptedException {
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try {
+                service.close();
+            } catch (Exception e) {
+                System.err.println(threadName + ": " + e);
+            } finally {
+                stopped.countDown();
+            }
+        }, threadName));
+        stopped.await();
+        return 0;
     }
 
     /** Runs the command line and returns the exit code (for tests). */

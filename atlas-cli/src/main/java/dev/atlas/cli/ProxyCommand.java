@@ -7,7 +7,6 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -144,13 +143,6 @@ final class ProxyCommand implements Callable<Integer> {
             spec.commandLine().getOut().println(c);
             return 0;
         }
-        AtlsProxy proxy = AtlsProxy.builder(c).build().start();
-        CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            proxy.close();
-            stopped.countDown();
-        }, "atls-proxy-shutdown"));
-        stopped.await();
-        return 0;
+        return Main.runUntilShutdown(AtlsProxy.builder(c).build().start(), "atls-proxy-shutdown");
     }
 }

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeType;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -33,7 +34,8 @@ public final class AuthConfig {
     /** Largest config file read. */
     public static final int MAX_BYTES = 4 << 20;
 
-    private static final ObjectMapper JSON = JsonMapper.builder()
+    /** Strict JSON for the config and, in {@link AuthServer}, request bodies: duplicate keys and trailing tokens fail. */
+    static final ObjectMapper JSON = JsonMapper.builder()
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
             .build();
@@ -80,10 +82,13 @@ public final class AuthConfig {
         this.sha256 = sha256;
     }
 
+    private static final AuthConfig DEFAULTS = new AuthConfig(List.of(), "", ZERO_ADDRESS,
+            JSON.getNodeFactory().numberNode(0), ZERO_ADDRESS, List.of("UpToDate"), List.of(),
+            new Kms(List.of(), List.of(), false), Map.of(), "none");
+
     /** Every field at its default: denies every request. */
     public static AuthConfig defaults() {
-        return new AuthConfig(List.of(), "", ZERO_ADDRESS, JSON.getNodeFactory().numberNode(0), ZERO_ADDRESS,
-                List.of("UpToDate"), List.of(), new Kms(List.of(), List.of(), false), Map.of(), "none");
+        return DEFAULTS;
     }
 
     /** A config error: the message says which field and why. */
@@ -108,19 +113,19 @@ public final class AuthConfig {
     /** Reads and parses the file; never throws. A missing, unreadable or invalid file gives the defaults. */
     public static Loaded load(Path file) {
         byte[] bytes;
-        try {
-            if (Files.size(file) > MAX_BYTES) {
-                return new Loaded(defaults(), "config file larger than " + MAX_BYTES + " bytes: " + file, "none");
-            }
-            bytes = Files.readAllBytes(file);
+        try (InputStream in = Files.newInputStream(file)) {
+            bytes = in.readNBytes(MAX_BYTES + 1); // one bounded read: no size check that the file can outgrow
         } catch (NoSuchFileException e) {
             return new Loaded(defaults(), "config file not found: " + file, "none");
         } catch (IOException e) {
             return new Loaded(defaults(), "cannot read config file " + file + ": " + e.getMessage(), "none");
         }
+        if (bytes.length > MAX_BYTES) {
+            return new Loaded(defaults(), "config file larger than " + MAX_BYTES + " bytes: " + file, "none");
+        }
         String digest = sha256(bytes);
         try {
-            return new Loaded(parse(bytes), null, digest);
+            return new Loaded(parse(bytes, digest), null, digest);
         } catch (ConfigException e) {
             return new Loaded(defaults(), e.getMessage(), digest);
         }
@@ -128,6 +133,10 @@ public final class AuthConfig {
 
     /** Parses config JSON with auth-simple's schema. */
     public static AuthConfig parse(byte[] json) throws ConfigException {
+        return parse(json, sha256(json));
+    }
+
+    private static AuthConfig parse(byte[] json, String digest) throws ConfigException {
         if (json.length > MAX_BYTES) {
             throw new ConfigException("config larger than " + MAX_BYTES + " bytes");
         }
@@ -142,20 +151,19 @@ public final class AuthConfig {
         if (root == null || !root.isObject()) {
             throw new ConfigException("the config must be a JSON object");
         }
-        AuthConfig d = defaults();
         List<String> osImages = strings(root, "osImages", List.of());
         String gateway = string(root, "gatewayAppId", "");
         String kmsAddr = string(root, "kmsContractAddr", ZERO_ADDRESS);
         JsonNode chain = root.get("chainId");
         if (chain == null) {
-            chain = d.chainId;
+            chain = DEFAULTS.chainId;
         } else if (!chain.isNumber() || !Double.isFinite(chain.asDouble())) {
             throw new ConfigException("chainId: expected a number");
         }
         String impl = string(root, "appImplementation", ZERO_ADDRESS);
         List<String> tcb = strings(root, "allowedTcbStatuses", List.of("UpToDate"));
         List<String> advisories = strings(root, "allowedAdvisoryIds", List.of());
-        Kms kms = d.kms;
+        Kms kms = DEFAULTS.kms;
         JsonNode k = root.get("kms");
         if (k != null) {
             if (!k.isObject()) {
@@ -181,7 +189,7 @@ public final class AuthConfig {
                         bool(app, where + ".allowAnyDevice", "allowAnyDevice")));
             }
         }
-        return new AuthConfig(osImages, gateway, kmsAddr, chain, impl, tcb, advisories, kms, apps, sha256(json));
+        return new AuthConfig(osImages, gateway, kmsAddr, chain, impl, tcb, advisories, kms, apps, digest);
     }
 
     private static String string(JsonNode o, String name, String dflt) throws ConfigException {

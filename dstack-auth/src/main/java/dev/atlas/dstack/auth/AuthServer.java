@@ -1,10 +1,7 @@
 package dev.atlas.dstack.auth;
 
-import com.fasterxml.jackson.core.StreamReadFeature;
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
@@ -42,10 +39,7 @@ public final class AuthServer implements AutoCloseable {
     public static final int MAX_BODY = 1 << 20;
     /** Delay before the one re-read of a config file that did not parse as JSON. */
     static final long RETRY_MILLIS = 25;
-    private static final ObjectMapper JSON = JsonMapper.builder()
-            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
-            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-            .build();
+    private static final ObjectMapper JSON = AuthConfig.JSON;
 
     private final Path configPath;
     private final String host;
@@ -80,11 +74,7 @@ public final class AuthServer implements AutoCloseable {
         return new Builder(configPath);
     }
 
-    /**
-     * Starts listening.
-     *
-     * @throws IllegalStateException when a mock policy is combined with production mode
-     */
+    /** Starts listening. */
     public AuthServer start() throws IOException {
         server = HttpServer.create(new InetSocketAddress(host, requestedPort), 0);
         executor = Executors.newVirtualThreadPerTaskExecutor();
@@ -414,6 +404,7 @@ public final class AuthServer implements AutoCloseable {
             return this;
         }
 
+        /** @throws IllegalStateException when a mock policy is combined with production mode */
         public AuthServer build() {
             if (mock != null && production) {
                 throw new IllegalStateException("a mock policy is refused in production mode");

@@ -93,7 +93,7 @@ public record BootInfo(String teeVariant, String mrAggregated, String osImageHas
     private static ObjectNode issue(JsonNodeFactory f, List<Object> path, String expected, JsonNode got) {
         String received = got == null ? "undefined" : switch (got.getNodeType()) {
             case NULL -> "null";
-            case NUMBER -> got.isIntegralNumber() ? "number" : "number";
+            case NUMBER -> "number";
             case BOOLEAN -> "boolean";
             case ARRAY -> "array";
             case OBJECT -> "object";

@@ -1,9 +1,11 @@
 package dev.atlas.dstack.auth;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.stream.Collectors;
 
 /**
  * dstack's auth-mock policies, for test deployments only ({@code --mock-policy}; refused with
@@ -41,17 +43,14 @@ public enum MockPolicy {
                 return p;
             }
         }
-        throw new IllegalArgumentException("unknown mock policy '" + name + "' (allow-all, deny-all, deny-kms, "
-                + "deny-app, allowlist-device, allowlist-mr)");
+        throw new IllegalArgumentException("unknown mock policy '" + name + "' ("
+                + Arrays.stream(values()).map(MockPolicy::wireName).collect(Collectors.joining(", ")) + ")");
     }
 
     private static List<String> list(Map<String, String> env, String name) {
         List<String> out = new ArrayList<>();
         for (String s : env.getOrDefault(name, "").split(",")) {
-            String t = s.strip().toLowerCase(Locale.ROOT);
-            if (t.startsWith("0x")) {
-                t = t.substring(2);
-            }
+            String t = bare(s);
             if (!t.isEmpty()) {
                 out.add(t);
             }
