@@ -6,7 +6,6 @@ import dev.atlas.dstack.auth.BootAuthorizer;
 import dev.atlas.dstack.auth.ConfigCheck;
 import dev.atlas.dstack.auth.MockPolicy;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -84,9 +83,6 @@ final class AuthServerCommand implements Callable<Integer> {
             return Main.USAGE;
         }
         server.start();
-        if (mock == null && !Files.exists(file)) {
-            err.println("atlas auth-server: warning: " + file + " does not exist; every request is denied until it does");
-        }
         return Main.runUntilShutdown(server, "auth-server-shutdown");
     }
 

@@ -86,7 +86,9 @@ public final class AuthServer implements AutoCloseable {
             g.put("config", configPath.toString());
             g.put("mode", modeName());
         });
-        if (mock != null) {
+        if (mock == null) {
+            loadConfig(); // a missing or broken file is logged (config_error) and the gauge set before any request
+        } else {
             logLine("warn", "mock_policy", g -> g.put("detail", "mock policy " + mock.wireName()
                     + ": decisions do not come from the config file; never use this in production"));
         }

@@ -168,6 +168,9 @@ class AuthServerTest {
     void configIsReReadOnEveryRequestAndABrokenOneDeniesEverything() throws Exception {
         Path cfg = dir.resolve("c.json");
         AuthServer s = start(cfg, b -> b);
+        assertThat(s.scrapeMetrics()).as("read at start").contains("dstack_auth_config_ok 0.0");
+        assertThat(logBytes.toString(StandardCharsets.UTF_8)).as("said at start, before any request")
+                .contains("failed to load config: config file not found: ");
         assertThat(post(s, "/bootAuth/app", kmsBody(COMPOSE)).body()).as("missing file: defaults")
                 .isEqualTo("{\"isAllowed\":false,\"reason\":\"OS image is not allowed\",\"gatewayAppId\":\"\"}");
         Files.writeString(cfg, config(COMPOSE));
