@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 
@@ -157,7 +158,7 @@ public record BootInfo(String teeVariant, String mrAggregated, String osImageHas
             return false;
         }
         for (int i = 0; i < h.length(); i++) {
-            if (Character.digit(h.charAt(i), 16) < 0) {
+            if (!HexFormat.isHexDigit(h.charAt(i))) { // ASCII only; Character.digit takes other scripts' digits
                 return false;
             }
         }

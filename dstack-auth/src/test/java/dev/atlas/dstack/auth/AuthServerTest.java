@@ -255,6 +255,10 @@ class AuthServerTest {
                 + "20 bytes of hex\",\"gatewayAppId\":\"\"}");
         assertThat(post(loose, "/bootAuth/app", kmsBody(COMPOSE).replace(APP, "1234")).statusCode()).isEqualTo(200);
         assertThat(post(strict, "/bootAuth/kms", kmsBody(COMPOSE).replace(DEVICE, "zz".repeat(32))).statusCode()).isEqualTo(400);
+        assertThat(post(strict, "/bootAuth/kms", kmsBody(COMPOSE).replace(DEVICE, "\u0663".repeat(64))).statusCode())
+                .as("only ASCII hex digits (Character.digit also takes Arabic-Indic and fullwidth digits)").isEqualTo(400);
+        assertThat(post(strict, "/bootAuth/kms", kmsBody(COMPOSE).replace(DEVICE, "\uFF21".repeat(64))).statusCode())
+                .isEqualTo(400);
         assertThat(post(strict, "/bootAuth/kms", kmsBody(COMPOSE).replace("\"instanceId\":\"" + "22".repeat(20),
                 "\"instanceId\":\"")).statusCode()).as("no_instance_id apps send an empty instanceId").isEqualTo(200);
     }
