@@ -245,6 +245,21 @@ final class CliErrors {
 
     // ---------------------------------------------------------------- anything
 
+    /**
+     * A collateral fetch from {@code url} (named by {@code option}) failed: the reason in plain words (connection
+     * refused, timeout, HTTP status...) and the fix; exit {@value #IO} when the PCCS could not be reached.
+     */
+    static CliException collateralFailure(String url, String option, AttestationException e) {
+        String where = url + (option != null ? " (" + option + ")" : "");
+        if (e.getCause() != null && e.reason() == AttestationException.Reason.COLLATERAL_FETCH_FAILED) {
+            CliException c = connectFailure(where, e.getCause(), Trust.NONE, null, 0);
+            return new CliException(c.exitCode(), e.reason().name(), "fetching the collateral failed: "
+                    + c.getMessage(), e);
+        }
+        return new CliException(exitCode(e), e.reason().name(), "fetching the collateral from " + where + " failed: "
+                + scrub(e.detail()), e);
+    }
+
     /** Exit code for an attestation failure: {@value #IO} when the collateral could not be fetched, else 1. */
     static int exitCode(AttestationException e) {
         return e.reason() == AttestationException.Reason.COLLATERAL_FETCH_FAILED ? IO : REJECTED;
@@ -304,7 +319,31 @@ final class CliErrors {
     private static final Pattern EXCEPTION_PREFIX = Pattern.compile("\\b[A-Z]\\w*(?:Exception|Error):\\s*");
     private static final Pattern EXCEPTION_PAREN = Pattern.compile("\\s*\\(\\s*[A-Z]\\w*(?:Exception|Error)\\s*\\)");
 
-    /** Removes JDK class names ({@code java.net.ConnectException: }) and a leading {@code Error: } from a message. */
+    private static final Pattern BARE_EXCEPTION = Pattern.compile("\\b([A-Z]\\w*(?:Exception|Error))\\b");
+
+    /** Plain words for the exception names that library messages sometimes end with. */
+    private static String plain(String simpleName) {
+        return switch (simpleName) {
+            case "ConnectException" -> "connection refused";
+            case "SocketTimeoutException", "HttpTimeoutException", "HttpConnectTimeoutException" -> "timed out";
+            case "UnknownHostException", "UnresolvedAddressException" -> "unknown host";
+            case "SSLHandshakeException" -> "TLS handshake failed";
+            case "SSLException" -> "TLS error";
+            case "EOFException" -> "the connection closed early";
+            case "NoSuchFileException" -> "no such file or directory";
+            case "AccessDeniedException" -> "permission denied";
+            case "MalformedInputException", "UnmappableCharacterException" -> "not UTF-8 text";
+            case "BindException" -> "cannot bind the address";
+            case "InterruptedException" -> "interrupted";
+            default -> "error";
+        };
+    }
+
+    /**
+     * Removes JDK class names from a message ({@code java.net.ConnectException: } prefixes, {@code (SomeException)}
+     * asides, a bare trailing {@code ConnectException} becomes "connection refused") and a leading
+     * {@code Error: }.
+     */
     static String scrub(String s) {
         if (s == null) {
             return null;
@@ -312,6 +351,7 @@ final class CliErrors {
         String t = CLASS_NAME.matcher(s).replaceAll("$1");
         t = EXCEPTION_PAREN.matcher(t).replaceAll("");
         t = EXCEPTION_PREFIX.matcher(t).replaceAll("");
+        t = BARE_EXCEPTION.matcher(t).replaceAll(m -> java.util.regex.Matcher.quoteReplacement(plain(m.group(1))));
         t = t.strip();
         while (t.regionMatches(true, 0, "error:", 0, 6)) {
             t = t.substring(6).strip();

@@ -36,7 +36,7 @@ public final class Main implements Runnable {
             try {
                 service.close();
             } catch (Exception e) {
-                System.err.println(threadName + ": " + e);
+                System.err.println(threadName + ": closing failed: " + CliErrors.detail(e));
             } finally {
                 stopped.countDown();
             }

@@ -144,8 +144,7 @@ final class QuoteCommand implements Runnable {
             try {
                 json = client.fetch(q).toJson();
             } catch (AttestationException e) {
-                String m = "fetching the collateral from " + pccs + " (--pccs) failed: " + CliErrors.scrub(e.detail());
-                throw new CliErrors.CliException(CliErrors.exitCode(e), e.reason().name(), m, e);
+                throw CliErrors.collateralFailure(pccs, "--pccs", e);
             }
             if (out != null) {
                 try {
