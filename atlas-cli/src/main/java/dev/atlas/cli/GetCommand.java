@@ -173,6 +173,11 @@ final class GetCommand implements Callable<Integer> {
             c = connector.connect(host, port);
         } catch (IOException e) {
             throw CliErrors.connectFailure(target, e, CliErrors.Trust.GET, "--timeout", timeoutSeconds);
+        } catch (AttestationException e) {
+            if (e.reason() == AttestationException.Reason.COLLATERAL_FETCH_FAILED) {
+                throw CliErrors.collateralFailure(policy.collateralUrl(), "pccs_url of --policy " + policyFile, e);
+            }
+            throw e;
         }
         try (c) {
             if (json) {

@@ -309,6 +309,16 @@ class CliErrorMessagesTest {
         assertThat(r.err()).contains(pccs).contains("--pccs").contains("connection refused");
     }
 
+    @Test
+    void unreachablePolicyPccsNamesTheUrlAndThePolicy() throws Exception {
+        String pccs = "http://127.0.0.1:" + freePort();
+        Path p = Files.writeString(dir.resolve("policy-pccs.json"),
+                "{\"type\":\"dstack_tdx\",\"disable_runtime_verification\":true,\"pccs_url\":\"" + pccs + "\"}");
+        CliRun r = fails(3, "get", "https://127.0.0.1:" + tls.port() + "/", "--policy", p.toString(),
+                "--trust-attested-cert");
+        assertThat(r.err()).contains(pccs).contains("pccs_url of --policy " + p).contains("connection refused");
+    }
+
     // ---------------------------------------------------------------- output contracts
 
     @Test
