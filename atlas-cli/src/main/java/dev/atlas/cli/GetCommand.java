@@ -92,6 +92,11 @@ final class GetCommand implements Callable<Integer> {
             err.println(json ? ReportText.errorJson(e) : "attestation failed: " + CliErrors.scrub(e.getMessage()));
             err.flush();
             return CliErrors.exitCode(e);
+        } catch (RuntimeException e) {
+            CliErrors.CliException c = CliErrors.of(e);
+            err.println(json ? c.json() : "error: " + c.getMessage());
+            err.flush();
+            return c.exitCode();
         }
     }
 

@@ -10,6 +10,9 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "atlas", mixinStandardHelpOptions = true, version = "atlas-java 0.1.0-SNAPSHOT",
         description = "Attested TLS for the JVM: verify Intel TDX/SGX quotes and dstack CVMs.",
+        footer = {"", "Exit codes: 0 success; 1 verification or attestation failed (the answer is no); 2 usage or "
+                + "input error (bad option, unreadable or malformed file); 3 I/O or network failure (connection "
+                + "refused, timeout, port in use, guest agent or PCCS unreachable)."},
         subcommands = {QuoteCommand.class, EventlogCommand.class, ComposeHashCommand.class, PolicyCommand.class,
             AttestationCommand.class, SimulateCommand.class, ServerCommand.class, ProxyCommand.class, AuthServerCommand.class, GetCommand.class, BenchCommand.class, DemoCommand.class})
 public final class Main implements Runnable {
