@@ -9,7 +9,6 @@ import dev.atlas.tdx.AttestationException;
 import dev.atlas.tdx.CollateralClient;
 import dev.atlas.tdx.QuoteVerifier;
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.cert.CertificateEncodingException;
 import java.time.Clock;
@@ -36,10 +35,28 @@ final class AttestationCommand implements Runnable {
         spec.commandLine().usage(spec.commandLine().getOut());
     }
 
+    /** {@code value} as hex of exactly {@code bytes} bytes (any length when 0), or an input error naming {@code option}. */
+    static byte[] hexOption(String option, String value, int bytes) throws Inputs.InputException {
+        String v = value.startsWith("0x") || value.startsWith("0X") ? value.substring(2) : value;
+        byte[] b;
+        try {
+            b = HexFormat.of().parseHex(v);
+        } catch (IllegalArgumentException e) {
+            throw new Inputs.InputException(option + " is not hex (" + v.length() + " characters"
+                    + (bytes > 0 ? "; give " + 2 * bytes + " hex digits)" : "; give an even number of hex digits)"));
+        }
+        if (bytes > 0 && b.length != bytes) {
+            throw new Inputs.InputException(option + " is " + b.length + " bytes: give " + bytes + " bytes ("
+                    + 2 * bytes + " hex digits)");
+        }
+        return b;
+    }
+
     @Command(name = "verify", mixinStandardHelpOptions = true,
             description = {"Fully verify a GetQuote or /tdx_quote response against a policy: event log, DCAP, TCB"
                     + " status, grace period, report data, RTMR replay, bootchain, compose hash, OS image.",
-                "Exit 0 verified, 1 rejected, 2 usage or unreadable input."})
+                "Exit 0 verified, 1 rejected, 2 usage error or an unreadable or malformed input file, 3 the PCCS "
+                        + "could not be reached."})
     static final class Verify implements Callable<Integer> {
         @Spec
         CommandSpec spec;
@@ -61,8 +78,9 @@ final class AttestationCommand implements Runnable {
             String pccs;
         }
 
-        @Option(names = "--at", paramLabel = "EPOCH_SECONDS", description = "verification time (default: now)")
-        Long at;
+        @Option(names = "--at", paramLabel = "TIME", description = "verification time: seconds since the epoch or "
+                + "ISO-8601 such as 2025-07-19T10:00:34Z (default: now)")
+        Instant at;
 
         @Option(names = "--root-ca", paramLabel = "FILE",
                 description = "TESTING ONLY: trust this DER/PEM root instead of the pinned Intel SGX Root CA")
@@ -100,18 +118,19 @@ final class AttestationCommand implements Runnable {
             DstackTdxVerifier verifier;
             DstackTdxVerifier.Evidence evidence;
             try {
-                DstackTdxPolicy p;
-                try {
-                    p = DstackTdxPolicy.fromJson(new String(Inputs.read(policy), StandardCharsets.UTF_8));
-                } catch (AttestationException e) {
-                    throw new Inputs.InputException(policy + ": " + e.detail());
-                }
+                DstackTdxPolicy p = Inputs.policy(policy, "--policy");
                 QuoteResponse r = Inputs.quoteResponse(response);
-                Instant when = at != null ? Instant.ofEpochSecond(at) : Instant.now();
+                try {
+                    dev.atlas.tdx.Quote.parse(r.quote());
+                } catch (AttestationException e) {
+                    throw new Inputs.InputException(response + ": its quote is not valid: "
+                            + CliErrors.scrub(e.getMessage()));
+                }
+                Instant when = at != null ? at : Instant.now();
                 Clock clock = Clock.fixed(when, ZoneOffset.UTC);
                 QuoteVerifier.Builder qv = QuoteVerifier.builder().clock(clock);
                 if (rootCa != null) {
-                    qv.insecureTrustAnchorForTesting(Inputs.certificate(rootCa));
+                    qv.insecureTrustAnchorForTesting(Inputs.certificate(rootCa, "--root-ca"));
                     err.println("WARNING: --root-ca replaces the pinned Intel SGX Root CA; this result proves nothing"
                             + " about genuine Intel hardware.");
                 }
@@ -119,28 +138,36 @@ final class AttestationCommand implements Runnable {
                 if (collateral.file != null) {
                     vb.collateralSource(CollateralSource.fixed(Inputs.collateral(collateral.file)));
                 } else if (collateral.pccs != null) {
-                    vb.collateralSource(CollateralSource.fetching(CollateralClient.builder().baseUrl(collateral.pccs).build()));
+                    CollateralClient client;
+                    try {
+                        client = CollateralClient.builder().baseUrl(collateral.pccs).build();
+                    } catch (IllegalArgumentException e) {
+                        throw new Inputs.InputException("--pccs " + collateral.pccs + ": " + CliErrors.detail(e)
+                                + " (give a URL such as https://pccs.phala.network)");
+                    }
+                    vb.collateralSource(CollateralSource.fetching(client));
                 }
                 verifier = vb.build();
                 DstackTdxVerifier.EvidenceBuilder eb = DstackTdxVerifier.Evidence.builder(r);
-                HexFormat hex = HexFormat.of();
-                try {
-                    if (binding.reportData != null) {
-                        eb.expectedReportData(hex.parseHex(binding.reportData));
-                    } else if (binding.session != null) {
-                        eb.sessionBinding(hex.parseHex(binding.session.nonce), hex.parseHex(binding.session.ekm));
-                    } else {
-                        eb.skipReportDataCheck();
-                        err.println("WARNING: no --report-data or --nonce/--ekm: the session binding is NOT checked.");
+                if (binding.reportData != null) {
+                    byte[] rd = hexOption("--report-data", binding.reportData, 0);
+                    try {
+                        eb.expectedReportData(rd);
+                    } catch (IllegalArgumentException e) {
+                        throw new Inputs.InputException("--report-data: " + CliErrors.detail(e));
                     }
-                } catch (IllegalArgumentException e) {
-                    throw new Inputs.InputException("report data / nonce / EKM: " + e.getMessage());
+                } else if (binding.session != null) {
+                    eb.sessionBinding(hexOption("--nonce", binding.session.nonce, 32),
+                            hexOption("--ekm", binding.session.ekm, 32));
+                } else {
+                    eb.skipReportDataCheck();
+                    err.println("WARNING: no --report-data or --nonce/--ekm: the session binding is NOT checked.");
                 }
                 if (cert != null) {
                     try {
-                        eb.peerCertificate(Inputs.certificate(cert).getEncoded());
+                        eb.peerCertificate(Inputs.certificate(cert, "--cert").getEncoded());
                     } catch (CertificateEncodingException e) {
-                        throw new Inputs.InputException(cert + ": " + e.getMessage());
+                        throw new Inputs.InputException(cert + " (--cert): the certificate cannot be re-encoded");
                     }
                 } else {
                     eb.skipCertificateCheck();
@@ -148,8 +175,12 @@ final class AttestationCommand implements Runnable {
                 }
                 evidence = eb.build();
             } catch (Inputs.InputException e) {
+                if (json) {
+                    out.println(e.json());
+                    out.flush();
+                }
                 err.println("error: " + e.getMessage());
-                return Main.USAGE;
+                return e.exitCode();
             }
             try {
                 AttestationReport report = verifier.verify(evidence);
@@ -166,8 +197,10 @@ final class AttestationCommand implements Runnable {
                     out.println(ReportText.errorJson(e));
                     out.flush();
                 }
-                err.println("verification failed: " + e.getMessage());
-                return Main.VERIFICATION_FAILED;
+                err.println("verification failed: " + CliErrors.scrub(e.getMessage())
+                        + (e.reason() == AttestationException.Reason.COLLATERAL_FETCH_FAILED
+                                ? " (check --pccs or the policy's pccs_url, or pass --collateral FILE)" : ""));
+                return CliErrors.exitCode(e);
             }
         }
     }

@@ -5,7 +5,9 @@ import dev.atlas.dstack.auth.AuthServer;
 import dev.atlas.dstack.auth.BootAuthorizer;
 import dev.atlas.dstack.auth.ConfigCheck;
 import dev.atlas.dstack.auth.MockPolicy;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -55,12 +57,18 @@ final class AuthServerCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
         int p;
+        String portFrom = port != null ? "--port" : "PORT";
         try {
-            p = port != null ? port : Integer.parseInt(System.getenv().getOrDefault("PORT", "3000"));
+            p = port != null ? port : Integer.parseInt(System.getenv().getOrDefault("PORT", "3000").strip());
         } catch (NumberFormatException e) {
-            err.println("atlas auth-server: PORT is not a number");
-            return Main.USAGE;
+            throw CliErrors.usage("the environment variable PORT=" + System.getenv("PORT") + " is not a number: "
+                    + "set a port 0..65535 or pass --port");
         }
+        if (p < 0 || p > 65535) {
+            throw CliErrors.usage(portFrom + " " + p + " is out of range 0..65535");
+        }
+        String listenText = (host.contains(":") ? "[" + host + "]" : host) + ":" + p;
+        ServerCommand.address(host, "--host " + host);
         Path file = config != null ? config : Path.of(System.getenv().getOrDefault("AUTH_CONFIG_PATH",
                 "./auth-config.json"));
         boolean prod = production || "production".equals(System.getenv("NODE_ENV"));
@@ -69,9 +77,12 @@ final class AuthServerCommand implements Callable<Integer> {
             try {
                 mock = MockPolicy.of(mockPolicy);
             } catch (IllegalArgumentException e) {
-                err.println("atlas auth-server: " + e.getMessage());
-                return Main.USAGE;
+                throw CliErrors.usage("--mock-policy " + mockPolicy + ": " + CliErrors.detail(e));
             }
+        }
+        if (mock == null) {
+            warnAboutConfig(err, file, config != null ? "--config" : System.getenv("AUTH_CONFIG_PATH") != null
+                    ? "AUTH_CONFIG_PATH" : "default config path");
         }
         AuthServer server;
         try {
@@ -79,16 +90,43 @@ final class AuthServerCommand implements Callable<Integer> {
                     .mode(strict ? BootAuthorizer.Mode.STRICT : BootAuthorizer.Mode.COMPATIBLE)
                     .mockPolicy(mock).production(prod).environment(System.getenv()).build();
         } catch (IllegalStateException e) {
-            err.println("atlas auth-server: " + e.getMessage() + " (--production or NODE_ENV=production)");
-            return Main.USAGE;
+            throw CliErrors.usage(CliErrors.detail(e) + " (--production or NODE_ENV=production): drop --mock-policy");
+        } catch (IllegalArgumentException e) {
+            throw CliErrors.usage("auth-server: " + CliErrors.detail(e));
         }
-        server.start();
+        try {
+            server.start();
+        } catch (IOException | RuntimeException e) {
+            throw CliErrors.cannotListen(listenText, port != null ? "--host/--port" : "--host/--port (or PORT)", e);
+        }
         return Main.runUntilShutdown(server, "auth-server-shutdown");
+    }
+
+    /**
+     * auth-simple starts with a missing or broken config and denies every request until it is fixed (the file is
+     * re-read per request); say so on stderr in plain words before starting.
+     */
+    private static void warnAboutConfig(PrintWriter err, Path file, String from) {
+        if (!Files.isRegularFile(file)) {
+            return; // the server's own config_error log line says that the file is missing
+        }
+        String problem = null;
+        try {
+            Inputs.text(file, from);
+        } catch (Inputs.InputException e) {
+            problem = e.getMessage();
+        }
+        if (problem != null) {
+            err.println("warning: " + problem + "; every boot request is denied until the file is fixed (it is "
+                    + "re-read on every request)");
+            err.flush();
+        }
     }
 
     /** {@code atlas auth-server check FILE}. */
     @Command(name = "check", mixinStandardHelpOptions = true,
-            description = "Validate a config file and list what it allows. Exit 0: valid; 1: invalid.")
+            description = "Validate a config file and list what it allows. Exit 0: valid; 1: invalid; 2: unreadable "
+                    + "or not UTF-8 text.")
     static final class Check implements Callable<Integer> {
         @Spec
         CommandSpec spec;
@@ -103,6 +141,13 @@ final class AuthServerCommand implements Callable<Integer> {
         public Integer call() {
             PrintWriter out = spec.commandLine().getOut();
             PrintWriter err = spec.commandLine().getErr();
+            try {
+                Inputs.text(file, null); // missing, unreadable or binary: an input error (exit 2), said plainly
+            } catch (Inputs.InputException e) {
+                err.println("error: " + e.getMessage() + " (auth-simple would fall back to its defaults and deny "
+                        + "every request)");
+                return Main.USAGE;
+            }
             AuthConfig.Loaded l = AuthConfig.load(file);
             if (!l.ok()) {
                 err.println("invalid: " + l.error());

@@ -3,7 +3,6 @@ package dev.atlas.cli;
 import dev.atlas.tdx.AttestationException;
 import dev.atlas.tdx.Collateral;
 import dev.atlas.tdx.QuoteVerifier;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Arrays;
@@ -40,8 +39,9 @@ final class BenchCommand implements Runnable {
         @Parameters(index = "1", paramLabel = "COLLATERAL")
         Path collateral;
 
-        @Option(names = "--at", paramLabel = "EPOCH_SECONDS", description = "verification time (default: now)")
-        Long at;
+        @Option(names = "--at", paramLabel = "TIME", description = "verification time: seconds since the epoch or "
+                + "ISO-8601 (default: now)")
+        Instant at;
 
         @Option(names = "--iterations", paramLabel = "N", defaultValue = "200", description = "measured iterations each")
         int iterations;
@@ -52,7 +52,8 @@ final class BenchCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             if (iterations < 1) {
-                spec.commandLine().getErr().println("error: --iterations must be >= 1");
+                spec.commandLine().getErr().println("error: --iterations " + iterations + " is below 1: give a positive "
+                        + "count");
                 return Main.USAGE;
             }
             byte[] q;
@@ -60,15 +61,16 @@ final class BenchCommand implements Runnable {
             QuoteVerifier.Builder b = QuoteVerifier.builder();
             try {
                 q = Inputs.quote(quote);
-                json = new String(Inputs.read(collateral), StandardCharsets.UTF_8);
+                json = Inputs.text(collateral, null);
+                Inputs.collateral(collateral);
                 if (rootCa != null) {
-                    b.insecureTrustAnchorForTesting(Inputs.certificate(rootCa));
+                    b.insecureTrustAnchorForTesting(Inputs.certificate(rootCa, "--root-ca"));
                 }
             } catch (Inputs.InputException e) {
                 spec.commandLine().getErr().println("error: " + e.getMessage());
-                return Main.USAGE;
+                return e.exitCode();
             }
-            Instant when = at != null ? Instant.ofEpochSecond(at) : Instant.now();
+            Instant when = at != null ? at : Instant.now();
             try {
                 int warmup = Math.max(50, iterations / 2);
                 long[] cold = new long[iterations];
@@ -95,8 +97,8 @@ final class BenchCommand implements Runnable {
                 spec.commandLine().getOut().flush();
                 return 0;
             } catch (AttestationException e) {
-                spec.commandLine().getErr().println("verification failed: " + e.getMessage());
-                return Main.VERIFICATION_FAILED;
+                spec.commandLine().getErr().println("verification failed: " + CliErrors.scrub(e.getMessage()));
+                return CliErrors.exitCode(e);
             }
         }
 

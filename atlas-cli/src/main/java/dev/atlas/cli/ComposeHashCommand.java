@@ -1,7 +1,6 @@
 package dev.atlas.cli;
 
 import dev.atlas.dstack.ComposeHash;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -33,9 +32,10 @@ final class ComposeHashCommand implements Callable<Integer> {
             String hash;
             if (jsonValue) {
                 try {
-                    hash = ComposeHash.ofJsonText(new String(bytes, StandardCharsets.UTF_8));
+                    hash = ComposeHash.ofJsonText(Inputs.utf8(bytes, file, null));
                 } catch (IllegalArgumentException e) {
-                    spec.commandLine().getErr().println("error: " + file + ": " + e.getMessage());
+                    spec.commandLine().getErr().println("error: " + file + " is not JSON that Atlas can hash: "
+                            + CliErrors.detail(e));
                     return Main.USAGE;
                 }
             } else {
@@ -46,7 +46,7 @@ final class ComposeHashCommand implements Callable<Integer> {
             return 0;
         } catch (Inputs.InputException e) {
             spec.commandLine().getErr().println("error: " + e.getMessage());
-            return Main.USAGE;
+            return e.exitCode();
         }
     }
 }

@@ -1,5 +1,7 @@
 package dev.atlas.cli;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atlas.client.AtlsConnector;
 import dev.atlas.client.AttestedConnection;
 import dev.atlas.client.internal.HttpResponseReader;
@@ -47,7 +49,8 @@ final class DemoCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--json", description = "print the verified report as JSON")
+    @Option(names = "--json", description = "print one JSON document on stdout (server, policy, report, application "
+            + "response, attacks, ok); progress goes to stderr")
     boolean json;
 
     @Option(names = "--seed", defaultValue = "1", description = "seed of the simulated CVM (default 1)")
@@ -55,7 +58,10 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter stdout = spec.commandLine().getOut();
+        // With --json, stdout carries exactly one JSON document and the human-readable progress goes to stderr.
+        PrintWriter out = json ? spec.commandLine().getErr() : stdout;
+        ObjectNode doc = QuoteCommand.JSON.createObjectNode();
         SimulatedCvm cvm = SimulatedCvm.builder().seed(seed).build();
         ServerCertificate cert = ServerCertificate.selfSigned(Clock.systemUTC(), Duration.ofDays(1), "localhost",
                 "127.0.0.1");
@@ -68,40 +74,59 @@ final class DemoCommand implements Callable<Integer> {
                         o.write(b);
                     }
                 }).build();
-        try (AtlsServer s = server.start(); MockPccs pccs = MockPccs.start(cvm)) {
+        try (AtlsServer s = ServerCommand.start(server, "127.0.0.1:0", "the demo's loopback port");
+             MockPccs pccs = MockPccs.start(cvm)) {
             DstackTdxPolicy policy = SimulateCommand.policy(cvm, pccs.tdxUrl());
             AtlsConnector connector = connector(policy, cvm.rootCertificate());
-            out.println("simulated dstack CVM on https://127.0.0.1:" + s.port() + " (mock Intel PKI, mock PCCS "
-                    + pccs.baseUrl() + ")");
+            String url = "https://127.0.0.1:" + s.port();
+            out.println("simulated dstack CVM on " + url + " (mock Intel PKI, mock PCCS " + pccs.baseUrl() + ")");
             out.println("policy: " + policy.summary());
+            doc.put("server", url);
+            doc.put("pccs", pccs.baseUrl());
+            doc.put("policy", policy.summary());
             try (AttestedConnection c = connector.connect("127.0.0.1", s.port())) {
                 if (json) {
-                    out.println(c.report().toJson());
+                    doc.set("report", QuoteCommand.JSON.readTree(c.report().toJson()));
                 } else {
                     out.println("attested:");
                     ReportText.print(out, c.report());
                 }
                 c.outputStream().write("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
                 HttpResponseReader.Response r = HttpResponseReader.read(c.socket(), c.inputStream(), 10_000, 65536, 65536);
-                out.println("application response on the attested connection: HTTP " + r.status() + " "
-                        + new String(r.body(), StandardCharsets.UTF_8).strip());
+                String body = new String(r.body(), StandardCharsets.UTF_8).strip();
+                out.println("application response on the attested connection: HTTP " + r.status() + " " + body);
+                doc.putObject("application_response").put("status", r.status()).put("body", body);
             } catch (AttestationException e) {
-                spec.commandLine().getErr().println("demo attestation failed: " + e.getMessage());
+                if (json) {
+                    doc.put("ok", false);
+                    doc.set("error", QuoteCommand.JSON.readTree(ReportText.errorJson(e)));
+                    stdout.println(doc.toString());
+                    stdout.flush();
+                }
+                spec.commandLine().getErr().println("demo attestation failed: " + CliErrors.scrub(e.getMessage()));
                 return Main.VERIFICATION_FAILED;
+            } catch (IOException e) {
+                throw CliErrors.connectFailure(url, e, CliErrors.Trust.NONE, null, 0);
             }
 
             out.println("attacks:");
+            ArrayNode attacks = doc.putArray("attacks");
             boolean ok = true;
             DstackTdxPolicy otherCompose = DstackTdxPolicy.builder()
                     .expectedBootchain(policy.expectedBootchain()).osImageHash(policy.osImageHash())
                     .expectedComposeHash("00".repeat(32)).pccsUrl(pccs.tdxUrl()).build();
-            ok &= rejected(out, "policy expecting another compose hash",
+            ok &= rejected(out, attacks, "policy expecting another compose hash",
                     () -> connector(otherCompose, cvm.rootCertificate()).connect("127.0.0.1", s.port()));
             try (ServerSocket relay = relay(cert, s.port())) {
-                ok &= rejected(out, "man in the middle relaying a genuine quote from its own TLS session",
+                ok &= rejected(out, attacks, "man in the middle relaying a genuine quote from its own TLS session",
                         () -> connector.connect("127.0.0.1", relay.getLocalPort()));
             }
             out.flush();
+            if (json) {
+                doc.put("ok", ok);
+                stdout.println(doc.toString());
+                stdout.flush();
+            }
             return ok ? 0 : Main.VERIFICATION_FAILED;
         }
     }
@@ -114,15 +139,20 @@ final class DemoCommand implements Callable<Integer> {
         AttestedConnection run() throws Exception;
     }
 
-    private static boolean rejected(PrintWriter out, String what, Attempt a) {
+    private static boolean rejected(PrintWriter out, ArrayNode attacks, String what, Attempt a) {
+        ObjectNode o = attacks.addObject().put("attack", what);
         try (AttestedConnection c = a.run()) {
             out.println("  " + what + ": ACCEPTED (this is a bug)");
+            o.put("rejected", false);
             return false;
         } catch (AttestationException e) {
             out.println("  " + what + ": rejected, " + e.reason() + " (" + e.detail() + ")");
+            o.put("rejected", true).put("reason", e.reason().name()).put("message", e.detail());
             return true;
         } catch (Exception e) {
-            out.println("  " + what + ": failed, " + e);
+            String m = CliErrors.detail(e);
+            out.println("  " + what + ": failed, " + m);
+            o.put("rejected", false).put("message", m);
             return false;
         }
     }

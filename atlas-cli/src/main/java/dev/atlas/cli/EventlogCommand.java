@@ -54,14 +54,14 @@ final class EventlogCommand implements Runnable {
                 r = Inputs.quoteResponse(response);
                 td = Quote.parse(r.quote()).tdReport();
                 if (td == null) {
-                    err.println("error: " + response + ": the quote is not a TDX quote");
+                    err.println("error: " + response + ": the quote is not a TDX quote (an SGX quote has no RTMRs)");
                     return Main.USAGE;
                 }
             } catch (Inputs.InputException e) {
                 err.println("error: " + e.getMessage());
-                return Main.USAGE;
+                return e.exitCode();
             } catch (AttestationException e) {
-                err.println("error: " + response + ": " + e.getMessage());
+                err.println("error: " + response + ": its quote is not valid: " + CliErrors.scrub(e.getMessage()));
                 return Main.USAGE;
             }
             HexFormat hex = HexFormat.of();

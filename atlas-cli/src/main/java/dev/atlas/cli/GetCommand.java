@@ -27,14 +27,15 @@ import picocli.CommandLine.Spec;
 @Command(name = "get", mixinStandardHelpOptions = true,
         description = {"Attest https://HOST[:PORT] under a policy, then send one HTTP/1.1 request on the attested "
                 + "connection. The report goes to stderr (text, or JSON with --json), the response body to stdout.",
-            "Exit 0: attested and the response status is 2xx. 1: attestation failed, the request failed, or a "
-                + "non-2xx status (the body is still printed). 2: usage error or unreadable file."})
+            "Exit 0: attested and the response status is 2xx. 1: attestation failed, the server's certificate is "
+                + "not trusted, or a non-2xx status (the body is still printed). 2: usage error or unreadable file. "
+                + "3: network failure (connection refused, unknown host, timeout, PCCS unreachable)."})
 final class GetCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
     @Parameters(index = "0", paramLabel = "URL", description = "https://HOST[:PORT][/PATH[?QUERY]]")
-    URI url;
+    String urlText;
 
     @Option(names = "--policy", required = true, paramLabel = "FILE", description = "Atlas policy JSON.")
     Path policyFile;
@@ -67,7 +68,7 @@ final class GetCommand implements Callable<Integer> {
     @Option(names = "--report-only", description = "Attest and print the report; send no application request.")
     boolean reportOnly;
 
-    @Option(names = "--json", description = "Print the report (or the error) as JSON on stderr.")
+    @Option(names = "--json", description = "Print the report (or the error, once) as JSON on stderr.")
     boolean json;
 
     @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "30",
@@ -79,112 +80,181 @@ final class GetCommand implements Callable<Integer> {
     long maxBody;
 
     @Override
-    public Integer call() throws Exception {
+    public Integer call() {
         PrintWriter err = spec.commandLine().getErr();
-        if (!"https".equalsIgnoreCase(url.getScheme()) || url.getHost() == null || url.getRawUserInfo() != null) {
-            err.println("error: URL must be https://HOST[:PORT][/PATH] without user info");
-            return Main.USAGE;
-        }
-        String host = url.getHost().startsWith("[") ? url.getHost().substring(1, url.getHost().length() - 1) : url.getHost();
-        int port = url.getPort() == -1 ? 443 : url.getPort();
-        DstackTdxPolicy policy;
-        AtlsConnector connector;
-        byte[] body = null;
         try {
-            policy = DstackTdxPolicy.fromJson(new String(Inputs.read(policyFile), StandardCharsets.UTF_8));
-            AtlsConnector.Builder b = AtlsConnector.builder(policy).attestTimeout(Duration.ofSeconds(timeoutSeconds));
-            if (rootCa != null) {
-                b.insecureIntelRootForTesting(Inputs.certificate(rootCa));
-                err.println("WARNING: --root-ca replaces the pinned Intel SGX Root CA: for simulated CVMs only.");
-            }
-            if (trust != null && trust.ca != null) {
-                b.trustCaFile(trust.ca);
-            } else if (trust != null && trust.attestedCert) {
-                b.trustAttestedCertificate();
-            }
-            connector = b.build();
-            if (data != null) {
-                body = data.startsWith("@") ? Inputs.read(Path.of(data.substring(1)))
-                        : data.getBytes(StandardCharsets.UTF_8);
-            }
-        } catch (Inputs.InputException | IOException e) {
-            err.println("error: " + e.getMessage());
-            return Main.USAGE;
+            return send(err);
+        } catch (CliErrors.CliException e) {
+            err.println(json ? e.json() : "error: " + e.getMessage());
+            err.flush();
+            return e.exitCode();
         } catch (AttestationException e) {
-            err.println("error: policy " + policyFile + ": " + e.getMessage());
-            return Main.USAGE;
+            err.println(json ? ReportText.errorJson(e) : "attestation failed: " + CliErrors.scrub(e.getMessage()));
+            err.flush();
+            return CliErrors.exitCode(e);
+        } catch (RuntimeException e) {
+            CliErrors.CliException c = CliErrors.of(e);
+            err.println(json ? c.json() : "error: " + c.getMessage());
+            err.flush();
+            return c.exitCode();
+        }
+    }
+
+    /** {@code urlText} as an https URL, or a usage error that shows the form expected. */
+    static URI parseUrl(String s) throws CliErrors.CliException {
+        if (!s.contains("://")) {
+            throw CliErrors.usage("URL " + s + " has no scheme: give a URL such as https://"
+                    + (s.isEmpty() ? "127.0.0.1:8443" : s.replaceFirst("^/+", "")) + (s.contains("/") ? "" : "/"));
+        }
+        URI u;
+        try {
+            u = new URI(s);
+        } catch (java.net.URISyntaxException e) {
+            throw CliErrors.usage("URL " + s + " is not valid (" + e.getReason() + " at index " + e.getIndex()
+                    + "): give a URL such as https://127.0.0.1:8443/");
+        }
+        if (!"https".equalsIgnoreCase(u.getScheme())) {
+            throw CliErrors.usage("URL " + s + ": atlas get speaks attested TLS only, so the scheme must be https"
+                    + " (https://HOST[:PORT]/PATH)");
+        }
+        if (u.getHost() == null) {
+            throw CliErrors.usage("URL " + s + " has no host: give a URL such as https://127.0.0.1:8443/");
+        }
+        if (u.getRawUserInfo() != null) {
+            throw CliErrors.usage("URL " + s + " has user info (USER@): it is not sent; remove it and pass -H "
+                    + "'Authorization: ...' instead");
+        }
+        return u;
+    }
+
+    private int send(PrintWriter err) throws CliErrors.CliException, AttestationException {
+        URI url = parseUrl(urlText);
+        if (timeoutSeconds < 1 || timeoutSeconds > Integer.MAX_VALUE / 1000) {
+            throw CliErrors.usage("--timeout " + timeoutSeconds + " is out of range: give 1.."
+                    + Integer.MAX_VALUE / 1000 + " seconds");
+        }
+        if (maxBody < 0) {
+            throw CliErrors.usage("--max-body " + maxBody + " is negative: give a number of bytes");
         }
         for (String h : headers) {
             int colon = h.indexOf(':');
             if (colon <= 0 || h.indexOf('\r') >= 0 || h.indexOf('\n') >= 0) {
-                err.println("error: header must be 'Name: value' on one line: " + h);
-                return Main.USAGE;
+                throw CliErrors.usage("-H " + h + ": a header must be 'Name: value' on one line");
             }
         }
+        String host = url.getHost().startsWith("[") ? url.getHost().substring(1, url.getHost().length() - 1) : url.getHost();
+        int port = url.getPort() == -1 ? 443 : url.getPort();
+        String target = (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
+        DstackTdxPolicy policy = Inputs.policy(policyFile, "--policy");
+        AtlsConnector.Builder b = AtlsConnector.builder(policy).attestTimeout(Duration.ofSeconds(timeoutSeconds));
+        if (rootCa != null) {
+            b.insecureIntelRootForTesting(Inputs.certificate(rootCa, "--root-ca"));
+            err.println("WARNING: --root-ca replaces the pinned Intel SGX Root CA: for simulated CVMs only.");
+        }
+        if (trust != null && trust.ca != null) {
+            Inputs.read(trust.ca, "--ca");
+            try {
+                b.trustCaFile(trust.ca);
+            } catch (IOException | RuntimeException e) {
+                throw CliErrors.input(trust.ca + " (--ca) holds no PEM or DER CA certificate");
+            }
+        } else if (trust != null && trust.attestedCert) {
+            b.trustAttestedCertificate();
+        }
+        AtlsConnector connector;
+        try {
+            connector = b.build();
+        } catch (IOException e) {
+            throw CliErrors.io("cannot set up TLS for " + target + ": " + CliErrors.detail(e), e);
+        }
+        byte[] body = null;
+        if (data != null) {
+            body = data.startsWith("@") ? Inputs.read(Path.of(data.substring(1)), "-d @FILE")
+                    : data.getBytes(StandardCharsets.UTF_8);
+        }
 
-        try (AttestedConnection c = connector.connect(host, port)) {
+        AttestedConnection c;
+        try {
+            c = connector.connect(host, port);
+        } catch (IOException e) {
+            throw CliErrors.connectFailure(target, e, CliErrors.Trust.GET, "--timeout", timeoutSeconds);
+        } catch (AttestationException e) {
+            if (e.reason() == AttestationException.Reason.COLLATERAL_FETCH_FAILED) {
+                throw CliErrors.collateralFailure(policy.collateralUrl(), "pccs_url of --policy " + policyFile, e);
+            }
+            throw e;
+        }
+        try (c) {
             if (json) {
                 err.println(c.report().toJson());
             } else {
-                err.println("attested " + host + ":" + port);
+                err.println("attested " + target);
                 ReportText.print(err, c.report());
             }
             err.flush();
             if (reportOnly) {
                 return 0;
             }
-            String m = method != null ? method.toUpperCase(Locale.ROOT) : (body != null ? "POST" : "GET");
-            String target = (url.getRawPath() == null || url.getRawPath().isEmpty() ? "/" : url.getRawPath())
-                    + (url.getRawQuery() != null ? "?" + url.getRawQuery() : "");
-            StringBuilder req = new StringBuilder(m).append(' ').append(target).append(" HTTP/1.1\r\n")
-                    .append("Host: ").append(url.getRawAuthority()).append("\r\n");
-            boolean hasUa = false;
-            for (String h : headers) {
-                hasUa |= h.toLowerCase(Locale.ROOT).startsWith("user-agent:");
-                req.append(h.strip()).append("\r\n");
-            }
-            if (!hasUa) {
-                req.append("User-Agent: atlas-java\r\n");
-            }
-            if (body != null) {
-                req.append("Content-Length: ").append(body.length).append("\r\n");
-            }
-            req.append("Connection: close\r\n\r\n");
-            OutputStream out = c.outputStream();
-            out.write(req.toString().getBytes(StandardCharsets.UTF_8));
-            if (body != null) {
-                out.write(body);
-            }
-            out.flush();
-            long timeout = Duration.ofSeconds(timeoutSeconds).toMillis();
-            HttpResponseReader.Streamed r = HttpResponseReader.readStreaming(c.socket(), c.inputStream(), timeout,
-                    64 * 1024, "HEAD".equals(m), timeout);
-            long copied = 0;
-            byte[] buf = new byte[16384];
-            for (int n; (n = r.body().read(buf)) > 0; ) {
-                copied += n;
-                if (copied > maxBody) {
-                    err.println("request failed: response body exceeds --max-body " + maxBody);
-                    return Main.VERIFICATION_FAILED;
-                }
-                System.out.write(buf, 0, n);
-            }
-            System.out.flush();
-            int status = r.head().status();
-            if (status < 200 || status > 299) {
-                err.println("HTTP " + status);
-                return Main.VERIFICATION_FAILED;
-            }
-            return 0;
-        } catch (AttestationException e) {
-            if (json) {
-                err.println(ReportText.errorJson(e));
-            }
-            err.println("attestation failed: " + e.getMessage());
-            return Main.VERIFICATION_FAILED;
+            return request(c, url, body, err);
         } catch (IOException e) {
-            err.println("request failed: " + e);
-            return Main.VERIFICATION_FAILED;
+            if (CliErrors.find(e, java.net.SocketTimeoutException.class) != null) {
+                throw CliErrors.io("no response from " + url + " within " + timeoutSeconds + " s after attestation"
+                        + " (--timeout sets the deadline)", e);
+            }
+            throw CliErrors.io("the request to " + url + " failed after attestation: " + CliErrors.detail(e), e);
         }
+    }
+
+    private int request(AttestedConnection c, URI url, byte[] body, PrintWriter err)
+            throws IOException, CliErrors.CliException {
+        String m = method != null ? method.toUpperCase(Locale.ROOT) : (body != null ? "POST" : "GET");
+        String path = (url.getRawPath() == null || url.getRawPath().isEmpty() ? "/" : url.getRawPath())
+                + (url.getRawQuery() != null ? "?" + url.getRawQuery() : "");
+        StringBuilder req = new StringBuilder(m).append(' ').append(path).append(" HTTP/1.1\r\n")
+                .append("Host: ").append(url.getRawAuthority()).append("\r\n");
+        boolean hasUa = false;
+        for (String h : headers) {
+            hasUa |= h.toLowerCase(Locale.ROOT).startsWith("user-agent:");
+            req.append(h.strip()).append("\r\n");
+        }
+        if (!hasUa) {
+            req.append("User-Agent: atlas-java\r\n");
+        }
+        if (body != null) {
+            req.append("Content-Length: ").append(body.length).append("\r\n");
+        }
+        req.append("Connection: close\r\n\r\n");
+        OutputStream out = c.outputStream();
+        out.write(req.toString().getBytes(StandardCharsets.UTF_8));
+        if (body != null) {
+            out.write(body);
+        }
+        out.flush();
+        long timeout = Duration.ofSeconds(timeoutSeconds).toMillis();
+        HttpResponseReader.Streamed r;
+        try {
+            r = HttpResponseReader.readStreaming(c.socket(), c.inputStream(), timeout, 64 * 1024, "HEAD".equals(m),
+                    timeout);
+        } catch (HttpResponseReader.HttpProtocolException e) {
+            throw CliErrors.io("the response from " + url + " is not valid HTTP/1.1: " + CliErrors.detail(e), e);
+        }
+        long copied = 0;
+        byte[] buf = new byte[16384];
+        for (int n; (n = r.body().read(buf)) > 0; ) {
+            copied += n;
+            if (copied > maxBody) {
+                System.out.flush();
+                throw new CliErrors.CliException(CliErrors.REJECTED, "RESPONSE_TOO_LARGE", "the response body from "
+                        + url + " exceeds --max-body " + maxBody + " bytes (raise --max-body to accept it)", null);
+            }
+            System.out.write(buf, 0, n);
+        }
+        System.out.flush();
+        int status = r.head().status();
+        if (status < 200 || status > 299) {
+            throw new CliErrors.CliException(CliErrors.REJECTED, "HTTP_STATUS", m + " " + url + " answered HTTP "
+                    + status + " (the body, if any, is on stdout)", null);
+        }
+        return 0;
     }
 }

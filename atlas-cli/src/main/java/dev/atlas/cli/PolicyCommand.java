@@ -3,7 +3,6 @@ package dev.atlas.cli;
 import dev.atlas.dstack.DstackTdxPolicy;
 import dev.atlas.tdx.AttestationException;
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -39,7 +38,7 @@ final class PolicyCommand implements Runnable {
             PrintWriter err = spec.commandLine().getErr();
             String text;
             try {
-                text = new String(Inputs.read(policy), StandardCharsets.UTF_8);
+                text = Inputs.text(policy, null);
             } catch (Inputs.InputException e) {
                 err.println("error: " + e.getMessage());
                 return Main.USAGE;

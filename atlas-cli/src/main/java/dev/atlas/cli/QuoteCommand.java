@@ -1,7 +1,6 @@
 package dev.atlas.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atlas.tdx.AttestationException;
 import dev.atlas.tdx.Collateral;
 import dev.atlas.tdx.CollateralClient;
@@ -36,7 +35,8 @@ final class QuoteCommand implements Runnable {
     static final ObjectMapper JSON = new ObjectMapper();
 
     @Command(name = "verify", mixinStandardHelpOptions = true,
-            description = "Verify QUOTE against COLLATERAL. Exit 0 verified (any status but Revoked), 1 failed, 2 usage/IO.")
+            description = {"Verify QUOTE against COLLATERAL.", "Exit 0 verified (any status but Revoked), 1 verification "
+                    + "failed, 2 usage error or an unreadable or malformed QUOTE, COLLATERAL or --root-ca file."})
     static final class Verify implements Callable<Integer> {
         @Spec
         CommandSpec spec;
@@ -47,14 +47,15 @@ final class QuoteCommand implements Runnable {
         @Parameters(index = "1", paramLabel = "COLLATERAL", description = "QuoteCollateralV3 JSON file")
         Path collateral;
 
-        @Option(names = "--at", paramLabel = "EPOCH_SECONDS", description = "verification time (default: now)")
-        Long at;
+        @Option(names = "--at", paramLabel = "TIME", description = "verification time: seconds since the epoch or "
+                + "ISO-8601 such as 2025-07-19T10:00:34Z (default: now)")
+        Instant at;
 
         @Option(names = "--root-ca", paramLabel = "FILE",
                 description = "TESTING ONLY: trust this DER/PEM root instead of the pinned Intel SGX Root CA")
         Path rootCa;
 
-        @Option(names = "--json", description = "print the report as one JSON object")
+        @Option(names = "--json", description = "print the report (or the error) as one JSON object on stdout")
         boolean json;
 
         @Override
@@ -66,17 +67,26 @@ final class QuoteCommand implements Runnable {
             QuoteVerifier.Builder b = QuoteVerifier.builder();
             try {
                 q = Inputs.quote(quote);
+                try {
+                    Quote.parse(q);
+                } catch (AttestationException e) {
+                    throw new Inputs.InputException(quote + " is not a valid quote: " + CliErrors.scrub(e.getMessage()));
+                }
                 c = Inputs.collateral(collateral);
                 if (rootCa != null) {
-                    b.insecureTrustAnchorForTesting(Inputs.certificate(rootCa));
+                    b.insecureTrustAnchorForTesting(Inputs.certificate(rootCa, "--root-ca"));
                     err.println("WARNING: --root-ca replaces the pinned Intel SGX Root CA; this result proves nothing"
                             + " about genuine Intel hardware.");
                 }
             } catch (Inputs.InputException e) {
+                if (json) {
+                    out.println(e.json());
+                    out.flush();
+                }
                 err.println("error: " + e.getMessage());
-                return Main.USAGE;
+                return e.exitCode();
             }
-            Instant when = at != null ? Instant.ofEpochSecond(at) : Instant.now();
+            Instant when = at != null ? at : Instant.now();
             try {
                 VerifiedReport r = b.build().verify(q, c, when);
                 if (json) {
@@ -89,14 +99,11 @@ final class QuoteCommand implements Runnable {
                 return 0;
             } catch (AttestationException e) {
                 if (json) {
-                    ObjectNode o = JSON.createObjectNode();
-                    o.put("error", e.reason().name());
-                    o.put("message", e.detail());
-                    out.println(o.toString());
+                    out.println(ReportText.errorJson(e));
                     out.flush();
                 }
-                err.println("verification failed: " + e.getMessage());
-                return Main.VERIFICATION_FAILED;
+                err.println("verification failed: " + CliErrors.scrub(e.getMessage()));
+                return CliErrors.exitCode(e);
             }
         }
     }
@@ -118,26 +125,38 @@ final class QuoteCommand implements Runnable {
         Path out;
 
         @Override
-        public Integer call() {
-            PrintWriter err = spec.commandLine().getErr();
+        public Integer call() throws CliErrors.CliException {
+            byte[] bytes = Inputs.quote(quote);
+            Quote q;
             try {
-                Quote q = Quote.parse(Inputs.quote(quote));
-                CollateralClient client = CollateralClient.builder().baseUrl(pccs).build();
-                String json = client.fetch(q).toJson();
-                if (out != null) {
-                    Files.writeString(out, json + "\n", StandardCharsets.UTF_8);
-                } else {
-                    spec.commandLine().getOut().println(json);
-                    spec.commandLine().getOut().flush();
-                }
-                return 0;
-            } catch (Inputs.InputException | IOException | IllegalArgumentException e) {
-                err.println("error: " + e.getMessage());
-                return Main.USAGE;
+                q = Quote.parse(bytes);
             } catch (AttestationException e) {
-                err.println("collateral fetch failed: " + e.getMessage());
-                return Main.VERIFICATION_FAILED;
+                throw CliErrors.input(quote + " is not a valid quote: " + CliErrors.scrub(e.getMessage()));
             }
+            CollateralClient client;
+            try {
+                client = CollateralClient.builder().baseUrl(pccs).build();
+            } catch (IllegalArgumentException e) {
+                throw CliErrors.usage("--pccs " + pccs + ": " + CliErrors.detail(e)
+                        + " (give a URL such as https://pccs.phala.network)");
+            }
+            String json;
+            try {
+                json = client.fetch(q).toJson();
+            } catch (AttestationException e) {
+                throw CliErrors.collateralFailure(pccs, "--pccs", e);
+            }
+            if (out != null) {
+                try {
+                    Files.writeString(out, json + "\n", StandardCharsets.UTF_8);
+                } catch (IOException e) {
+                    throw CliErrors.unwritable(out, "--out", e);
+                }
+            } else {
+                spec.commandLine().getOut().println(json);
+                spec.commandLine().getOut().flush();
+            }
+            return 0;
         }
     }
 }

@@ -10,6 +10,7 @@ import dev.atlas.server.AtlsServer;
 import dev.atlas.server.ServerCertificate;
 import dev.atlas.server.SimulatedQuoteProvider;
 import dev.atlas.tdx.AttestationException;
+import dev.atlas.tdx.TcbStatus;
 import dev.atlas.testing.MockPccs;
 import dev.atlas.testing.SimulatedCvm;
 import dev.atlas.testing.SimulatedGuestAgent;
@@ -23,6 +24,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -55,7 +57,8 @@ final class SimulateCommand implements Callable<Integer> {
             description = "Proxy application requests to this URL (default: a built-in hello endpoint).")
     URI upstream;
 
-    @Option(names = "--out", paramLabel = "DIR", description = "Where to write the client files (default: a new temporary directory).")
+    @Option(names = "--out", paramLabel = "DIR",
+            description = "Directory for the client files, created if missing (default: a new temporary directory).")
     Path out;
 
     @Option(names = "--seed", defaultValue = "1", description = "Seed of the mock PKI, bootchain and ids (default: ${DEFAULT-VALUE}).")
@@ -75,7 +78,9 @@ final class SimulateCommand implements Callable<Integer> {
     @Option(names = "--strip-runtime-digests", description = "Send runtime digests empty, as dstack >= 0.5.6 (honest).")
     boolean stripDigests;
 
-    @Option(names = "--tcb-status", paramLabel = "STATUS", description = "Misbehave: the platform TCB level has this status.")
+    @Option(names = "--tcb-status", paramLabel = "STATUS", description = "Misbehave: the platform TCB level has this "
+            + "status (Intel's spelling: UpToDate, SWHardeningNeeded, ConfigurationNeeded, "
+            + "ConfigurationAndSWHardeningNeeded, OutOfDate, OutOfDateConfigurationNeeded, Revoked).")
     String tcbStatus;
 
     @Option(names = "--debug-td", description = "Misbehave: a debug TD.")
@@ -85,7 +90,9 @@ final class SimulateCommand implements Callable<Integer> {
     boolean wrongCompose;
 
     @Option(names = "--rewrite-payload", paramLabel = "EVENT",
-            description = "Misbehave: send a rewritten payload for this runtime event (digest and RTMR3 stay honest).")
+            description = "Misbehave: send a rewritten payload for this runtime event (digest and RTMR3 stay honest): "
+                    + "system-preparing, app-id, compose-hash, instance-id, boot-mr-done, os-image-hash (KMS only), "
+                    + "key-provider, system-ready, New TLS Certificate.")
     String rewriteEvent;
 
     @Option(names = "--replay-quote", description = "Misbehave: answer every request with the first quote.")
@@ -94,14 +101,103 @@ final class SimulateCommand implements Callable<Integer> {
     @Option(names = "--duration", paramLabel = "SECONDS", hidden = true, description = "Stop after this many seconds (tests).")
     Long duration;
 
+    /**
+     * The runtime events a simulated CVM measures, in order (dstack's boot sequence, then the server's
+     * certificate); {@code os-image-hash} only with the KMS key provider.
+     */
+    static List<String> runtimeEvents(SimulatedCvm.KeyProvider kp) {
+        List<String> names = new ArrayList<>(List.of("system-preparing", "app-id", "compose-hash", "instance-id",
+                "boot-mr-done"));
+        if (kp == SimulatedCvm.KeyProvider.KMS) {
+            names.add("os-image-hash");
+        }
+        names.addAll(List.of("key-provider", "system-ready", SimulatedCvm.TLS_CERTIFICATE_EVENT));
+        return names;
+    }
+
+    /** Checks every option before anything starts, so that a mistake never leaves a half-started simulator. */
+    private void validate() throws CliErrors.CliException {
+        if (pccsPort < 0 || pccsPort > 65535) {
+            throw CliErrors.usage("--pccs-port " + pccsPort + " is out of range 0..65535 (0 picks a free port)");
+        }
+        if (tcbStatus != null) {
+            try {
+                TcbStatus.fromJsonName(tcbStatus);
+            } catch (IllegalArgumentException e) {
+                List<String> known = new ArrayList<>();
+                for (TcbStatus t : TcbStatus.values()) {
+                    known.add(t.jsonName());
+                }
+                throw CliErrors.usage("--tcb-status " + tcbStatus + " is not a TCB status of Intel's collateral; "
+                        + "use one of (case-sensitive): " + String.join(", ", known));
+            }
+        }
+        if (rewriteEvent != null && !runtimeEvents(keyProvider).contains(rewriteEvent)) {
+            throw CliErrors.usage("--rewrite-payload " + rewriteEvent + " names no runtime event of the simulated CVM"
+                    + (keyProvider != SimulatedCvm.KeyProvider.KMS && rewriteEvent.equals("os-image-hash")
+                            ? " (with --key-provider " + keyProvider + " it measures no os-image-hash)" : "")
+                    + "; use one of: " + String.join(", ", runtimeEvents(keyProvider)));
+        }
+        if (duration != null && duration < 0) {
+            throw CliErrors.usage("--duration " + duration + " is negative");
+        }
+        ServerCommand.checkUpstream(upstream);
+    }
+
+    /** The output directory, created and checked for writing before anything starts. */
+    private Path outputDirectory() throws CliErrors.CliException {
+        if (out == null) {
+            try {
+                return Files.createTempDirectory("atlas-simulate-");
+            } catch (IOException e) {
+                throw CliErrors.io("cannot create a temporary directory for the client files: "
+                        + CliErrors.fileProblem(e) + " (pass --out DIR)", e);
+            }
+        }
+        if (Files.exists(out) && !Files.isDirectory(out)) {
+            throw CliErrors.usage("--out " + out + " is a file; --out takes a directory (it is created if missing)"
+                    + " for policy.json, root-ca.pem, server-cert.pem and simulation.json");
+        }
+        try {
+            Files.createDirectories(out);
+        } catch (IOException e) {
+            throw CliErrors.input("cannot create the --out directory " + out + ": " + CliErrors.fileProblem(e));
+        }
+        Path probe = out.resolve(".atlas-write-check");
+        try {
+            Files.deleteIfExists(probe);
+            Files.createFile(probe);
+            Files.delete(probe);
+        } catch (IOException e) {
+            throw CliErrors.input("cannot write into the --out directory " + out + ": " + CliErrors.fileProblem(e));
+        }
+        for (String f : List.of("policy.json", "root-ca.pem", "server-cert.pem", "simulation.json")) {
+            if (Files.isDirectory(out.resolve(f))) {
+                throw CliErrors.input("cannot write " + out.resolve(f) + " (--out): a directory of that name is in "
+                        + "the way");
+            }
+        }
+        return out;
+    }
+
+    private static void write(Path file, String text) throws CliErrors.CliException {
+        try {
+            Files.writeString(file, text);
+        } catch (IOException e) {
+            throw CliErrors.unwritable(file, "--out", e);
+        }
+    }
+
     @Override
     public Integer call() throws Exception {
         PrintWriter o = spec.commandLine().getOut();
-        InetSocketAddress address = ServerCommand.parseListen(listen);
+        validate();
+        InetSocketAddress address = ServerCommand.parseListen(listen, "--listen");
         SimulatedCvm.Builder b = SimulatedCvm.builder().seed(seed).keyProvider(keyProvider);
         if (compose != null) {
-            b.appCompose(Files.readAllBytes(compose));
+            b.appCompose(Inputs.read(compose, "--compose"));
         }
+        Path dir = outputDirectory();
         if (stripDigests) {
             b.stripRuntimeDigests();
         }
@@ -134,15 +230,19 @@ final class SimulateCommand implements Callable<Integer> {
             sb.handler(SimulateCommand::hello);
         }
         AtlsServer server = sb.build(); // initializes the JDK server limits before the PCCS's server exists
-        try (MockPccs pccs = MockPccs.start(cvm::collateralJson, pccsPort);
-             SimulatedGuestAgent agent = agentSocket == null ? null
-                     : SimulatedGuestAgent.builder(cvm).unixSocket(agentSocket).start();
-             AtlsServer running = server.start()) {
-            Path dir = out != null ? Files.createDirectories(out) : Files.createTempDirectory("atlas-simulate-");
+        MockPccs pccs;
+        try {
+            pccs = MockPccs.start(cvm::collateralJson, pccsPort);
+        } catch (java.io.UncheckedIOException e) {
+            throw CliErrors.cannotListen("127.0.0.1:" + pccsPort, "--pccs-port", e.getCause());
+        }
+        try (pccs;
+             SimulatedGuestAgent agent = startAgent(cvm);
+             AtlsServer running = ServerCommand.start(server, listen, "--listen")) {
             DstackTdxPolicy policy = policy(cvm, pccs.tdxUrl());
-            Files.writeString(dir.resolve("policy.json"), policy.toPrettyJson() + "\n");
-            Files.writeString(dir.resolve("root-ca.pem"), cvm.rootCertificatePem());
-            Files.writeString(dir.resolve("server-cert.pem"), cert.chainPem());
+            write(dir.resolve("policy.json"), policy.toPrettyJson() + "\n");
+            write(dir.resolve("root-ca.pem"), cvm.rootCertificatePem());
+            write(dir.resolve("server-cert.pem"), cert.chainPem());
             String host = address.getAddress().isAnyLocalAddress() ? "127.0.0.1" : address.getHostString();
             String url = "https://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + running.port();
             ObjectNode sim = new ObjectMapper().createObjectNode();
@@ -151,7 +251,7 @@ final class SimulateCommand implements Callable<Integer> {
             sim.put("certificate_sha256", cert.leafSha256Hex());
             sim.put("behaviour", cvm.behaviour());
             sim.put("agent_socket", agentSocket == null ? null : agentSocket.toString());
-            Files.writeString(dir.resolve("simulation.json"), sim.toPrettyString() + "\n");
+            write(dir.resolve("simulation.json"), sim.toPrettyString() + "\n");
 
             o.println("Simulated dstack CVM (" + cvm.behaviour() + "), key provider " + cvm.keyProvider().wireName());
             o.println("  aTLS endpoint   " + url + "  (POST /tdx_quote; other paths -> "
@@ -180,6 +280,21 @@ final class SimulateCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    private SimulatedGuestAgent startAgent(SimulatedCvm cvm) throws CliErrors.CliException {
+        if (agentSocket == null) {
+            return null;
+        }
+        try {
+            return SimulatedGuestAgent.builder(cvm).unixSocket(agentSocket).start();
+        } catch (java.io.UncheckedIOException | IllegalArgumentException e) {
+            Throwable cause = e.getCause() != null ? e.getCause() : e;
+            String why = Files.exists(agentSocket) ? "a file of that name is in the way (remove it)"
+                    : CliErrors.fileProblem(cause);
+            throw CliErrors.io("cannot serve the guest agent on the Unix socket " + agentSocket + " (--agent-socket): "
+                    + why, e);
+        }
     }
 
     /** The production-style policy for {@code cvm}'s declared measurements, with the mock PCCS. */

@@ -43,7 +43,7 @@ final class StderrListener implements AtlsServerListener {
 
     @Override
     public void applicationFailed(String path, Throwable cause) {
-        line("application failed on " + path + ": " + cause);
+        line("application failed on " + path + ": " + CliErrors.detail(cause));
     }
 
     @Override

@@ -193,10 +193,11 @@ class SimulateAndServerCommandTest {
         assertThat(get.out()).contains("hello from the simulated dstack CVM").contains("/hello");
         assertThat(get.err()).contains("\"tcb_status\"");
 
-        // The system trust store does not know the simulator's certificate: exit 1, the reason on stderr.
+        // The system trust store does not know the simulator's certificate: exit 1, the reason and the fix on stderr.
         CliRun untrusted = CliRun.of("get", url, "--policy", policy, "--root-ca", root);
         assertThat(untrusted.code()).isEqualTo(1);
-        assertThat(untrusted.err()).contains("request failed").contains("SSLHandshakeException");
+        assertThat(untrusted.err()).contains("certificate trust failure during the TLS handshake with 127.0.0.1:" + port)
+                .contains("--trust-attested-cert").doesNotContain("SSLHandshakeException");
 
         // Without the mock root the pinned Intel root rejects the simulated quote.
         CliRun pinned = CliRun.of("get", url, "--policy", policy, "--trust-attested-cert");

@@ -139,7 +139,7 @@ public final class GuestAgentQuoteProvider implements QuoteProvider {
         Objects.requireNonNull(payload);
         if (!nativeMode) {
             ObjectNode req = MAPPER.createObjectNode().put("event", event).put("payload", HEX.formatHex(payload));
-            AgentTransport.Reply r = transport.post("EmitEvent", MAPPER.writeValueAsBytes(req));
+            AgentTransport.Reply r = post("EmitEvent", MAPPER.writeValueAsBytes(req));
             if (r.status() == 200) {
                 return;
             }
@@ -167,8 +167,55 @@ public final class GuestAgentQuoteProvider implements QuoteProvider {
         return "dstack guest agent at " + transport + (nativeMode ? " (RTMR3 extended natively via " + nativeRtmr3 + ")" : "");
     }
 
+    /**
+     * One call; a transport failure becomes an IOException whose message names the agent's endpoint and says
+     * in plain words what went wrong (the JDK's own messages are often null or omit the address).
+     */
+    private AgentTransport.Reply post(String method, byte[] body) throws IOException {
+        try {
+            return transport.post(method, body);
+        } catch (IOException e) {
+            throw new IOException(failure(transport.toString(), method, e), e);
+        }
+    }
+
+    /** {@code guest agent at ENDPOINT: METHOD failed: REASON}, for people. */
+    static String failure(String endpoint, String method, IOException e) {
+        String m = e.getMessage() == null ? "" : e.getMessage();
+        if (m.startsWith("guest agent")) {
+            return m; // the transport's own message already names the agent (deadline, size limit, malformed reply)
+        }
+        String lower = m.toLowerCase(java.util.Locale.ROOT);
+        String why;
+        boolean unix = endpoint.startsWith("unix:");
+        boolean unresolved = false;
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            unresolved |= t instanceof java.nio.channels.UnresolvedAddressException
+                    || t instanceof java.net.UnknownHostException;
+        }
+        if (unresolved) {
+            why = "the host name cannot be resolved";
+        } else if (e instanceof java.net.http.HttpConnectTimeoutException || lower.contains("connect timed out")) {
+            why = "connection timed out";
+        } else if (e instanceof java.net.ConnectException || lower.contains("connection refused")) {
+            why = unix ? "connection refused (the socket exists but nothing listens on it)"
+                    : "connection refused (nothing listens there: is the agent or simulator running?)";
+        } else if (lower.contains("no such file") || e instanceof java.nio.file.NoSuchFileException) {
+            why = "the socket does not exist (not inside a dstack CVM?)";
+        } else if (lower.contains("permission denied") || e instanceof java.nio.file.AccessDeniedException) {
+            why = "permission denied (is the socket mounted into this container and readable by this user?)";
+        } else if (lower.contains("connection reset") || lower.contains("broken pipe") || e instanceof java.io.EOFException) {
+            why = "the agent closed the connection before answering";
+        } else if (!m.isBlank()) {
+            why = m;
+        } else {
+            why = "I/O error without detail";
+        }
+        return "guest agent at " + endpoint + ": " + method + " failed: " + why;
+    }
+
     private JsonNode call(String method, ObjectNode req) throws IOException {
-        AgentTransport.Reply r = transport.post(method, MAPPER.writeValueAsBytes(req));
+        AgentTransport.Reply r = post(method, MAPPER.writeValueAsBytes(req));
         if (r.status() != 200) {
             throw new IOException("guest agent " + method + " failed with status " + r.status() + ": "
                     + abbreviate(r.text()));

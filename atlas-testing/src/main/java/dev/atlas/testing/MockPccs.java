@@ -51,8 +51,8 @@ public final class MockPccs implements AutoCloseable {
 
     private MockPccs(Supplier<String> collateral, int port) throws IOException {
         this.collateral = collateral;
-        this.executor = Executors.newVirtualThreadPerTaskExecutor();
         this.server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 0);
+        this.executor = Executors.newVirtualThreadPerTaskExecutor();
         server.setExecutor(executor);
         server.createContext("/", this::handle);
         server.start();
@@ -66,13 +66,22 @@ public final class MockPccs implements AutoCloseable {
     /**
      * Starts a PCCS serving the collateral that {@code collateralJson} returns ({@code QuoteCollateralV3} JSON,
      * e.g. {@link DcapEvidence#collateralJson()}), on {@code port} of 127.0.0.1 (0 = ephemeral).
+     *
+     * @throws UncheckedIOException when the port cannot be bound; the message names the address and the reason
+     * @throws IllegalArgumentException when {@code port} is outside 0..65535
      */
     public static MockPccs start(Supplier<String> collateralJson, int port) {
         Objects.requireNonNull(collateralJson);
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException("mock PCCS port " + port + " is out of range 0..65535");
+        }
         try {
             return new MockPccs(collateralJson, port);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot start the mock PCCS", e);
+            String why = e.getMessage() == null || e.getMessage().isBlank() ? "I/O error without detail"
+                    : e.getMessage().toLowerCase(Locale.ROOT).contains("in use") ? "the address is already in use"
+                    : e.getMessage();
+            throw new UncheckedIOException("cannot start the mock PCCS on 127.0.0.1:" + port + ": " + why, e);
         }
     }
 
