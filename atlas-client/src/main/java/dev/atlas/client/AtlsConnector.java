@@ -60,7 +60,8 @@ import javax.net.ssl.X509TrustManager;
  *   <li>{@link DstackTdxVerifier} with both bindings always on: report data = SHA-512(nonce ‖ EKM) and the
  *       peer certificate.</li>
  * </ol>
- * Any failure closes the socket. Collateral comes from the policy's {@code pccs_url}; with
+ * Any failure aborts the socket (no graceful TLS close, so closing never waits on the server). The handshake
+ * and the quote response share one deadline ({@link Builder#attestTimeout}). Collateral comes from the policy's {@code pccs_url}; with
  * {@code cache_collateral} it is cached per connector for {@link DstackTdxVerifier#COLLATERAL_CACHE_TTL} (or
  * less: never past the collateral's own {@code nextUpdate}), concurrent connects sharing one fetch.
  */
@@ -139,8 +140,10 @@ public final class AtlsConnector {
             tcp.connect(new InetSocketAddress(host, port), (int) connectTimeout.toMillis());
         } catch (IOException e) {
             closeQuietly(tcp);
-            listener.failed(host, e, since(t0));
-            throw e;
+            IOException explained = ConnectFailures.connect(e, ConnectFailures.address(host, port),
+                    connectTimeout.toMillis());
+            listener.failed(host, explained, since(t0));
+            throw explained;
         }
         listener.connected(host, port, since(t0));
         return attest(tcp, host, port, t0);
@@ -158,17 +161,26 @@ public final class AtlsConnector {
     private AttestedConnection attest(Socket tcp, String host, int port, long t0)
             throws IOException, AttestationException {
         AttestedConnection conn = new AttestedConnection(host, port);
+        String where = ConnectFailures.address(host, port);
+        long timeoutMillis = attestTimeout.toMillis();
+        // One deadline for the TLS handshake and the whole quote response. Socket timeouts bound each read; the
+        // watchdog bounds the sum (a server dripping handshake bytes would otherwise restart SO_TIMEOUT on every
+        // read) by aborting the TCP socket shortly after the deadline. Verification runs after it (its collateral
+        // fetch has the collateral client's own timeouts).
+        long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
+        Watchdog watchdog = Watchdog.arm(tcp, timeoutMillis + Watchdog.GRACE_MILLIS);
+        boolean handshaking = true;
         try {
             tcp.setTcpNoDelay(true);
-            long deadlineMillis = attestTimeout.toMillis();
             SSLSocket s = (SSLSocket) sslContext.getSocketFactory().createSocket(tcp, host, port, true);
             configure(s, host, true, trustMode != TrustMode.ATTESTED_CERTIFICATE);
             long th = System.nanoTime();
-            s.setSoTimeout((int) deadlineMillis);
+            s.setSoTimeout((int) timeoutMillis);
             s.startHandshake();
+            handshaking = false;
             SSLSession session = s.getSession();
             listener.handshakeDone(host, session.getProtocol(), session.getCipherSuite(), since(th));
-            conn.attesting(s);
+            conn.attesting(s, tcp);
 
             if (!"TLSv1.3".equals(session.getProtocol()) || !(session instanceof ExtendedSSLSession es)) {
                 throw new AttestationException(Reason.CHANNEL_BINDING_UNAVAILABLE,
@@ -187,7 +199,14 @@ public final class AtlsConnector {
             random.nextBytes(nonce);
 
             long tq = System.nanoTime();
-            HttpResponseReader.Response r = requestQuote(s, host, nonce, deadlineMillis);
+            long left = (deadline - System.nanoTime()) / 1_000_000L;
+            if (left <= 0) {
+                throw new java.net.SocketTimeoutException("deadline passed before the quote request");
+            }
+            HttpResponseReader.Response r = requestQuote(s, host, nonce, left);
+            if (!watchdog.disarm()) {
+                throw new java.net.SocketTimeoutException("aborted at the deadline");
+            }
             listener.quoteFetched(host, r.body().length, since(tq));
             if (r.status() < 200 || r.status() > 299) {
                 throw new AttestationException(Reason.QUOTE_REQUEST_FAILED, "POST " + QUOTE_PATH + " answered "
@@ -202,18 +221,32 @@ public final class AtlsConnector {
             listener.verified(host, report, since(t0));
             return conn;
         } catch (HttpResponseReader.HttpProtocolException e) {
+            boolean fired = !watchdog.disarm();
             fail(conn, tcp);
+            if (fired) {
+                IOException t = ConnectFailures.attempt(e, true, false, where, timeoutMillis);
+                listener.failed(host, t, since(t0));
+                throw t;
+            }
             AttestationException ae = new AttestationException(Reason.MALFORMED_RESPONSE,
                     "malformed " + QUOTE_PATH + " response: " + e.getMessage(), e);
             listener.failed(host, ae, since(t0));
             throw ae;
-        } catch (IOException | AttestationException | RuntimeException e) {
+        } catch (IOException e) {
+            boolean fired = !watchdog.disarm();
+            fail(conn, tcp);
+            IOException t = ConnectFailures.attempt(e, fired, handshaking, where, timeoutMillis);
+            listener.failed(host, t, since(t0));
+            throw t;
+        } catch (AttestationException | RuntimeException e) {
+            watchdog.disarm();
             fail(conn, tcp);
             listener.failed(host, e, since(t0));
             throw e;
         } catch (CertificateException e) {
+            watchdog.disarm();
             fail(conn, tcp);
-            throw new IOException("cannot encode the peer certificate", e);
+            throw new IOException("cannot encode the peer certificate of " + where + ": " + e.getMessage(), e);
         }
     }
 
@@ -235,8 +268,24 @@ public final class AtlsConnector {
         return host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host;
     }
 
+    /**
+     * Ends a failed attempt at once: the TCP socket is aborted (SO_LINGER 0, so the kernel sends RST and keeps
+     * nothing) before the TLS socket is closed. Closing the TLS socket first would send close_notify and then,
+     * in the JDK, wait to read the peer's with the last SO_TIMEOUT, which a server that went silent turns into
+     * up to a second full deadline. A failed, untrusted connection gets no graceful TLS close.
+     */
     private static void fail(AttestedConnection conn, Socket tcp) {
+        abort(tcp);
         conn.failed();
+    }
+
+    /** Closes {@code tcp} with SO_LINGER 0; never blocks. */
+    static void abort(Socket tcp) {
+        try {
+            tcp.setSoLinger(true, 0);
+        } catch (IOException ignored) {
+            // already closed, or not connected: close anyway
+        }
         closeQuietly(tcp);
     }
 
@@ -414,7 +463,10 @@ public final class AtlsConnector {
             return this;
         }
 
-        /** Deadline for the TLS handshake, and separately for the whole quote response (default 30 s each). */
+        /**
+         * One deadline for the TLS handshake and the whole quote response together (default 30 s); a failed
+         * attempt, socket close included, ends within it plus a fixed {@value Watchdog#GRACE_MILLIS} ms.
+         */
         public Builder attestTimeout(Duration d) {
             this.attestTimeout = positive(d);
             return this;

@@ -208,7 +208,7 @@ public final class AtlsHttpClient implements AutoCloseable {
                     }
                 }, c, s.reusable());
             } catch (IOException e) {
-                c.close();
+                c.abort(); // failed exchange: no graceful TLS close that could wait on the server
                 boolean stale = reused && !(e instanceof java.net.SocketTimeoutException);
                 if (stale && attempt == 0) {
                     continue; // the server had closed the idle connection: once more on a fresh one
@@ -350,12 +350,26 @@ public final class AtlsHttpClient implements AutoCloseable {
         }
 
         void close() {
+            if (attested != null) {
+                attested.close();
+            } else {
+                AttestedConnection.closeWithoutWaiting(socket);
+            }
+        }
+
+        /** Closes at once (SO_LINGER 0, no TLS close), after a failed exchange. */
+        void abort() {
+            if (attested != null) {
+                attested.abort();
+                return;
+            }
             try {
-                if (attested != null) {
-                    attested.close();
-                } else {
-                    socket.close();
-                }
+                socket.setSoLinger(true, 0);
+            } catch (IOException ignored) {
+                // closing anyway
+            }
+            try {
+                socket.close();
             } catch (IOException ignored) {
                 // closing anyway
             }

@@ -27,6 +27,7 @@ public final class AttestedConnection implements Closeable {
     private final int port;
     private volatile State state = State.HANDSHAKING;
     private volatile SSLSocket socket;
+    private volatile java.net.Socket tcp;
     private volatile AttestationReport report;
     private volatile Instant attestedAt;
 
@@ -35,9 +36,10 @@ public final class AttestedConnection implements Closeable {
         this.port = port;
     }
 
-    synchronized void attesting(SSLSocket s) {
+    synchronized void attesting(SSLSocket s, java.net.Socket underlying) {
         require(State.HANDSHAKING);
         this.socket = s;
+        this.tcp = underlying;
         this.state = State.ATTESTING;
     }
 
@@ -131,7 +133,10 @@ public final class AttestedConnection implements Closeable {
         }
     }
 
-    /** Closes the socket; the state becomes CLOSED (FAILED stays FAILED). */
+    /**
+     * Closes the socket; the state becomes CLOSED (FAILED stays FAILED). Sends close_notify but never waits for
+     * the peer's (see {@link #closeWithoutWaiting}).
+     */
     @Override
     public synchronized void close() {
         if (state != State.FAILED) {
@@ -140,14 +145,43 @@ public final class AttestedConnection implements Closeable {
         closeQuietly();
     }
 
+    /** Closes at once without a TLS close (SO_LINGER 0): for a connection whose last exchange failed. */
+    synchronized void abort() {
+        if (state != State.FAILED) {
+            state = State.CLOSED;
+        }
+        java.net.Socket t = tcp;
+        if (t != null) {
+            AtlsConnector.abort(t);
+        }
+        closeQuietly();
+    }
+
     private void closeQuietly() {
         SSLSocket s = socket;
         if (s != null) {
-            try {
-                s.close();
-            } catch (IOException ignored) {
-                // closing anyway
+            closeWithoutWaiting(s);
+        }
+    }
+
+    /**
+     * Closes a TLS socket without waiting on the peer. The JDK's close sends close_notify and then, when the
+     * socket has a read timeout, blocks in one read of up to that timeout hoping for the peer's close_notify (a
+     * silent server turns that into a whole deadline); with no read timeout (0) it only discards what has already
+     * arrived. So the timeout is cleared first; nothing reads this socket after close.
+     */
+    static void closeWithoutWaiting(SSLSocket s) {
+        try {
+            if (!s.isClosed()) {
+                s.setSoTimeout(0);
             }
+        } catch (IOException ignored) {
+            // the underlying socket is closed already: nothing to wait for
+        }
+        try {
+            s.close();
+        } catch (IOException ignored) {
+            // closing anyway
         }
     }
 

@@ -42,6 +42,13 @@ public final class DstackTdxPolicy {
     private static final List<String> BOOTCHAIN_FIELDS = List.of("mrtd", "rtmr0", "rtmr1", "rtmr2");
     private static final int MAX_JSON_CHARS = 8 << 20;
 
+    /**
+     * Largest {@code grace_period}: 365 days (31,536,000 s). A grace period is a stop-gap while a platform's TCB
+     * update is rolled out, not a way to accept OutOfDate forever; the bound also keeps "TCB date + grace" far
+     * from overflowing an {@code Instant}, so a policy that loads can always be evaluated.
+     */
+    public static final long MAX_GRACE_PERIOD_SECONDS = 365L * 24 * 3600;
+
     private final Bootchain expectedBootchain;
     private final JsonNode appCompose;
     private final String appComposeRaw;
@@ -176,8 +183,8 @@ public final class DstackTdxPolicy {
                 throw invalid("grace_period must be a non-negative integer number of seconds, got " + grace);
             }
             BigInteger g = grace.bigIntegerValue();
-            if (g.bitLength() > 63) {
-                throw invalid("grace_period is too large");
+            if (g.compareTo(BigInteger.valueOf(MAX_GRACE_PERIOD_SECONDS)) > 0) {
+                throw graceTooLarge(g.toString());
             }
             b.gracePeriodSeconds(g.longValue());
         }
@@ -386,6 +393,12 @@ public final class DstackTdxPolicy {
         return "DstackTdxPolicy{" + summary() + "}";
     }
 
+    /** The one message for a grace period over {@link #MAX_GRACE_PERIOD_SECONDS}, from JSON or the builder. */
+    private static AttestationException graceTooLarge(String value) {
+        return invalid("grace_period " + value + " is too large: the maximum is " + MAX_GRACE_PERIOD_SECONDS
+                + " s (365 days)");
+    }
+
     static AttestationException invalid(String msg) {
         return new AttestationException(Reason.INVALID_POLICY, msg);
     }
@@ -494,6 +507,9 @@ public final class DstackTdxPolicy {
                 }
                 if (gracePeriodSeconds < 0) {
                     throw invalid("grace_period must not be negative");
+                }
+                if (gracePeriodSeconds > MAX_GRACE_PERIOD_SECONDS) {
+                    throw graceTooLarge(gracePeriodSeconds.toString());
                 }
             }
             if (osImageHash != null) {

@@ -354,7 +354,7 @@ class DstackTdxVerifierTest {
     void gracePeriod_outOfDateFromQeOnly_isNotCovered() throws Exception {
         Case c = quote(b -> b.qeIsvSvn(3)); // QE identity level isvsvn 2: OutOfDate; platform UpToDate
         DstackTdxPolicy p = c.policy().allowedTcbStatus(List.of("UpToDate", "OutOfDate"))
-                .gracePeriodSeconds(10L * 365 * 86400).build();
+                .gracePeriodSeconds(DstackTdxPolicy.MAX_GRACE_PERIOD_SECONDS).build();
         AttestationException e = assertThrows(AttestationException.class, () -> c.verify(p));
         assertThat(e.reason()).isEqualTo(Reason.GRACE_PERIOD_NOT_APPLICABLE);
     }

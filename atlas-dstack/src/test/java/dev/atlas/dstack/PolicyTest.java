@@ -129,7 +129,7 @@ class PolicyTest {
         "grace without OutOfDate|,\"grace_period\":0|grace_period requires allowed_tcb_status to include OutOfDate",
         "grace negative|,\"grace_period\":-1,\"allowed_tcb_status\":[\"OutOfDate\"]|grace_period must be a non-negative integer",
         "grace float|,\"grace_period\":1.5,\"allowed_tcb_status\":[\"OutOfDate\"]|grace_period must be a non-negative integer",
-        "grace huge|,\"grace_period\":18446744073709551615,\"allowed_tcb_status\":[\"OutOfDate\"]|grace_period is too large",
+        "grace huge|,\"grace_period\":18446744073709551615,\"allowed_tcb_status\":[\"OutOfDate\"]|grace_period 18446744073709551615 is too large: the maximum is 31536000 s",
         "statuses not array|,\"allowed_tcb_status\":\"UpToDate\"|allowed_tcb_status must be an array",
         "cache not bool|,\"cache_collateral\":\"yes\"|cache_collateral must be true or false",
         "pccs not string|,\"pccs_url\":1|pccs_url must be a string or null",

@@ -16,6 +16,7 @@ import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ExecutorService;
@@ -156,11 +157,17 @@ public final class AtlsServer implements AutoCloseable {
                 TdxQuoteHandler.send(ex, 404, "{\"detail\":\"Not Found\"}");
                 return;
             }
-            String cl = ex.getRequestHeaders().getFirst("Content-Length");
-            if (cl != null && cl.length() < 19 && cl.chars().allMatch(Character::isDigit)
-                    && Long.parseLong(cl) > config.maxRequestBodyBytes) {
-                config.listener.requestRejected(ex.getRemoteAddress(), path, 413, "body of " + cl + " bytes");
+            int refused = contentLengthStatus(ex.getRequestHeaders().get("Content-Length"), config.maxRequestBodyBytes);
+            if (refused == 413) {
+                config.listener.requestRejected(ex.getRemoteAddress(), path, 413,
+                        "declared body over the limit of " + config.maxRequestBodyBytes + " bytes");
                 TdxQuoteHandler.send(ex, 413, "{\"detail\":\"Request Entity Too Large\"}");
+                return;
+            }
+            if (refused == 400) {
+                config.listener.requestRejected(ex.getRemoteAddress(), path, 400,
+                        "Content-Length is not one non-negative decimal integer");
+                TdxQuoteHandler.send(ex, 400, "{\"detail\":\"Bad Request\"}");
                 return;
             }
             ex.setStreams(new LimitedInputStream(ex.getRequestBody(), config.maxRequestBodyBytes), null);
@@ -180,6 +187,54 @@ public final class AtlsServer implements AutoCloseable {
         }
     }
 
+
+    /**
+     * Judges the request's {@code Content-Length} lines before anything is forwarded: 0 when absent or acceptable,
+     * 400 when a value is not a non-negative decimal integer of ASCII digits (signs, inner spaces, other Unicode
+     * digits, an empty value, a list) or the lines disagree, 413 when the length is over {@code limit}, however
+     * many digits it has (leading zeros included; no parsing that could overflow).
+     */
+    static int contentLengthStatus(List<String> values, long limit) {
+        if (values == null || values.isEmpty()) {
+            return 0;
+        }
+        String first = null;
+        for (String v : values) {
+            String t = stripOws(v);
+            if (t.isEmpty()) {
+                return 400;
+            }
+            for (int i = 0; i < t.length(); i++) {
+                char c = t.charAt(i);
+                if (c < '0' || c > '9') {
+                    return 400;
+                }
+            }
+            int z = 0;
+            while (z < t.length() - 1 && t.charAt(z) == '0') {
+                z++;
+            }
+            t = t.substring(z);
+            if (first != null && !first.equals(t)) {
+                return 400;
+            }
+            first = t;
+        }
+        // limit < 2^63, so 19 or more significant digits are always over it
+        return first.length() >= 19 || Long.parseLong(first) > limit ? 413 : 0;
+    }
+
+    private static String stripOws(String v) {
+        int a = 0;
+        int b = v.length();
+        while (a < b && (v.charAt(a) == ' ' || v.charAt(a) == '\t')) {
+            a++;
+        }
+        while (b > a && (v.charAt(b - 1) == ' ' || v.charAt(b - 1) == '\t')) {
+            b--;
+        }
+        return v.substring(a, b);
+    }
 
     /** Builder. Certificate and quote provider are required. */
     public static final class Builder {

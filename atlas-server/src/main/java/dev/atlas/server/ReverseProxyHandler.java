@@ -158,14 +158,23 @@ public final class ReverseProxyHandler implements HttpHandler {
         if (chunked) {
             return HttpRequest.BodyPublishers.ofByteArray(ex.getRequestBody().readAllBytes());
         }
-        if (cl == null || cl.equals("0")) {
+        if (cl == null) {
             return HttpRequest.BodyPublishers.noBody();
         }
         long length;
         try {
-            length = Long.parseLong(cl);
+            // AtlsServer already refused anything but ASCII digits within its limit (400/413); used on its own,
+            // this handler still takes only plain digits (Long.parseLong alone would accept a sign).
+            String t = cl.strip();
+            if (t.isEmpty() || !t.chars().allMatch(c -> c >= '0' && c <= '9')) {
+                throw new NumberFormatException();
+            }
+            length = Long.parseLong(t);
         } catch (NumberFormatException e) {
             throw new IOException("malformed Content-Length");
+        }
+        if (length == 0) {
+            return HttpRequest.BodyPublishers.noBody();
         }
         // The client closes the stream when it is done or fails; the exchange's stream must stay open so that
         // the server can still answer on this connection.

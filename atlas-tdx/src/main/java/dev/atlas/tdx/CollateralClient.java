@@ -48,11 +48,13 @@ public final class CollateralClient {
     private final String baseUrl;
     private final HttpClient http;
     private final Duration requestTimeout;
+    private final Duration connectTimeout;
     private final int maxResponseBytes;
 
     private CollateralClient(Builder b) {
         this.baseUrl = normalizeBaseUrl(b.baseUrl);
         this.requestTimeout = b.requestTimeout;
+        this.connectTimeout = b.connectTimeout;
         this.maxResponseBytes = b.maxResponseBytes;
         this.http = b.httpClient != null ? b.httpClient : HttpClient.newBuilder()
                 .connectTimeout(b.connectTimeout)
@@ -305,19 +307,67 @@ public final class CollateralClient {
             resp = f.get(requestTimeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
             f.cancel(true);
-            throw fetchFailed("Failed to fetch " + url + ": no complete response within " + requestTimeout, e);
+            throw fetchFailed("Failed to fetch " + url + ": no complete response within " + seconds(requestTimeout), e);
         } catch (InterruptedException e) {
             f.cancel(true);
             Thread.currentThread().interrupt();
             throw fetchFailed("Failed to fetch " + url + ": interrupted", e);
         } catch (ExecutionException e) {
             Throwable c = e.getCause() != null ? e.getCause() : e;
-            throw fetchFailed("Failed to fetch " + url + ": " + c, c);
+            throw fetchFailed("Failed to fetch " + url + ": " + describe(c, req.uri()), c);
         }
         if (resp.statusCode() < 200 || resp.statusCode() > 299) {
             throw fetchFailed("Failed to fetch " + url + ": HTTP " + resp.statusCode(), null);
         }
         return new Response(url, resp.headers(), resp.body());
+    }
+
+    /**
+     * The problem in words, naming {@code host:port}: the JDK's HTTP client reports a refused connection as a
+     * {@code ConnectException} without a message, and a TLS handshake with a plain-HTTP port as an SSL error
+     * about an "unrecognized SSL message".
+     */
+    private String describe(Throwable c, URI uri) {
+        String host = uri.getHost() == null ? "?" : uri.getHost();
+        int port = uri.getPort() != -1 ? uri.getPort() : "https".equalsIgnoreCase(uri.getScheme()) ? 443 : 80;
+        String where = (host.indexOf(':') >= 0 && !host.startsWith("[") ? "[" + host + "]" : host) + ":" + port;
+        boolean tls = "https".equalsIgnoreCase(uri.getScheme());
+        for (Throwable t = c; t != null; t = t.getCause()) {
+            String m = t.getMessage() == null ? "" : t.getMessage();
+            if (t instanceof java.nio.channels.UnresolvedAddressException || t instanceof java.net.UnknownHostException) {
+                return "cannot connect to " + where + ": unknown host (the name does not resolve)";
+            }
+            if (t instanceof java.net.NoRouteToHostException) {
+                return "cannot connect to " + where + ": no route to host";
+            }
+            if (t instanceof javax.net.ssl.SSLException && (m.contains("Unsupported or unrecognized SSL message")
+                    || m.contains("plaintext connection"))) {
+                return "the server at " + where + " did not answer TLS (is it a plain-HTTP port? then the URL"
+                        + " should start with http://)";
+            }
+        }
+        if (c instanceof java.net.http.HttpConnectTimeoutException) {
+            return tls ? "the server at " + where + " did not complete the connection and TLS handshake within "
+                    + seconds(connectTimeout) + " (it sent nothing: a firewall, or not a TLS port?)"
+                    : "cannot connect to " + where + ": timed out after " + seconds(connectTimeout);
+        }
+        if (c instanceof java.net.http.HttpTimeoutException) {
+            return "the server at " + where + " sent no complete response within " + seconds(requestTimeout);
+        }
+        if (c instanceof java.net.ConnectException) {
+            String m = c.getMessage() == null ? "" : c.getMessage();
+            return m.isEmpty() || m.toLowerCase(Locale.ROOT).contains("refused")
+                    ? "cannot connect to " + where + ": connection refused (nothing listens there; check the URL)"
+                    : "cannot connect to " + where + ": " + m;
+        }
+        if (c instanceof javax.net.ssl.SSLException) {
+            return "TLS with " + where + " failed: " + (c.getMessage() == null ? "no detail" : c.getMessage());
+        }
+        return c.getMessage() != null ? c.getMessage() : "I/O error with " + where + " (no detail)";
+    }
+
+    private static String seconds(Duration d) {
+        return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms";
     }
 
     /** Collects a body up to a limit; a larger body fails and cancels the stream. */
