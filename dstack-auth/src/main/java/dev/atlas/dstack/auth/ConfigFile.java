@@ -81,9 +81,10 @@ final class ConfigFile {
 
     /**
      * The config to decide with: the settled file's (cached by stamp), or the defaults with an error when the file
-     * is missing, unreadable, invalid, or did not settle within the maximum wait. Never throws.
+     * is missing, unreadable, invalid, or did not settle within the maximum wait. Never throws. Concurrent
+     * requests wait side by side (the lock is never held while sleeping); one of them reads a settled version.
      */
-    synchronized AuthConfig.Loaded load() {
+    AuthConfig.Loaded load() {
         long start = ticker.nanos();
         while (true) {
             Stamp s;
@@ -97,32 +98,35 @@ final class ConfigFile {
                 return new AuthConfig.Loaded(AuthConfig.defaults(), "cannot read config file " + path + ": "
                         + AuthConfig.words(e), "none");
             }
-            if (s.equals(cachedStamp)) {
-                return cached;
-            }
-            long now = ticker.nanos();
-            if (!s.equals(seen)) {
-                seen = s;
-                seenAt = now;
-            }
-            long stillFor = now - seenAt;
-            if (stillFor >= settleNanos) {
-                AuthConfig.Loaded l = AuthConfig.load(path);
-                parses++;
-                Stamp after;
-                try {
-                    after = stamp(path);
-                } catch (IOException e) {
-                    after = null;
+            long stillFor;
+            synchronized (this) {
+                if (s.equals(cachedStamp)) {
+                    return cached;
                 }
-                if (s.equals(after)) {
-                    cachedStamp = s;
-                    cached = l;
-                    return l;
+                long now = ticker.nanos();
+                if (!s.equals(seen)) {
+                    seen = s;
+                    seenAt = now;
                 }
-                seen = after; // changed while it was read: that read decides nothing
-                seenAt = ticker.nanos();
-                stillFor = 0;
+                stillFor = now - seenAt;
+                if (stillFor >= settleNanos) {
+                    AuthConfig.Loaded l = AuthConfig.load(path); // small and bounded: read under the lock, once
+                    parses++;
+                    Stamp after;
+                    try {
+                        after = stamp(path);
+                    } catch (IOException e) {
+                        after = null;
+                    }
+                    if (s.equals(after)) {
+                        cachedStamp = s;
+                        cached = l;
+                        return l;
+                    }
+                    seen = after; // changed while it was read: that read decides nothing
+                    seenAt = ticker.nanos();
+                    stillFor = 0;
+                }
             }
             long waited = ticker.nanos() - start;
             if (waited >= maxWaitNanos) {
@@ -143,7 +147,7 @@ final class ConfigFile {
         }
     }
 
-    private void forget() {
+    private synchronized void forget() {
         cachedStamp = null;
         cached = null;
         seen = null;
