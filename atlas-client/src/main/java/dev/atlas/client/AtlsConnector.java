@@ -465,7 +465,7 @@ public final class AtlsConnector {
 
         /**
          * One deadline for the TLS handshake and the whole quote response together (default 30 s); a failed
-         * attempt, socket close included, ends within it plus a fixed {@value Watchdog#GRACE_MILLIS} ms.
+         * attempt, socket close included, ends within it plus a fixed 200 ms (the watchdog aborts the socket then).
          */
         public Builder attestTimeout(Duration d) {
             this.attestTimeout = positive(d);

@@ -59,16 +59,22 @@ final class ConnectFailures {
                     : "the server at " + where + " sent no complete " + AtlsConnector.QUOTE_PATH + " response within "
                             + deadlineMillis + " ms");
         } else if (handshaking && e instanceof SSLException && notTls(e)) {
-            out = new SSLException("the server at " + where + " did not answer TLS (is it a plain-HTTP port?)");
+            out = ssl(e, "the server at " + where + " did not answer TLS (is it a plain-HTTP port?)");
         } else if (handshaking && (e instanceof java.io.EOFException || e.getMessage() != null
                 && e.getMessage().contains("terminated the handshake"))) {
-            out = new SSLException("the server at " + where + " closed the connection during the TLS handshake"
+            out = ssl(e, "the server at " + where + " closed the connection during the TLS handshake"
                     + " (not a TLS server, or it refused this client's TLS 1.3 hello)");
         } else {
             return e;
         }
         out.initCause(e);
         return out;
+    }
+
+    /** An SSL exception with {@code msg}, keeping the handshake subtype. */
+    private static SSLException ssl(IOException e, String msg) {
+        return e instanceof javax.net.ssl.SSLHandshakeException ? new javax.net.ssl.SSLHandshakeException(msg)
+                : new SSLException(msg);
     }
 
     private static boolean notTls(Throwable e) {

@@ -1,6 +1,9 @@
 package dev.atlas.dstack.auth;
 
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.core.io.JsonEOFException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -118,7 +121,7 @@ public final class AuthConfig {
         } catch (NoSuchFileException e) {
             return new Loaded(defaults(), "config file not found: " + file, "none");
         } catch (IOException e) {
-            return new Loaded(defaults(), "cannot read config file " + file + ": " + e.getMessage(), "none");
+            return new Loaded(defaults(), "cannot read config file " + file + ": " + words(e), "none");
         }
         if (bytes.length > MAX_BYTES) {
             return new Loaded(defaults(), "config file larger than " + MAX_BYTES + " bytes: " + file, "none");
@@ -127,8 +130,19 @@ public final class AuthConfig {
         try {
             return new Loaded(parse(bytes, digest), null, digest);
         } catch (ConfigException e) {
-            return new Loaded(defaults(), e.getMessage(), digest);
+            return new Loaded(defaults(), "config file " + file + ": " + e.getMessage(), digest);
         }
+    }
+
+    /** An I/O problem in words: the JDK's message (an access-denied one is just the path), never a class name. */
+    static String words(IOException e) {
+        if (e instanceof java.nio.file.AccessDeniedException) {
+            return "permission denied";
+        }
+        if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) {
+            return f.getReason();
+        }
+        return e.getMessage() != null ? e.getMessage() : "read error";
     }
 
     /** Parses config JSON with auth-simple's schema. */
@@ -143,12 +157,15 @@ public final class AuthConfig {
         JsonNode root;
         try {
             root = JSON.readTree(json);
-        } catch (com.fasterxml.jackson.core.JacksonException e) {
-            throw new ConfigException("invalid JSON: " + e.getOriginalMessage());
+        } catch (JacksonException e) {
+            throw new ConfigException(jsonError(e));
         } catch (IOException e) {
-            throw new ConfigException("invalid JSON: " + e.getMessage());
+            throw new ConfigException("invalid JSON: cannot be read");
         }
-        if (root == null || !root.isObject()) {
+        if (root == null || root.isMissingNode()) {
+            throw new ConfigException("invalid JSON: the file is empty (expected a JSON object)");
+        }
+        if (!root.isObject()) {
             throw new ConfigException("the config must be a JSON object");
         }
         List<String> osImages = strings(root, "osImages", List.of());
@@ -190,6 +207,70 @@ public final class AuthConfig {
             }
         }
         return new AuthConfig(osImages, gateway, kmsAddr, chain, impl, tcb, advisories, kms, apps, digest);
+    }
+
+    /**
+     * A JSON syntax error in plain words with its line and column: never Jackson's own message, which names
+     * its features, its types and (in locations) its source descriptor.
+     */
+    static String jsonError(JacksonException e) {
+        JsonLocation loc = e.getLocation();
+        String where = loc != null && loc.getLineNr() > 0
+                ? " at line " + loc.getLineNr() + (loc.getColumnNr() > 0 ? ", column " + loc.getColumnNr() : "") : "";
+        String m = e.getOriginalMessage() == null ? "" : e.getOriginalMessage();
+        String problem;
+        if (e instanceof JsonEOFException || m.contains("end-of-input")) {
+            problem = "the file ends before the JSON is complete (cut short, or still being written?)";
+        } else if (m.startsWith("Duplicate field '")) {
+            problem = "a key appears twice in the same object: " + quoted(m, "Duplicate field '")
+                    + " (which one should count is ambiguous, so the file is refused)";
+        } else if (m.startsWith("Trailing token")) {
+            problem = "there is more content after the end of the JSON object";
+        } else if (m.contains("was expecting double-quote to start field name")) {
+            problem = "expected a key in double quotes (a trailing comma, or a key without quotes?)";
+        } else if (m.contains("was expecting comma")) {
+            problem = "expected a comma between two entries";
+        } else if (m.contains("was expecting a colon")) {
+            problem = "expected a colon after the key";
+        } else if (m.startsWith("Unrecognized token '")) {
+            problem = "unknown word " + quoted(m, "Unrecognized token '")
+                    + " (strings need double quotes; true, false and null are lowercase)";
+        } else if (m.startsWith("Unexpected close marker")) {
+            problem = "a closing bracket does not match the one that opened";
+        } else if (m.contains("Illegal unquoted character")) {
+            problem = "a control character inside a string (write it escaped, e.g. \\n)";
+        } else if (m.contains("Invalid UTF-8")) {
+            problem = "the file is not valid UTF-8 text";
+        } else if (m.contains("out of range")) {
+            problem = "a number is out of range";
+        } else if (m.startsWith("Unexpected character ('")) {
+            int c = m.indexOf("(code ");
+            int end = c < 0 ? -1 : m.indexOf(')', c);
+            String ch = "";
+            if (c >= 0 && end > c) {
+                try {
+                    int cp = Integer.parseInt(m.substring(c + 6, end).trim().split(" ")[0]);
+                    ch = cp >= 0x20 && cp < 0x7f ? " '" + (char) cp + "'" : String.format(" U+%04X", cp);
+                } catch (NumberFormatException ignored) {
+                    // no character named
+                }
+            }
+            problem = "unexpected character" + ch;
+        } else {
+            problem = "not valid JSON";
+        }
+        return "invalid JSON" + where + ": " + problem;
+    }
+
+    /** The text between {@code prefix} and the next single quote, quoted; "" when absent. */
+    private static String quoted(String m, String prefix) {
+        int a = m.indexOf(prefix);
+        int b = a < 0 ? -1 : m.indexOf('\'', a + prefix.length());
+        if (a < 0 || b < 0) {
+            return "";
+        }
+        String t = m.substring(a + prefix.length(), b);
+        return "\"" + (t.length() > 60 ? t.substring(0, 60) + "…" : t) + "\"";
     }
 
     private static String string(JsonNode o, String name, String dflt) throws ConfigException {

@@ -17,6 +17,7 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 import java.util.Objects;
@@ -28,8 +29,9 @@ import java.util.concurrent.atomic.AtomicReference;
 /**
  * The webhook the dstack KMS calls before releasing keys, answering as auth-simple does:
  * {@code GET /} (the fields the KMS requires), {@code POST /bootAuth/app}, {@code POST /bootAuth/kms}, plus
- * {@code GET /metrics}. The config file is re-read and re-parsed on every request, so an edit takes effect on the
- * next request and a broken file denies everything (auth-simple's defaults) until it is fixed.
+ * {@code GET /metrics}. The config file is checked on every request, so an edit takes effect on the next request
+ * (once the file has settled, {@link Builder#configSettle}) and a broken file denies everything (auth-simple's
+ * defaults) until it is fixed; a settled version is parsed once ({@link ConfigFile}).
  *
  * <p>Every decision writes one audit line (JSON on the log stream) with the request's ids, device id included,
  * the decision, the reason and the SHA-256 of the config file that decided.
@@ -37,11 +39,13 @@ import java.util.concurrent.atomic.AtomicReference;
 public final class AuthServer implements AutoCloseable {
     /** Largest request body read. */
     public static final int MAX_BODY = 1 << 20;
-    /** Delay before the one re-read of a config file that did not parse as JSON. */
-    static final long RETRY_MILLIS = 25;
+    /** Environment variable for the settle window in milliseconds (when the builder does not set one). */
+    public static final String SETTLE_VARIABLE = "AUTH_CONFIG_SETTLE_MS";
     private static final ObjectMapper JSON = AuthConfig.JSON;
 
     private final Path configPath;
+    private final ConfigFile configFile;
+    private final String settleWarning;
     private final String host;
     private final int requestedPort;
     private final BootAuthorizer.Mode mode;
@@ -64,6 +68,31 @@ public final class AuthServer implements AutoCloseable {
         this.env = Map.copyOf(b.env);
         this.log = b.log;
         this.clock = b.clock;
+        Duration settle = b.settle;
+        String warning = null;
+        if (settle == null) {
+            settle = ConfigFile.DEFAULT_SETTLE;
+            String v = env.get(SETTLE_VARIABLE);
+            if (v != null && !v.isBlank()) {
+                try {
+                    settle = checkSettle(Duration.ofMillis(Long.parseLong(v.strip())));
+                } catch (IllegalArgumentException e) { // NumberFormatException included
+                    warning = SETTLE_VARIABLE + "=" + v.strip() + " is not a whole number of milliseconds from "
+                            + ConfigFile.MIN_SETTLE.toMillis() + " to " + ConfigFile.MAX_SETTLE.toMillis()
+                            + "; using " + ConfigFile.DEFAULT_SETTLE.toMillis();
+                }
+            }
+        }
+        this.settleWarning = warning;
+        Duration maxWait = b.maxWait != null ? b.maxWait
+                : settle.multipliedBy(10).compareTo(Duration.ofSeconds(1)) > 0 ? settle.multipliedBy(10) : Duration.ofSeconds(1);
+        if (maxWait.compareTo(settle) < 0) {
+            throw new IllegalArgumentException("the config max wait (" + maxWait.toMillis()
+                    + " ms) must be at least the settle window (" + settle.toMillis() + " ms)");
+        }
+        this.configFile = b.ticker != null
+                ? new ConfigFile(b.configPath, settle, maxWait, b.ticker, b.sleeper)
+                : ConfigFile.system(b.configPath, settle, maxWait);
         Gauge.builder("dstack.auth.config.ok", configOk, AtomicInteger::get)
                 .description("1 when the last read of the config file parsed, 0 when every request is denied")
                 .register(registry);
@@ -86,6 +115,9 @@ public final class AuthServer implements AutoCloseable {
             g.put("config", configPath.toString());
             g.put("mode", modeName());
         });
+        if (settleWarning != null) {
+            logLine("warn", "config_settle", g -> g.put("detail", settleWarning));
+        }
         if (mock == null) {
             loadConfig(); // a missing or broken file is logged (config_error) and the gauge set before any request
         } else {
@@ -103,6 +135,20 @@ public final class AuthServer implements AutoCloseable {
     /** The Prometheus text exposition. */
     public String scrapeMetrics() {
         return registry.scrape();
+    }
+
+    static Duration checkSettle(Duration d) {
+        Objects.requireNonNull(d, "settle");
+        if (d.compareTo(ConfigFile.MIN_SETTLE) < 0 || d.compareTo(ConfigFile.MAX_SETTLE) > 0) {
+            throw new IllegalArgumentException("the config settle window must be from " + ConfigFile.MIN_SETTLE.toMillis()
+                    + " ms to " + ConfigFile.MAX_SETTLE.toMillis() + " ms, got " + d.toMillis() + " ms");
+        }
+        return d;
+    }
+
+    /** How many times the config file was read and parsed (a settled version is parsed once). */
+    long configParses() {
+        return configFile.parses();
     }
 
     private String modeName() {
@@ -149,18 +195,7 @@ public final class AuthServer implements AutoCloseable {
     }
 
     private AuthConfig.Loaded loadConfig() {
-        AuthConfig.Loaded l = AuthConfig.load(configPath);
-        if (!l.ok() && l.error().startsWith("invalid JSON")) {
-            // Perhaps caught mid-rewrite (an editor writing in place): look once more before denying. A torn
-            // file never decides either way; this only spares the KMS a needless deny.
-            try {
-                Thread.sleep(RETRY_MILLIS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            l = AuthConfig.load(configPath);
-        }
-        AuthConfig.Loaded loaded = l;
+        AuthConfig.Loaded loaded = configFile.load(); // a settled version only (see ConfigFile)
         configOk.set(loaded.ok() ? 1 : 0);
         String key = loaded.ok() ? null : loaded.error() + "|" + loaded.sha256();
         String before = lastConfigError.getAndSet(key);
@@ -193,7 +228,7 @@ public final class AuthServer implements AutoCloseable {
             o.put("chainId", chain);
             o.put("appAuthImplementation", impl);
             o.put("appImplementation", impl);
-            o.put("note", "this is a mock backend - all authentications will succeed");
+            o.put("note", mock.note(env));
         } else {
             AuthConfig c = loadConfig().config();
             o.put("kmsContractAddr", c.kmsContractAddr());
@@ -350,6 +385,10 @@ public final class AuthServer implements AutoCloseable {
         private Map<String, String> env = Map.of();
         private PrintStream log = System.out;
         private Clock clock = Clock.systemUTC();
+        private Duration settle;
+        private Duration maxWait;
+        private ConfigFile.Ticker ticker;
+        private ConfigFile.Sleeper sleeper;
 
         private Builder(Path configPath) {
             this.configPath = Objects.requireNonNull(configPath);
@@ -403,6 +442,38 @@ public final class AuthServer implements AutoCloseable {
         /** The clock for log timestamps only (no decision depends on time). */
         public Builder clock(Clock c) {
             clock = Objects.requireNonNull(c, "clock");
+            return this;
+        }
+
+        /**
+         * How long the config file must stay unchanged (identity, size, modification time) before a request is
+         * decided on it: a writer that rewrites the file in place and finishes within this window never has a
+         * half-written file decide. Default 100 ms, or {@value AuthServer#SETTLE_VARIABLE} from {@link #environment};
+         * 10 ms to 5 s.
+         */
+        public Builder configSettle(Duration d) {
+            settle = checkSettle(d);
+            return this;
+        }
+
+        /**
+         * How long a request waits for a changing config file to settle before it is denied (default the larger
+         * of 1 s and ten settle windows; at most 60 s, at least the settle window).
+         */
+        public Builder configMaxWait(Duration d) {
+            Objects.requireNonNull(d, "maxWait");
+            if (d.isNegative() || d.compareTo(ConfigFile.MAX_WAIT_LIMIT) > 0) {
+                throw new IllegalArgumentException("the config max wait must be from 0 to "
+                        + ConfigFile.MAX_WAIT_LIMIT.toSeconds() + " s, got " + d.toMillis() + " ms");
+            }
+            maxWait = d;
+            return this;
+        }
+
+        /** Tests: the clock and the wait of the settle logic. */
+        Builder configTiming(ConfigFile.Ticker t, ConfigFile.Sleeper s) {
+            ticker = Objects.requireNonNull(t);
+            sleeper = Objects.requireNonNull(s);
             return this;
         }
 

@@ -79,6 +79,29 @@ public enum MockPolicy {
         };
     }
 
+    /**
+     * The {@code note} of {@code GET /}: that this is a mock backend, and what this policy actually answers.
+     * auth-mock's own note ("all authentications will succeed") is true of {@code allow-all} only.
+     */
+    public String note(Map<String, String> env) {
+        String head = "this is a mock backend (policy " + wireName + ") - ";
+        return switch (this) {
+            case ALLOW_ALL -> "this is a mock backend - all authentications will succeed";
+            case DENY_ALL -> head + "every authentication is denied";
+            case DENY_KMS -> head + "app boots are allowed, KMS boots are denied";
+            case DENY_APP -> head + "KMS boots are allowed, app boots are denied";
+            case ALLOWLIST_DEVICE -> allowlistNote(head, list(env, "MOCK_ALLOWED_DEVICE_IDS").size(), "device ids",
+                    "MOCK_ALLOWED_DEVICE_IDS");
+            case ALLOWLIST_MR -> allowlistNote(head, list(env, "MOCK_ALLOWED_MR_AGGREGATED").size(),
+                    "aggregated MRs", "MOCK_ALLOWED_MR_AGGREGATED");
+        };
+    }
+
+    private static String allowlistNote(String head, int n, String what, String variable) {
+        return n == 0 ? head + variable + " is empty, so every authentication is denied"
+                : head + "only the " + n + " " + what + " in " + variable + " are allowed, everything else is denied";
+    }
+
     private BootDecision allowlist(List<String> allowed, String value, String what, String gw) {
         if (allowed.isEmpty()) {
             return BootDecision.deny("mock policy: " + wireName + " with empty list", "");

@@ -54,7 +54,8 @@ class AuthConfigTest {
         Files.writeString(f, "{\"osImages\": [\"aa\"],");
         AuthConfig.Loaded broken = AuthConfig.load(f);
         assertThat(broken.ok()).isFalse();
-        assertThat(broken.error()).startsWith("invalid JSON");
+        assertThat(broken.error()).isEqualTo("config file " + f + ": invalid JSON at line 1, column 21: the file ends"
+                + " before the JSON is complete (cut short, or still being written?)");
         assertThat(broken.sha256()).hasSize(64);
         assertThat(broken.config().osImages()).isEmpty();
         Files.writeString(f, "{\"osImages\": [\"aa\"]}");
