@@ -53,6 +53,12 @@ final class AuthServerCommand implements Callable<Integer> {
     @Option(names = "--production", description = "Production mode: refuses --mock-policy (also NODE_ENV=production).")
     boolean production;
 
+    @Option(names = "--config-settle-ms", paramLabel = "MS",
+            description = "Decide only on a config file unchanged for this long (10..5000; default: "
+                    + "$AUTH_CONFIG_SETTLE_MS, else 100). Writers that rewrite the file in place must finish within it;"
+                    + " an atomic rename is always safe.")
+    Long configSettleMs;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
@@ -86,13 +92,18 @@ final class AuthServerCommand implements Callable<Integer> {
         }
         AuthServer server;
         try {
-            server = AuthServer.builder(file).host(host).port(p)
+            AuthServer.Builder b = AuthServer.builder(file).host(host).port(p)
                     .mode(strict ? BootAuthorizer.Mode.STRICT : BootAuthorizer.Mode.COMPATIBLE)
-                    .mockPolicy(mock).production(prod).environment(System.getenv()).build();
+                    .mockPolicy(mock).production(prod).environment(System.getenv());
+            if (configSettleMs != null) {
+                b.configSettle(java.time.Duration.ofMillis(configSettleMs));
+            }
+            server = b.build();
         } catch (IllegalStateException e) {
             throw CliErrors.usage(CliErrors.detail(e) + " (--production or NODE_ENV=production): drop --mock-policy");
         } catch (IllegalArgumentException e) {
-            throw CliErrors.usage("auth-server: " + CliErrors.detail(e));
+            throw CliErrors.usage("auth-server: " + (configSettleMs != null && CliErrors.detail(e).contains("settle")
+                    ? "--config-settle-ms " + configSettleMs + ": " : "") + CliErrors.detail(e));
         }
         try {
             server.start();

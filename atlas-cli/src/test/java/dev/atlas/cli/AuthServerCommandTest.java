@@ -35,4 +35,13 @@ class AuthServerCommandTest {
         assertThat(mock.code()).isEqualTo(Main.USAGE);
         assertThat(mock.err()).contains("refused in production");
     }
+
+    @Test
+    void settleWindowOutOfRangeNamesTheOption(@TempDir Path dir) throws Exception {
+        Path cfg = dir.resolve("auth-config.json");
+        Files.writeString(cfg, "{}");
+        CliRun r = CliRun.of("auth-server", "--config", cfg.toString(), "--port", "0", "--config-settle-ms", "1");
+        assertThat(r.code()).isEqualTo(Main.USAGE);
+        assertThat(r.err()).contains("--config-settle-ms 1").contains("from 10 ms to 5000 ms");
+    }
 }
