@@ -106,6 +106,14 @@ public final class JsonLogListener implements ProxyListener {
             g.writeNumberField("bytes_to_client", t.bytesToClient());
             g.writeNumberField("duration_ms", millis(t.duration()));
             g.writeStringField("reason", t.closeReason().name());
+            if (t.closeSent() != null) {
+                g.writeNumberField("close_sent_code", t.closeSent().code());
+                g.writeStringField("close_sent_reason", t.closeSent().text());
+            }
+            if (t.closeReceived() != null) {
+                g.writeNumberField("close_received_code", t.closeReceived().code());
+                g.writeStringField("close_received_reason", t.closeReceived().text());
+            }
         });
     }
 
