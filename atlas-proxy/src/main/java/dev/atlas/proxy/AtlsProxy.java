@@ -4,6 +4,7 @@ import dev.atlas.proxy.internal.AtlsProxyChannels;
 import dev.atlas.proxy.internal.JsonLogListener;
 import dev.atlas.proxy.internal.MetricsListener;
 import dev.atlas.proxy.internal.ProxyRuntime;
+import dev.atlas.proxy.internal.Transport;
 import dev.atlas.server.ServerCertificate;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
@@ -16,8 +17,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.JdkSslContext;
 import io.netty.handler.ssl.SslContext;
@@ -148,8 +147,8 @@ public final class AtlsProxy implements AutoCloseable {
     public AtlsProxy start() throws IOException {
         SslContext ssl = sslContext(config);
         int threads = config.workerThreads() == 0 ? Runtime.getRuntime().availableProcessors() : config.workerThreads();
-        boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-        workers = new MultiThreadIoEventLoopGroup(threads, NioIoHandler.newFactory());
+        boss = new MultiThreadIoEventLoopGroup(1, Transport.ioHandler());
+        workers = new MultiThreadIoEventLoopGroup(threads, Transport.ioHandler());
         boolean separateAdmin = config.adminListen().isPresent();
         try {
             main = bind(config.listen(), new AtlsProxyChannels(rt, ssl, !separateAdmin, true));
@@ -244,7 +243,7 @@ public final class AtlsProxy implements AutoCloseable {
     private Channel bind(InetSocketAddress at, AtlsProxyChannels init) throws IOException {
         ServerBootstrap b = new ServerBootstrap()
                 .group(boss, workers)
-                .channel(NioServerSocketChannel.class)
+                .channel(Transport.serverChannel())
                 .option(ChannelOption.SO_BACKLOG, 4096)
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
@@ -263,6 +262,11 @@ public final class AtlsProxy implements AutoCloseable {
 
     private static InetSocketAddress address(Channel c) {
         return (InetSocketAddress) c.localAddress();
+    }
+
+    /** The I/O transport in use: {@code epoll} (Linux native) or {@code nio}. */
+    public static String transport() {
+        return Transport.name();
     }
 
     /** The bound tunnel port. */

@@ -86,6 +86,8 @@ class ProxyHandshakeTest {
     void websockifyBinarySubprotocolIsSelected() throws Exception {
         TestTarget echo = keep(TestTarget.echo());
         AtlsProxy p = proxy(echo, b -> b);
+        String transport = awaitLog("proxy_started", 1).get("transport").asText();
+        assertThat(transport).isIn("epoll", "nio").isEqualTo(AtlsProxy.transport());
         try (RawWebSocket ws = RawWebSocket.open(p.port(), q(echo), "Sec-WebSocket-Protocol: binary")) {
             assertThat(ws.status).isEqualTo(101);
             assertThat(ws.headers.get("sec-websocket-protocol")).isEqualTo("binary");

@@ -54,6 +54,7 @@ public final class JsonLogListener implements ProxyListener {
             g.writeStringField("listen", listen.getHostString() + ":" + listen.getPort());
             g.writeStringField("admin", admin == null ? "main listener" : admin.getHostString() + ":" + admin.getPort());
             g.writeStringField("tls", c.tlsCertificate().isPresent() ? "wss" : "ws");
+            g.writeStringField("transport", Transport.name());
             g.writeStringField("default_target", c.defaultTarget().map(Object::toString).orElse("none"));
             g.writeArrayFieldStart("allowlist");
             for (var e : c.allowlist()) {

@@ -141,7 +141,9 @@ final class TunnelState {
                 int n = payload.readableBytes();
                 toTarget += n;
                 rt.listener.forwarded(true, n);
-                backendCh.write(payload, backendCh.voidPromise()); // ownership passes to the target channel
+                // Flushed per read: the target starts on the bytes while the proxy reads on (ownership of the
+                // slice passes to the target channel).
+                backendCh.writeAndFlush(payload, backendCh.voidPromise());
             } else if (msg instanceof PingWebSocketFrame ping) {
                 if (!closeSent) {
                     ctx.writeAndFlush(new PongWebSocketFrame(ping.content()));
@@ -210,7 +212,7 @@ final class TunnelState {
             int n = b.readableBytes();
             toClient += n;
             rt.listener.forwarded(false, n);
-            clientCh.write(new BinaryWebSocketFrame(b));
+            clientCh.writeAndFlush(new BinaryWebSocketFrame(b), clientCh.voidPromise()); // header + buffer, one writev
         }
 
         @Override
