@@ -6,8 +6,9 @@
 #   bench/proxy-load.sh idle [N=10000]                   N idle tunnels: proxy RSS and heap after GC
 # PROXY_JAVA_OPTS passes JVM flags to the proxy process (e.g. -Xmx256m).
 # BASELINE_REV=<git revision> (throughput only) also builds the CLI at that revision, from `git archive` into a
-# temporary directory, and measures it in the same run ("baseline_*" fields); BASELINE_CLI_JAR=<jar> uses a jar
-# built before instead.
+# temporary directory, and measures it in the same run ("baseline_*" fields). BASELINE_CLI_JAR=<jar> uses a jar
+# built before instead. BASELINE_JAVA_OPTS sets the baseline proxy's JVM flags (default: PROXY_JAVA_OPTS), so
+# one jar with two settings (-D flags) can be compared in one run.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$root/.ci/jdk.sh"

@@ -386,7 +386,8 @@ public final class ProxyLoad {
         // BASELINE_CLI_JAR: a second CLI jar (e.g. built at the branch point) measured in the same run
         String baselineJar = System.getenv().getOrDefault("BASELINE_CLI_JAR", "");
         Process proxy = startProxy(jar, t, Map.of());
-        Process base = baselineJar.isBlank() ? null : startProxy(Path.of(baselineJar), t, Map.of());
+        Process base = baselineJar.isBlank() ? null : startProxy(Path.of(baselineJar), t, Map.of(),
+                System.getenv().getOrDefault("BASELINE_JAVA_OPTS", System.getenv().getOrDefault("PROXY_JAVA_OPTS", "")));
         Process wsfy = null;
         try {
             int pp = proxyPort(proxy);
@@ -508,9 +509,14 @@ public final class ProxyLoad {
     }
 
     private static Process startProxy(Path jar, int targetPort, Map<String, String> extra) throws IOException {
+        return startProxy(jar, targetPort, extra, System.getenv().getOrDefault("PROXY_JAVA_OPTS", ""));
+    }
+
+    /** {@code opts}: JVM flags for the proxy ({@code PROXY_JAVA_OPTS}; {@code BASELINE_JAVA_OPTS} for the baseline). */
+    private static Process startProxy(Path jar, int targetPort, Map<String, String> extra, String opts)
+            throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        String opts = System.getenv().getOrDefault("PROXY_JAVA_OPTS", "");
         if (!opts.isBlank()) {
             cmd.addAll(Arrays.asList(opts.trim().split("\\s+")));
         }
