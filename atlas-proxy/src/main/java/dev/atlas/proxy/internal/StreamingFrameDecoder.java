@@ -19,7 +19,8 @@ import java.nio.ByteOrder;
  *
  * <p>Passed on: a {@link ByteBuf} per run of data-frame payload (Binary, Text and Continuation alike, the
  * proxy forwards bytes), a {@link CloseWebSocketFrame} or {@link PingWebSocketFrame} (Pong frames are dropped),
- * or one {@link Failure} after which every later byte is dropped.
+ * or one {@link Failure} after which every later byte is dropped; and {@link #READ_END} after the data of each
+ * socket read, so that the next handler can flush once per read.
  *
  * <p>The limits are checked on each frame's header, before any of its payload is forwarded: a frame above
  * {@code maxFrame} or a message above {@code maxMessage} is a {@link Failure} with Close 1009, and every
@@ -31,6 +32,9 @@ final class StreamingFrameDecoder extends ChannelInboundHandlerAdapter implement
     /** A decoding failure: the tunnel ends with this reason and the client gets this Close. */
     record Failure(CloseReason reason, int code, String text) {
     }
+
+    /** Passed on after each socket read that produced data-frame payload. */
+    static final Object READ_END = new Object();
 
     private static final int HEADER = 0;
     private static final int PAYLOAD = 1;
@@ -62,6 +66,7 @@ final class StreamingFrameDecoder extends ChannelInboundHandlerAdapter implement
             ctx.fireChannelRead(msg);
             return;
         }
+        boolean data = false;
         try {
             while (in.isReadable() && state != FAILED) {
                 if (state == HEADER) {
@@ -87,8 +92,9 @@ final class StreamingFrameDecoder extends ChannelInboundHandlerAdapter implement
                     unmask(in, at, n);
                     if (opcode >= 8) {
                         control.writeBytes(in, at, n);
-                    } else {
+                    } else if (n > 0) {
                         ctx.fireChannelRead(in.retainedSlice(at, n));
+                        data = true;
                     }
                     in.skipBytes(n);
                     payloadLeft -= n;
@@ -99,6 +105,9 @@ final class StreamingFrameDecoder extends ChannelInboundHandlerAdapter implement
             }
         } finally {
             in.release();
+        }
+        if (data && state != FAILED) {
+            ctx.fireChannelRead(READ_END);
         }
     }
 

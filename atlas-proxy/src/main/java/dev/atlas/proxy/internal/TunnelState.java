@@ -141,10 +141,10 @@ final class TunnelState {
                 int n = payload.readableBytes();
                 toTarget += n;
                 rt.listener.forwarded(true, n);
-                // Flushed per read: the target starts on the bytes while the proxy reads on (ownership of the
-                // slice passes to the target channel). In A/B runs this cost less CPU per GiB than one flush per
-                // read loop.
-                backendCh.writeAndFlush(payload, backendCh.voidPromise());
+                backendCh.write(payload, backendCh.voidPromise()); // ownership of the slice passes to the target
+            } else if (msg == StreamingFrameDecoder.READ_END) {
+                // Flushed per socket read: the target starts on the bytes while the proxy reads on.
+                backendCh.flush();
             } else if (msg instanceof PingWebSocketFrame ping) {
                 if (!closeSent) {
                     ctx.writeAndFlush(new PongWebSocketFrame(ping.content()));
