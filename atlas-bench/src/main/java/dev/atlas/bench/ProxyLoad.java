@@ -329,14 +329,14 @@ public final class ProxyLoad {
         long downCpu = 0;
         for (int i = 0; i < rounds; i++) {
             try (Pipe p = f.open()) {
-                long c0 = cpuNanos(pid);
+                Map<Long, Long> c0 = cpuNanos(pid);
                 up = Math.max(up, transfer(p, true, bytes));
-                upCpu += cpuNanos(pid) - c0;
+                upCpu += cpuSince(pid, c0);
             }
             try (Pipe p = f.open()) {
-                long c0 = cpuNanos(pid);
+                Map<Long, Long> c0 = cpuNanos(pid);
                 down = Math.max(down, transfer(p, false, bytes));
-                downCpu += cpuNanos(pid) - c0;
+                downCpu += cpuSince(pid, c0);
             }
         }
         double gib = rounds * (double) bytes / (1L << 30);
@@ -351,13 +351,23 @@ public final class ProxyLoad {
      * On-CPU time of every thread of {@code pid} and of its child processes (websockify serves each connection in
      * a forked child), from /proc/PID/task/TID/schedstat (0 when unknown).
      */
-    private static long cpuNanos(long pid) {
+    private static Map<Long, Long> cpuNanos(long pid) {
+        Map<Long, Long> m = new java.util.HashMap<>();
         if (pid <= 0) {
-            return 0;
+            return m;
         }
-        long sum = threadsCpuNanos(pid);
+        m.put(pid, threadsCpuNanos(pid));
         for (ProcessHandle h : ProcessHandle.of(pid).map(x -> x.descendants().toList()).orElse(List.of())) {
-            sum += threadsCpuNanos(h.pid());
+            m.put(h.pid(), threadsCpuNanos(h.pid()));
+        }
+        return m;
+    }
+
+    /** CPU time since {@code before} of the processes alive now (a child that ended meanwhile is left out). */
+    private static long cpuSince(long pid, Map<Long, Long> before) {
+        long sum = 0;
+        for (Map.Entry<Long, Long> e : cpuNanos(pid).entrySet()) {
+            sum += e.getValue() - before.getOrDefault(e.getKey(), 0L);
         }
         return sum;
     }
