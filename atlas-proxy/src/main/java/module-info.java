@@ -7,6 +7,7 @@ module dev.atlas.proxy {
     requires io.netty.common;
     requires io.netty.buffer;
     requires io.netty.transport;
+    requires io.netty.transport.classes.epoll;
     requires io.netty.codec;
     requires io.netty.codec.http;
     requires io.netty.handler;

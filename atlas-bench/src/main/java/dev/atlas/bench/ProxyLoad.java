@@ -1,12 +1,14 @@
 package dev.atlas.bench;
 
 import dev.atlas.testing.RawWebSocket;
-import java.io.BufferedOutputStream;
-import java.io.DataInputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -56,12 +58,17 @@ public final class ProxyLoad {
         }
     }
 
-    /** The target: the client's first byte 'U' means "read N bytes, answer one byte", 'D' means "send N bytes". */
-    private static ServerSocket bulkTarget() throws IOException {
-        ServerSocket ss = new ServerSocket(0, 100, InetAddress.getLoopbackAddress());
+    /**
+     * The target: the stream starts with 'U' or 'D' and an 8-byte count; 'U' means "read N bytes, answer one
+     * byte", 'D' means "send N bytes". Blocking {@link SocketChannel} with direct buffers, so no heap copy is
+     * added on any path (direct, our proxy, websockify: the same target for all three).
+     */
+    private static ServerSocketChannel bulkTarget() throws IOException {
+        ServerSocketChannel ss = ServerSocketChannel.open();
+        ss.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 100);
         Thread.ofPlatform().daemon().start(() -> {
             while (true) {
-                Socket s;
+                SocketChannel s;
                 try {
                     s = ss.accept();
                 } catch (IOException e) {
@@ -69,30 +76,36 @@ public final class ProxyLoad {
                 }
                 Thread.ofPlatform().daemon().start(() -> {
                     try (s) {
-                        s.setTcpNoDelay(true);
-                        DataInputStream in = new DataInputStream(s.getInputStream());
-                        int cmd = in.read();
-                        long n = in.readLong();
-                        OutputStream out = s.getOutputStream();
-                        byte[] buf = new byte[MESSAGE];
+                        s.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                        ByteBuffer buf = ByteBuffer.allocateDirect(READ_BUFFER);
+                        while (buf.position() < 9) {
+                            if (s.read(buf) < 0) {
+                                return;
+                            }
+                        }
+                        buf.flip();
+                        int cmd = buf.get();
+                        long n = buf.getLong();
                         if (cmd == 'U') {
-                            long got = 0;
+                            long got = buf.remaining();
                             while (got < n) {
-                                int r = in.read(buf, 0, (int) Math.min(buf.length, n - got));
+                                buf.clear();
+                                int r = s.read(buf);
                                 if (r < 0) {
                                     return;
                                 }
                                 got += r;
                             }
-                            out.write(1);
-                            out.flush();
+                            writeFully(s, ByteBuffer.allocateDirect(1));
                         } else {
-                            for (long sent = 0; sent < n; sent += buf.length) {
-                                out.write(buf, 0, (int) Math.min(buf.length, n - sent));
+                            ByteBuffer src = ByteBuffer.allocateDirect(MESSAGE);
+                            for (long sent = 0; sent < n; sent += MESSAGE) {
+                                src.clear().limit((int) Math.min(MESSAGE, n - sent));
+                                writeFully(s, src);
                             }
-                            out.flush();
                         }
-                        in.read(); // wait for the client to finish
+                        buf.clear();
+                        s.read(buf); // wait for the client to finish
                     } catch (IOException ignored) {
                         // client gone
                     }
@@ -102,31 +115,55 @@ public final class ProxyLoad {
         return ss;
     }
 
+    /** Receive buffer of the load client and the target (several messages per system call when they queue). */
+    private static final int READ_BUFFER = 256 * 1024;
+
+    private static void writeFully(SocketChannel s, ByteBuffer b) throws IOException {
+        while (b.hasRemaining()) {
+            s.write(b);
+        }
+    }
+
+    /**
+     * One end of a transfer. Both implementations use a blocking {@link SocketChannel} with direct buffers and no
+     * per-message allocation, so the load client costs as little as possible on the 2-core VM: it is the same
+     * client for our proxy and for websockify, and the direct-TCP path uses the same I/O.
+     */
     private interface Pipe extends AutoCloseable {
+        /** Sends {@code len} bytes (from {@code b}, or zeros when {@code b} is null) as one message. */
         void write(byte[] b, int len) throws IOException;
 
-        /** Reads at least one byte into b; returns the count. */
-        int read(byte[] b) throws IOException;
+        /** Receives at least one payload byte and discards it; returns the count. */
+        int read() throws IOException;
 
         @Override
         void close() throws IOException;
     }
 
+    private static SocketChannel connect(int port) throws IOException {
+        SocketChannel s = SocketChannel.open(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
+        s.setOption(StandardSocketOptions.TCP_NODELAY, true);
+        return s;
+    }
+
     private static Pipe direct(int port) throws IOException {
-        Socket s = new Socket("127.0.0.1", port);
-        s.setTcpNoDelay(true);
-        InputStream in = s.getInputStream();
-        OutputStream out = new BufferedOutputStream(s.getOutputStream(), MESSAGE + 64);
+        SocketChannel s = connect(port);
+        ByteBuffer zeros = ByteBuffer.allocateDirect(MESSAGE);
+        ByteBuffer in = ByteBuffer.allocateDirect(READ_BUFFER);
         return new Pipe() {
             @Override
             public void write(byte[] b, int len) throws IOException {
-                out.write(b, 0, len);
-                out.flush();
+                if (b != null) {
+                    writeFully(s, ByteBuffer.wrap(b, 0, len));
+                } else {
+                    writeFully(s, zeros.clear().limit(len));
+                }
             }
 
             @Override
-            public int read(byte[] b) throws IOException {
-                int r = in.read(b);
+            public int read() throws IOException {
+                in.clear();
+                int r = s.read(in);
                 if (r < 0) {
                     throw new IOException("EOF");
                 }
@@ -140,30 +177,114 @@ public final class ProxyLoad {
         };
     }
 
-    private static Pipe websocket(int port, String query, String... headers) throws IOException {
-        RawWebSocket ws = RawWebSocket.open(port, query, headers);
-        if (ws.status != 101) {
-            throw new IOException("upgrade refused: " + ws.status + " " + ws.body);
+    /**
+     * A WebSocket client for the load runs: the upgrade via {@link RawWebSocket}'s request format, then frames
+     * written from a reused direct buffer, each masked with a fresh random key (8 bytes at a time), and received
+     * frames parsed in place in a 256 KiB direct buffer (payload counted, not copied).
+     */
+    private static Pipe websocket(int port, String query) throws IOException {
+        SocketChannel s = connect(port);
+        byte[] key = new byte[16];
+        java.util.concurrent.ThreadLocalRandom.current().nextBytes(key);
+        String req = "GET " + query + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: " + java.util.Base64.getEncoder().encodeToString(key) + "\r\n"
+                + "Sec-WebSocket-Version: 13\r\n\r\n";
+        writeFully(s, ByteBuffer.wrap(req.getBytes(StandardCharsets.US_ASCII)));
+        ByteBuffer in = ByteBuffer.allocateDirect(READ_BUFFER);
+        // the response head, then frames may follow in the same read
+        int headEnd = -1;
+        while (headEnd < 0) {
+            if (s.read(in) < 0) {
+                throw new IOException("upgrade: EOF in the response head");
+            }
+            for (int i = 3; i < in.position(); i++) {
+                if (in.get(i - 3) == '\r' && in.get(i - 2) == '\n' && in.get(i - 1) == '\r' && in.get(i) == '\n') {
+                    headEnd = i + 1;
+                    break;
+                }
+            }
         }
-        ws.socket.setSoTimeout(120_000);
+        byte[] head = new byte[headEnd];
+        in.get(0, head);
+        String status = new String(head, StandardCharsets.US_ASCII);
+        if (!status.startsWith("HTTP/1.1 101")) {
+            throw new IOException("upgrade refused: " + status.lines().findFirst().orElse(""));
+        }
+        in.flip().position(headEnd);
+        in.compact();
+        in.flip(); // in: readable frames bytes
+        ByteBuffer frame = ByteBuffer.allocateDirect(MESSAGE + 14).order(ByteOrder.BIG_ENDIAN);
         return new Pipe() {
+            private long payloadLeft; // of the current incoming frame
+
             @Override
             public void write(byte[] b, int len) throws IOException {
-                ws.send(RawWebSocket.BINARY, true, b, 0, len);
+                int mask = java.util.concurrent.ThreadLocalRandom.current().nextInt();
+                frame.clear();
+                frame.put((byte) 0x82);
+                if (len < 126) {
+                    frame.put((byte) (0x80 | len));
+                } else if (len < 65536) {
+                    frame.put((byte) (0x80 | 126)).putShort((short) len);
+                } else {
+                    frame.put((byte) (0x80 | 127)).putLong(len);
+                }
+                frame.putInt(mask);
+                int p = frame.position();
+                long m8 = ((mask & 0xffffffffL) << 32) | (mask & 0xffffffffL);
+                int i = 0;
+                if (b == null) { // zeros: the masked payload is the key repeated
+                    for (; i + 8 <= len; i += 8) {
+                        frame.putLong(p + i, m8);
+                    }
+                    for (; i < len; i++) {
+                        frame.put(p + i, (byte) (mask >>> (24 - 8 * (i & 3))));
+                    }
+                } else {
+                    for (; i < len; i++) {
+                        frame.put(p + i, (byte) (b[i] ^ (mask >>> (24 - 8 * (i & 3)))));
+                    }
+                }
+                frame.position(p + len).flip();
+                writeFully(s, frame);
             }
 
             @Override
-            public int read(byte[] b) throws IOException {
-                int n = ws.readData(b, 0, b.length);
-                if (n < 0) {
-                    throw new IOException("closed");
+            public int read() throws IOException {
+                while (true) {
+                    if (payloadLeft > 0 && in.hasRemaining()) {
+                        int n = (int) Math.min(payloadLeft, in.remaining());
+                        in.position(in.position() + n);
+                        payloadLeft -= n;
+                        return n;
+                    }
+                    if (payloadLeft == 0 && in.remaining() >= 2) {
+                        int b0 = in.get(in.position()) & 0xff;
+                        int b1 = in.get(in.position() + 1) & 0x7f;
+                        int hl = b1 == 126 ? 4 : b1 == 127 ? 10 : 2;
+                        if (in.remaining() >= hl) {
+                            long n = b1 == 126 ? in.getShort(in.position() + 2) & 0xffff
+                                    : b1 == 127 ? in.getLong(in.position() + 2) : b1;
+                            in.position(in.position() + hl);
+                            if ((b0 & 0x0f) == 8) {
+                                throw new IOException("closed by the server");
+                            }
+                            payloadLeft = n; // ping and pong payloads are skipped like data
+                            continue;
+                        }
+                    }
+                    in.compact();
+                    int r = s.read(in);
+                    in.flip();
+                    if (r < 0) {
+                        throw new IOException("EOF");
+                    }
                 }
-                return n;
             }
 
             @Override
             public void close() throws IOException {
-                ws.close();
+                s.close();
             }
         };
     }
@@ -176,17 +297,16 @@ public final class ProxyLoad {
             head[1 + i] = (byte) (n >>> (56 - 8 * i));
         }
         p.write(head, head.length);
-        byte[] buf = new byte[MESSAGE];
         long t0 = System.nanoTime();
         if (upload) {
             for (long sent = 0; sent < n; sent += MESSAGE) {
-                p.write(buf, (int) Math.min(MESSAGE, n - sent));
+                p.write(null, (int) Math.min(MESSAGE, n - sent));
             }
-            p.read(new byte[1]);
+            p.read();
         } else {
             long got = 0;
             while (got < n) {
-                got += p.read(buf);
+                got += p.read();
             }
         }
         double s = (System.nanoTime() - t0) / 1e9;
@@ -197,25 +317,87 @@ public final class ProxyLoad {
         Pipe open() throws IOException;
     }
 
-    private static double[] best(PipeFactory f, long bytes, int rounds) throws IOException {
+    /**
+     * Best MiB/s up and down over {@code rounds}, and the CPU time the process {@code pid} (the proxy; 0: none)
+     * spent per GiB moved, over all rounds: {up, down, upCpuMsPerGiB, downCpuMsPerGiB}. The CPU figure does not
+     * depend on what else runs on the machine, so it compares proxies even on a busy 2-core VM.
+     */
+    private static double[] best(PipeFactory f, long bytes, int rounds, long pid) throws IOException {
         double up = 0;
         double down = 0;
+        long upCpu = 0;
+        long downCpu = 0;
         for (int i = 0; i < rounds; i++) {
             try (Pipe p = f.open()) {
+                Map<Long, Long> c0 = cpuNanos(pid);
                 up = Math.max(up, transfer(p, true, bytes));
+                upCpu += cpuSince(pid, c0);
             }
             try (Pipe p = f.open()) {
+                Map<Long, Long> c0 = cpuNanos(pid);
                 down = Math.max(down, transfer(p, false, bytes));
+                downCpu += cpuSince(pid, c0);
             }
         }
-        return new double[] {up, down};
+        double gib = rounds * (double) bytes / (1L << 30);
+        return new double[] {up, down, upCpu / 1e6 / gib, downCpu / 1e6 / gib};
+    }
+
+    private static double[] best(PipeFactory f, long bytes, int rounds) throws IOException {
+        return best(f, bytes, rounds, 0);
+    }
+
+    /**
+     * On-CPU time of every thread of {@code pid} and of its child processes (websockify serves each connection in
+     * a forked child), from /proc/PID/task/TID/schedstat (0 when unknown).
+     */
+    private static Map<Long, Long> cpuNanos(long pid) {
+        Map<Long, Long> m = new java.util.HashMap<>();
+        if (pid <= 0) {
+            return m;
+        }
+        m.put(pid, threadsCpuNanos(pid));
+        for (ProcessHandle h : ProcessHandle.of(pid).map(x -> x.descendants().toList()).orElse(List.of())) {
+            m.put(h.pid(), threadsCpuNanos(h.pid()));
+        }
+        return m;
+    }
+
+    /** CPU time since {@code before} of the processes alive now (a child that ended meanwhile is left out). */
+    private static long cpuSince(long pid, Map<Long, Long> before) {
+        long sum = 0;
+        for (Map.Entry<Long, Long> e : cpuNanos(pid).entrySet()) {
+            sum += e.getValue() - before.getOrDefault(e.getKey(), 0L);
+        }
+        return sum;
+    }
+
+    private static long threadsCpuNanos(long pid) {
+        long sum = 0;
+        try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+            for (Path t : (Iterable<Path>) tasks::iterator) {
+                try {
+                    String st = Files.readString(t.resolve("schedstat"));
+                    sum += Long.parseLong(st.substring(0, st.indexOf(' ')));
+                } catch (IOException | RuntimeException e) {
+                    // the thread ended
+                }
+            }
+        } catch (IOException e) {
+            return 0;
+        }
+        return sum;
     }
 
     private static void throughput(Path jar, int mib, int rounds) throws Exception {
-        ServerSocket target = bulkTarget();
-        int t = target.getLocalPort();
+        ServerSocketChannel target = bulkTarget();
+        int t = ((InetSocketAddress) target.getLocalAddress()).getPort();
         long bytes = (long) mib << 20;
+        // BASELINE_CLI_JAR: a second CLI jar (e.g. built at the branch point) measured in the same run
+        String baselineJar = System.getenv().getOrDefault("BASELINE_CLI_JAR", "");
         Process proxy = startProxy(jar, t, Map.of());
+        Process base = baselineJar.isBlank() ? null : startProxy(Path.of(baselineJar), t, Map.of(),
+                System.getenv().getOrDefault("BASELINE_JAVA_OPTS", System.getenv().getOrDefault("PROXY_JAVA_OPTS", "")));
         Process wsfy = null;
         try {
             int pp = proxyPort(proxy);
@@ -223,7 +405,13 @@ public final class ProxyLoad {
             best(() -> websocket(pp, q), 64L << 20, 2); // warm-up (JIT on both sides)
             best(() -> direct(t), 64L << 20, 2);
             double[] d = best(() -> direct(t), bytes, rounds);
-            double[] p = best(() -> websocket(pp, q), bytes, rounds);
+            double[] p = best(() -> websocket(pp, q), bytes, rounds, proxy.pid());
+            double[] b = null;
+            if (base != null) {
+                int bp = proxyPort(base);
+                best(() -> websocket(bp, q), 64L << 20, 2);
+                b = best(() -> websocket(bp, q), bytes, rounds, base.pid());
+            }
             double[] w = null;
             Path websockify = Path.of("/usr/bin/websockify");
             if (Files.isExecutable(websockify)) {
@@ -232,20 +420,31 @@ public final class ProxyLoad {
                         .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
                 waitListening(wp);
                 best(() -> websocket(wp, "/"), 16L << 20, 1);
-                w = best(() -> websocket(wp, "/"), bytes, rounds);
+                w = best(() -> websocket(wp, "/"), bytes, rounds, wsfy.pid());
             }
             System.out.printf(Locale.ROOT, "{\"mode\":\"throughput\",\"mib\":%d,\"rounds\":%d,\"message_bytes\":%d,"
                     + "\"direct_up_mibs\":%.0f,\"direct_down_mibs\":%.0f,\"proxy_up_mibs\":%.0f,\"proxy_down_mibs\":%.0f,"
-                    + "%s\"proxy_vs_direct_up\":%.2f,\"proxy_vs_direct_down\":%.2f%s}%n",
-                    mib, rounds, MESSAGE, d[0], d[1], p[0], p[1],
+                    + "\"proxy_cpu_ms_per_gib_up\":%.0f,\"proxy_cpu_ms_per_gib_down\":%.0f,"
+                    + "%s%s\"proxy_vs_direct_up\":%.2f,\"proxy_vs_direct_down\":%.2f%s}%n",
+                    mib, rounds, MESSAGE, d[0], d[1], p[0], p[1], p[2], p[3],
+                    b == null ? "" : String.format(Locale.ROOT, "\"baseline_up_mibs\":%.0f,\"baseline_down_mibs\":%.0f,"
+                            + "\"baseline_cpu_ms_per_gib_up\":%.0f,\"baseline_cpu_ms_per_gib_down\":%.0f,"
+                            + "\"baseline_vs_direct_up\":%.2f,\"baseline_vs_direct_down\":%.2f,",
+                            b[0], b[1], b[2], b[3], b[0] / d[0], b[1] / d[1]),
                     w == null ? "\"websockify\":\"not installed\"," : String.format(Locale.ROOT,
-                            "\"websockify_up_mibs\":%.0f,\"websockify_down_mibs\":%.0f,", w[0], w[1]),
+                            "\"websockify_up_mibs\":%.0f,\"websockify_down_mibs\":%.0f,"
+                            + "\"websockify_cpu_ms_per_gib_up\":%.0f,\"websockify_cpu_ms_per_gib_down\":%.0f,",
+                            w[0], w[1], w[2], w[3]),
                     p[0] / d[0], p[1] / d[1],
                     w == null ? "" : String.format(Locale.ROOT, ",\"proxy_vs_websockify_up\":%.1f,"
                             + "\"proxy_vs_websockify_down\":%.1f", p[0] / w[0], p[1] / w[1]));
         } finally {
             proxy.destroy();
             proxy.waitFor();
+            if (base != null) {
+                base.destroy();
+                base.waitFor();
+            }
             if (wsfy != null) {
                 wsfy.destroy();
                 wsfy.waitFor();
@@ -320,13 +519,19 @@ public final class ProxyLoad {
     }
 
     private static Process startProxy(Path jar, int targetPort, Map<String, String> extra) throws IOException {
+        return startProxy(jar, targetPort, extra, System.getenv().getOrDefault("PROXY_JAVA_OPTS", ""));
+    }
+
+    /** {@code opts}: JVM flags for the proxy ({@code PROXY_JAVA_OPTS}; {@code BASELINE_JAVA_OPTS} for the baseline). */
+    private static Process startProxy(Path jar, int targetPort, Map<String, String> extra, String opts)
+            throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        String opts = System.getenv().getOrDefault("PROXY_JAVA_OPTS", "");
         if (!opts.isBlank()) {
             cmd.addAll(Arrays.asList(opts.trim().split("\\s+")));
         }
-        cmd.addAll(List.of("--sun-misc-unsafe-memory-access=allow", "-jar", jar.toString(), "proxy",
+        cmd.addAll(List.of("--sun-misc-unsafe-memory-access=allow", "--enable-native-access=ALL-UNNAMED", "-jar",
+                jar.toString(), "proxy",
                 "--listen", "127.0.0.1:0", "--max-tunnels", "100000", "--max-tunnels-per-client", "100000",
                 "--rate", "0", "--idle-timeout", "0", "--max-frame", "1MiB"));
         ProcessBuilder pb = new ProcessBuilder(cmd);

@@ -140,9 +140,26 @@ final class ProxyCommand implements Callable<Integer> {
             return Main.USAGE;
         }
         if (check) {
-            spec.commandLine().getOut().println(c);
+            try {
+                AtlsProxy.check(c); // what start() validates before binding: TLS files, listen addresses
+            } catch (java.io.IOException e) {
+                spec.commandLine().getErr().println("atlas proxy: " + e.getMessage());
+                return Main.USAGE;
+            }
+            StringBuilder out = new StringBuilder("# atlas proxy: settings valid; normalized (environment, then "
+                    + (config == null ? "no --config file" : "--config " + config) + ", then flags)\n");
+            c.toSettings().forEach((k, v) -> out.append(k).append('=').append(v).append('\n'));
+            spec.commandLine().getOut().print(out);
+            spec.commandLine().getOut().flush();
             return 0;
         }
-        return Main.runUntilShutdown(AtlsProxy.builder(c).build().start(), "atls-proxy-shutdown");
+        AtlsProxy proxy;
+        try {
+            proxy = AtlsProxy.builder(c).build().start();
+        } catch (java.io.IOException e) {
+            spec.commandLine().getErr().println("atlas proxy: " + e.getMessage());
+            return Main.USAGE;
+        }
+        return Main.runUntilShutdown(proxy, "atls-proxy-shutdown");
     }
 }

@@ -4,6 +4,7 @@ import dev.atlas.proxy.internal.AtlsProxyChannels;
 import dev.atlas.proxy.internal.JsonLogListener;
 import dev.atlas.proxy.internal.MetricsListener;
 import dev.atlas.proxy.internal.ProxyRuntime;
+import dev.atlas.proxy.internal.Transport;
 import dev.atlas.server.ServerCertificate;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
@@ -16,8 +17,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.JdkSslContext;
 import io.netty.handler.ssl.SslContext;
@@ -146,14 +145,10 @@ public final class AtlsProxy implements AutoCloseable {
      * @throws IOException when a port cannot be bound or the TLS files cannot be read
      */
     public AtlsProxy start() throws IOException {
-        SslContext ssl = null;
-        if (config.tlsCertificate().isPresent()) {
-            ServerCertificate cert = ServerCertificate.fromPem(config.tlsCertificate().get(), config.tlsKey().get());
-            ssl = new JdkSslContext(cert.serverSslContext(), false, ClientAuth.NONE);
-        }
+        SslContext ssl = sslContext(config);
         int threads = config.workerThreads() == 0 ? Runtime.getRuntime().availableProcessors() : config.workerThreads();
-        boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-        workers = new MultiThreadIoEventLoopGroup(threads, NioIoHandler.newFactory());
+        boss = new MultiThreadIoEventLoopGroup(1, Transport.ioHandler());
+        workers = new MultiThreadIoEventLoopGroup(threads, Transport.ioHandler());
         boolean separateAdmin = config.adminListen().isPresent();
         try {
             main = bind(config.listen(), new AtlsProxyChannels(rt, ssl, !separateAdmin, true));
@@ -169,10 +164,86 @@ public final class AtlsProxy implements AutoCloseable {
         return this;
     }
 
+    /**
+     * Everything {@link #start()} checks before it binds, without binding (what {@code atlas proxy --check}
+     * runs): the TLS certificate chain and key are read and parsed and must match, and the listen addresses must
+     * resolve, be addresses of this machine, and differ.
+     *
+     * @throws IOException with a message naming the setting, the file or address, and the problem
+     */
+    public static void check(ProxyConfig config) throws IOException {
+        sslContext(config);
+        checkListen(ProxyConfig.Setting.LISTEN, config.listen());
+        if (config.adminListen().isPresent()) {
+            InetSocketAddress a = config.adminListen().get();
+            checkListen(ProxyConfig.Setting.ADMIN_LISTEN, a);
+            if (a.getPort() != 0 && a.getPort() == config.listen().getPort()
+                    && a.getAddress().equals(config.listen().getAddress())) {
+                throw new IOException(ProxyConfig.Setting.ADMIN_LISTEN.env() + ": " + a.getHostString() + ":"
+                        + a.getPort() + " is also " + ProxyConfig.Setting.LISTEN.env() + "; give the admin listener "
+                        + "another port, or leave it empty to serve health and metrics on the main listener");
+            }
+        }
+    }
+
+    private static void checkListen(ProxyConfig.Setting s, InetSocketAddress a) throws IOException {
+        if (a.isUnresolved()) {
+            throw new IOException(s.env() + ": cannot resolve " + a.getHostString() + "; use an IP address or a "
+                    + "name this machine resolves");
+        }
+        InetAddress ip = a.getAddress();
+        if (!ip.isAnyLocalAddress() && !ip.isLoopbackAddress()
+                && java.net.NetworkInterface.getByInetAddress(ip) == null) {
+            throw new IOException(s.env() + ": " + ip.getHostAddress() + " is not an address of this machine, so "
+                    + "the proxy cannot listen on it; use 127.0.0.1, 0.0.0.0 or one of this host's addresses");
+        }
+    }
+
+    /** Loads {@code ATLS_PROXY_TLS_CERT} and {@code _KEY} (null without TLS), naming the file in any error. */
+    private static SslContext sslContext(ProxyConfig config) throws IOException {
+        if (config.tlsCertificate().isEmpty()) {
+            return null;
+        }
+        java.nio.file.Path crt = config.tlsCertificate().get();
+        java.nio.file.Path key = config.tlsKey().get();
+        readable(ProxyConfig.Setting.TLS_CERT, crt);
+        readable(ProxyConfig.Setting.TLS_KEY, key);
+        ServerCertificate cert;
+        try {
+            cert = ServerCertificate.fromPem(crt, key);
+        } catch (IOException | RuntimeException e) {
+            String why = e.getMessage() == null ? "unreadable PEM" : e.getMessage();
+            throw new IOException("TLS files " + ProxyConfig.Setting.TLS_CERT.env() + "=" + crt + " and "
+                    + ProxyConfig.Setting.TLS_KEY.env() + "=" + key + ": " + why
+                    + " (expected a PEM certificate chain, leaf first, and its unencrypted PEM private key)", e);
+        }
+        try {
+            return new JdkSslContext(cert.serverSslContext(), false, ClientAuth.NONE);
+        } catch (RuntimeException e) {
+            throw new IOException("TLS files " + crt + " and " + key + ": cannot build a TLS context: "
+                    + e.getMessage(), e);
+        }
+    }
+
+    private static void readable(ProxyConfig.Setting s, java.nio.file.Path p) throws IOException {
+        if (!java.nio.file.Files.exists(p)) {
+            throw new IOException(s.env() + ": " + p + " does not exist");
+        }
+        if (!java.nio.file.Files.isRegularFile(p)) {
+            throw new IOException(s.env() + ": " + p + " is not a regular file");
+        }
+        if (!java.nio.file.Files.isReadable(p)) {
+            throw new IOException(s.env() + ": " + p + " is not readable by this user");
+        }
+        if (java.nio.file.Files.size(p) > 1 << 20) {
+            throw new IOException(s.env() + ": " + p + " is larger than 1 MiB; expected a PEM file");
+        }
+    }
+
     private Channel bind(InetSocketAddress at, AtlsProxyChannels init) throws IOException {
         ServerBootstrap b = new ServerBootstrap()
                 .group(boss, workers)
-                .channel(NioServerSocketChannel.class)
+                .channel(Transport.serverChannel())
                 .option(ChannelOption.SO_BACKLOG, 4096)
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
@@ -191,6 +262,11 @@ public final class AtlsProxy implements AutoCloseable {
 
     private static InetSocketAddress address(Channel c) {
         return (InetSocketAddress) c.localAddress();
+    }
+
+    /** The I/O transport in use: {@code epoll} (Linux native) or {@code nio}. */
+    public static String transport() {
+        return Transport.name();
     }
 
     /** The bound tunnel port. */

@@ -541,6 +541,74 @@ public final class ProxyConfig {
         return workerThreads;
     }
 
+    /**
+     * The settings in force, normalized, in the configuration's own {@code KEY=VALUE} form and {@link Setting}
+     * order (what {@code atlas proxy --check} prints): targets and allowlist entries normalized, sizes and
+     * durations in units the loader accepts ({@code 1MiB}, {@code 300s}, {@code 500ms}), empty for "none". The
+     * token, from {@code ATLS_PROXY_TOKEN} or its file, shows only as {@code ATLS_PROXY_TOKEN=<set>}; the token
+     * file's name is not kept, so {@code ATLS_PROXY_TOKEN_FILE} is not listed.
+     */
+    public Map<String, String> toSettings() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put(Setting.LISTEN.env, hostPort(listen));
+        m.put(Setting.TARGET.env, defaultTarget == null ? "" : defaultTarget.toString());
+        m.put(Setting.ALLOWLIST.env, join(allowlist));
+        m.put(Setting.ALLOWED_CIDRS.env, join(allowedCidrs));
+        m.put(Setting.TOKEN.env, tokenSha256 == null ? "" : "<set>");
+        m.put(Setting.ALLOWED_ORIGINS.env, join(allowedOrigins));
+        m.put(Setting.TLS_CERT.env, tlsCert == null ? "" : tlsCert.toString());
+        m.put(Setting.TLS_KEY.env, tlsKey == null ? "" : tlsKey.toString());
+        m.put(Setting.ADMIN_LISTEN.env, adminListen == null ? "" : hostPort(adminListen));
+        m.put(Setting.TRUSTED_PROXIES.env, join(trustedProxies));
+        m.put(Setting.MAX_TUNNELS.env, Integer.toString(maxTunnels));
+        m.put(Setting.MAX_TUNNELS_PER_CLIENT.env, Integer.toString(maxTunnelsPerClient));
+        m.put(Setting.RATE_PER_CLIENT.env, new java.math.BigDecimal(Double.toString(ratePerClient))
+                .stripTrailingZeros().toPlainString());
+        m.put(Setting.RATE_BURST.env, Integer.toString(rateBurst));
+        m.put(Setting.MAX_FRAME_BYTES.env, size(maxFrameBytes));
+        m.put(Setting.MAX_MESSAGE_BYTES.env, size(maxMessageBytes));
+        m.put(Setting.IDLE_TIMEOUT.env, duration(idleTimeout));
+        m.put(Setting.CONNECT_TIMEOUT.env, duration(connectTimeout));
+        m.put(Setting.HANDSHAKE_TIMEOUT.env, duration(handshakeTimeout));
+        m.put(Setting.DRAIN_TIMEOUT.env, duration(drainTimeout));
+        m.put(Setting.WORKER_THREADS.env, Integer.toString(workerThreads));
+        return Collections.unmodifiableMap(m);
+    }
+
+    private static String hostPort(InetSocketAddress a) {
+        String h = a.getHostString();
+        return (h.indexOf(':') >= 0 ? "[" + h + "]" : h) + ":" + a.getPort();
+    }
+
+    private static String join(java.util.Collection<?> c) {
+        StringBuilder b = new StringBuilder();
+        for (Object o : c) {
+            b.append(b.isEmpty() ? "" : ",").append(o);
+        }
+        return b.toString();
+    }
+
+    /** The largest binary unit that divides {@code n} exactly: {@code 1MiB}, {@code 1536KiB}, {@code 1000}. */
+    static String size(long n) {
+        String[] units = {"GiB", "MiB", "KiB"};
+        for (int i = 0; i < units.length; i++) {
+            long u = 1L << (10 * (3 - i));
+            if (n % u == 0) {
+                return n / u + units[i];
+            }
+        }
+        return Long.toString(n);
+    }
+
+    /** {@code 0}, {@code 300s} or {@code 1500ms}: seconds when whole, else milliseconds. */
+    static String duration(Duration d) {
+        long ms = d.toMillis();
+        if (ms == 0) {
+            return "0";
+        }
+        return ms % 1000 == 0 ? ms / 1000 + "s" : ms + "ms";
+    }
+
     /** A summary for the startup log; the token appears only as "set". */
     @Override
     public String toString() {

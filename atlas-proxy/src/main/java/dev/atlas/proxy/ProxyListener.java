@@ -60,8 +60,20 @@ public interface ProxyListener {
      * @param bytesToClient payload bytes target → client so far
      * @param duration      open time (zero while open)
      * @param closeReason   null while open
+     * @param closeSent     the Close frame the proxy sent the client (code and reason text), or null
+     * @param closeReceived the Close frame the client sent (1005 when it carried no code), or null
      */
     record Tunnel(long id, String client, TargetAddress target, InetSocketAddress address, Duration connectTime,
-            long bytesToTarget, long bytesToClient, Duration duration, CloseReason closeReason) {
+            long bytesToTarget, long bytesToClient, Duration duration, CloseReason closeReason, CloseFrame closeSent,
+            CloseFrame closeReceived) {
+    }
+
+    /**
+     * A WebSocket Close frame's status code and reason text (at most 123 bytes of UTF-8 on the wire).
+     *
+     * @param code the status code
+     * @param text the reason text, empty when none
+     */
+    record CloseFrame(int code, String text) {
     }
 }

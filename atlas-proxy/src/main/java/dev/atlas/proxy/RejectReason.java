@@ -6,8 +6,18 @@ package dev.atlas.proxy;
  * never completed for a refused tunnel).
  */
 public enum RejectReason {
+    /**
+     * A plain HTTP request (no {@code Upgrade: websocket}) on the tunnel listener, other than the health and
+     * metrics paths: answered 426 with {@code Upgrade: websocket}.
+     */
+    UPGRADE_REQUIRED(426),
     /** Not a valid WebSocket upgrade (version, key, method) or not HTTP/1.1. */
     BAD_HANDSHAKE(400),
+    /**
+     * The client offered subprotocols and none of them is one the proxy speaks ({@code binary},
+     * {@code atls-proxy}); a bearer-token subprotocol alone is not enough, since it is never echoed.
+     */
+    UNSUPPORTED_SUBPROTOCOL(400),
     /** The request head or body was larger than allowed. */
     REQUEST_TOO_LARGE(431),
     /** The {@code target} parameter is malformed, repeated, or not a clean host:port. */

@@ -16,7 +16,6 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.channel.WriteBufferWaterMark;
-import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
@@ -28,7 +27,8 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.websocketx.WebSocketDecoderConfig;
 import io.netty.handler.codec.http.websocketx.WebSocketServerHandshaker;
-import io.netty.handler.codec.http.websocketx.WebSocketServerHandshakerFactory;
+import io.netty.handler.codec.http.websocketx.WebSocketFrameDecoder;
+import io.netty.handler.codec.http.websocketx.WebSocketServerHandshaker13;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
 import java.net.Inet4Address;
@@ -53,6 +53,8 @@ import java.util.concurrent.TimeUnit;
 public final class FrontendHandler extends ChannelInboundHandlerAdapter {
     /** The subprotocol the proxy selects when a client offers it (browsers that carry a token need one). */
     public static final String SUBPROTOCOL = "atls-proxy";
+    /** websockify's subprotocol (noVNC and other websockify clients offer it); preferred when offered. */
+    public static final String BINARY_SUBPROTOCOL = "binary";
     /** Prefix of the offered subprotocol that carries a bearer token (browsers cannot set Authorization). */
     public static final String TOKEN_SUBPROTOCOL_PREFIX = "atls-proxy.bearer.";
 
@@ -151,8 +153,7 @@ public final class FrontendHandler extends ChannelInboundHandlerAdapter {
         }
         if (!servesAdmin || req.method() != HttpMethod.GET && req.method() != HttpMethod.HEAD) {
             if (servesTunnels) {
-                respond(ctx, HttpResponseStatus.UPGRADE_REQUIRED, "this endpoint carries WebSocket tunnels only\n",
-                        r -> r.headers().set(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET));
+                upgradeRequired(ctx, req);
             } else {
                 respond(ctx, HttpResponseStatus.NOT_FOUND, "not found\n", null);
             }
@@ -174,13 +175,19 @@ public final class FrontendHandler extends ChannelInboundHandlerAdapter {
             }
             default -> {
                 if (servesTunnels) {
-                    respond(ctx, HttpResponseStatus.UPGRADE_REQUIRED, "this endpoint carries WebSocket tunnels only\n",
-                            r -> r.headers().set(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET));
+                    upgradeRequired(ctx, req);
                 } else {
                     respond(ctx, HttpResponseStatus.NOT_FOUND, "not found\n", null);
                 }
             }
         }
+    }
+
+    /** A plain request on the tunnel listener: refused (logged, counted) with 426 and {@code Upgrade: websocket}. */
+    private void upgradeRequired(ChannelHandlerContext ctx, FullHttpRequest req) {
+        reject(ctx, clientAddress(ctx, req), "-", RejectReason.UPGRADE_REQUIRED, req.method().name()
+                + " without Upgrade: websocket; this endpoint carries WebSocket tunnels only"
+                + (servesAdmin ? " (health and metrics: GET /healthz, /readyz, /metrics)" : ""));
     }
 
     private void tunnelRequest(ChannelHandlerContext ctx, FullHttpRequest req) {
@@ -193,6 +200,11 @@ public final class FrontendHandler extends ChannelInboundHandlerAdapter {
         String bad = handshakeProblem(req);
         if (bad != null) {
             reject(ctx, client, rawTarget, RejectReason.BAD_HANDSHAKE, bad);
+            return;
+        }
+        Subprotocols sub = Subprotocols.choose(req.headers().getAll(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL));
+        if (sub.refusal() != null) {
+            reject(ctx, client, rawTarget, RejectReason.UNSUPPORTED_SUBPROTOCOL, sub.refusal());
             return;
         }
         if (!rt.rate.tryAcquire(client)) {
@@ -256,19 +268,28 @@ public final class FrontendHandler extends ChannelInboundHandlerAdapter {
             reject(ctx, client, target.toString(), RejectReason.TARGET_NOT_ALLOWED, "not in the allowlist");
             return;
         }
-        WebSocketServerHandshaker hs = new WebSocketServerHandshakerFactory("ws://proxy/", SUBPROTOCOL,
-                decoderConfig()).newHandshaker(req);
-        if (hs == null) {
-            reject(ctx, client, target.toString(), RejectReason.BAD_HANDSHAKE, "unsupported WebSocket version");
+        // The subprotocol goes into the 101 as a response header (Netty's own selection reads only the first
+        // Sec-WebSocket-Protocol line); it was decided above, before any target connection.
+        if (!"13".equals(req.headers().get(HttpHeaderNames.SEC_WEBSOCKET_VERSION, "").strip())) {
+            reject(ctx, client, target.toString(), RejectReason.BAD_HANDSHAKE,
+                    "unsupported WebSocket version (Sec-WebSocket-Version: 13 required)");
             return;
         }
+        long maxFrame = rt.config.maxFrameBytes();
+        long maxMessage = rt.config.maxMessageBytes();
+        WebSocketServerHandshaker hs = new WebSocketServerHandshaker13("ws://proxy/", null, decoderConfig()) {
+            @Override
+            protected WebSocketFrameDecoder newWebsocketDecoder() {
+                return new StreamingFrameDecoder(maxFrame, maxMessage);
+            }
+        };
         pending = true;
         cancelTimer();
         ctx.channel().config().setAutoRead(false);
         FullHttpRequest kept = req.retainedDuplicate();
         long t0 = System.nanoTime();
         if (target.literalAddress().isPresent()) {
-            resolved(ctx, kept, hs, client, target, List.of(target.literalAddress().get()), true, t0);
+            resolved(ctx, kept, hs, sub.selected(), client, target, List.of(target.literalAddress().get()), true, t0);
         } else {
             rt.resolveExecutor.execute(() -> {
                 List<InetAddress> addrs;
@@ -281,7 +302,7 @@ public final class FrontendHandler extends ChannelInboundHandlerAdapter {
                     });
                     return;
                 }
-                ctx.executor().execute(() -> resolved(ctx, kept, hs, client, target, addrs, false, t0));
+                ctx.executor().execute(() -> resolved(ctx, kept, hs, sub.selected(), client, target, addrs, false, t0));
             });
         }
     }
@@ -297,7 +318,8 @@ public final class FrontendHandler extends ChannelInboundHandlerAdapter {
                 .build();
     }
 
-    private void resolved(ChannelHandlerContext ctx, FullHttpRequest req, WebSocketServerHandshaker hs, String client,
+    private void resolved(ChannelHandlerContext ctx, FullHttpRequest req, WebSocketServerHandshaker hs, String sub,
+            String client,
             TargetAddress target, List<InetAddress> addrs, boolean literal, long t0) {
         List<InetAddress> ok = new ArrayList<>();
         String why = "name resolved to no address";
@@ -314,10 +336,11 @@ public final class FrontendHandler extends ChannelInboundHandlerAdapter {
             reject(ctx, client, target.toString(), RejectReason.ADDRESS_NOT_ALLOWED, why);
             return;
         }
-        connect(ctx, req, hs, client, target, ok, 0, t0);
+        connect(ctx, req, hs, sub, client, target, ok, 0, t0);
     }
 
-    private void connect(ChannelHandlerContext ctx, FullHttpRequest req, WebSocketServerHandshaker hs, String client,
+    private void connect(ChannelHandlerContext ctx, FullHttpRequest req, WebSocketServerHandshaker hs, String sub,
+            String client,
             TargetAddress target, List<InetAddress> addrs, int i, long t0) {
         long left = rt.config.connectTimeout().toMillis() - (System.nanoTime() - t0) / 1_000_000;
         if (!ctx.channel().isActive()) {
@@ -333,7 +356,7 @@ public final class FrontendHandler extends ChannelInboundHandlerAdapter {
         InetSocketAddress to = new InetSocketAddress(addrs.get(i), target.port());
         Bootstrap b = new Bootstrap()
                 .group(ctx.channel().eventLoop())
-                .channel(NioSocketChannel.class)
+                .channel(Transport.socketChannel())
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, left))
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.AUTO_READ, false)
@@ -348,9 +371,9 @@ public final class FrontendHandler extends ChannelInboundHandlerAdapter {
                 });
         b.connect(to).addListener((ChannelFuture f) -> {
             if (f.isSuccess()) {
-                connected(ctx, req, hs, client, target, f.channel(), to, t0);
+                connected(ctx, req, hs, sub, client, target, f.channel(), to, t0);
             } else if (i + 1 < addrs.size()) {
-                connect(ctx, req, hs, client, target, addrs, i + 1, t0);
+                connect(ctx, req, hs, sub, client, target, addrs, i + 1, t0);
             } else {
                 req.release();
                 boolean timeout = f.cause() instanceof ConnectTimeoutException;
@@ -360,7 +383,7 @@ public final class FrontendHandler extends ChannelInboundHandlerAdapter {
         });
     }
 
-    private void connected(ChannelHandlerContext ctx, FullHttpRequest req, WebSocketServerHandshaker hs,
+    private void connected(ChannelHandlerContext ctx, FullHttpRequest req, WebSocketServerHandshaker hs, String sub,
             String client, TargetAddress target, Channel backend, InetSocketAddress to, long t0) {
         if (!ctx.channel().isActive()) {
             req.release();
@@ -377,7 +400,11 @@ public final class FrontendHandler extends ChannelInboundHandlerAdapter {
         Duration connectTime = Duration.ofNanos(System.nanoTime() - t0);
         ChannelFuture done;
         try {
-            done = hs.handshake(ctx.channel(), req);
+            io.netty.handler.codec.http.HttpHeaders extra = new io.netty.handler.codec.http.DefaultHttpHeaders();
+            if (sub != null) {
+                extra.set(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL, sub);
+            }
+            done = hs.handshake(ctx.channel(), req, extra, ctx.channel().newPromise());
         } catch (RuntimeException e) {
             backend.close();
             reject(ctx, client, target.toString(), RejectReason.BAD_HANDSHAKE, "invalid WebSocket handshake");
@@ -546,8 +573,12 @@ public final class FrontendHandler extends ChannelInboundHandlerAdapter {
         if (!ctx.channel().isActive()) {
             return;
         }
-        respond(ctx, HttpResponseStatus.valueOf(reason.httpStatus()), reason.name() + "\n", r -> {
-            if (reason == RejectReason.UNAUTHORIZED) {
+        String body = reason == RejectReason.UNSUPPORTED_SUBPROTOCOL ? reason.name() + "\n" + detail + "\n"
+                : reason.name() + "\n";
+        respond(ctx, HttpResponseStatus.valueOf(reason.httpStatus()), body, r -> {
+            if (reason == RejectReason.UPGRADE_REQUIRED) {
+                r.headers().set(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET);
+            } else if (reason == RejectReason.UNAUTHORIZED) {
                 r.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer");
             } else if (reason == RejectReason.RATE_LIMITED || reason == RejectReason.TOO_MANY_TUNNELS_FOR_CLIENT
                     || reason == RejectReason.TOO_MANY_TUNNELS || reason == RejectReason.DRAINING) {

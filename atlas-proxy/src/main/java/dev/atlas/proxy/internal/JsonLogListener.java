@@ -54,6 +54,7 @@ public final class JsonLogListener implements ProxyListener {
             g.writeStringField("listen", listen.getHostString() + ":" + listen.getPort());
             g.writeStringField("admin", admin == null ? "main listener" : admin.getHostString() + ":" + admin.getPort());
             g.writeStringField("tls", c.tlsCertificate().isPresent() ? "wss" : "ws");
+            g.writeStringField("transport", Transport.name());
             g.writeStringField("default_target", c.defaultTarget().map(Object::toString).orElse("none"));
             g.writeArrayFieldStart("allowlist");
             for (var e : c.allowlist()) {
@@ -106,6 +107,14 @@ public final class JsonLogListener implements ProxyListener {
             g.writeNumberField("bytes_to_client", t.bytesToClient());
             g.writeNumberField("duration_ms", millis(t.duration()));
             g.writeStringField("reason", t.closeReason().name());
+            if (t.closeSent() != null) {
+                g.writeNumberField("close_sent_code", t.closeSent().code());
+                g.writeStringField("close_sent_reason", t.closeSent().text());
+            }
+            if (t.closeReceived() != null) {
+                g.writeNumberField("close_received_code", t.closeReceived().code());
+                g.writeStringField("close_received_reason", t.closeReceived().text());
+            }
         });
     }
 
