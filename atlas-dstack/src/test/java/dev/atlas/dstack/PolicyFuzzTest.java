@@ -16,8 +16,8 @@ class PolicyFuzzTest {
     /** Entry point for the Jazzer CLI (long runs on demand: bench/fuzz.sh). */
     public static void fuzzerTestOneInput(byte[] data) {
         try {
-            DstackTdxPolicy p = DstackTdxPolicy.fromJson(new String(data, java.nio.charset.StandardCharsets.UTF_8));
-            DstackTdxPolicy again = DstackTdxPolicy.fromJson(p.toJson());
+            DstackTdxPolicy p = PolicyJson.parse(new String(data, java.nio.charset.StandardCharsets.UTF_8));
+            DstackTdxPolicy again = PolicyJson.parse(p.toJson());
             if (!again.equals(p) || !java.util.Objects.equals(again.composeHash(), p.composeHash())) {
                 throw new AssertionError("policy does not round-trip: " + p.toJson());
             }

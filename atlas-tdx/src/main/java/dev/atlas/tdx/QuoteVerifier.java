@@ -61,6 +61,8 @@ public final class QuoteVerifier {
     private final SignatureMemo memo;
     private final boolean cacheCertificates;
     private final Map<String, Object> pemChainCache = new ConcurrentHashMap<>();
+    /** Verifications started (for tests that prove a path verifies exactly once). */
+    private final java.util.concurrent.atomic.LongAdder verifications = new java.util.concurrent.atomic.LongAdder();
 
     private QuoteVerifier(Builder b) {
         this.testAnchor = b.testAnchor;
@@ -79,6 +81,11 @@ public final class QuoteVerifier {
 
     public static Builder builder() {
         return new Builder();
+    }
+
+    /** How many verifications this verifier has started (package-private: for tests). */
+    long verificationCount() {
+        return verifications.sum();
     }
 
     /** True when this verifier trusts a test anchor instead of the Intel SGX Root CA. */
@@ -132,6 +139,7 @@ public final class QuoteVerifier {
             throws AttestationException {
         Objects.requireNonNull(collateral, "collateral");
         Objects.requireNonNull(now, "now");
+        verifications.increment();
         final Instant at = Instant.ofEpochSecond(now.getEpochSecond());
         final long nowSecs = at.getEpochSecond();
         CollateralParts parts = collateral.parts;
