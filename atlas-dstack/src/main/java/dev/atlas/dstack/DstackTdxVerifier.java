@@ -11,7 +11,6 @@ import dev.atlas.tdx.VerifiedReport;
 import dev.atlas.tdx.internal.Hex;
 import java.security.MessageDigest;
 import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Objects;
@@ -30,14 +29,6 @@ import java.util.Optional;
  * verification is disabled) MRTD, RTMR0, RTMR1, RTMR2 → compose hash → OS image hash.
  */
 public final class DstackTdxVerifier {
-    /**
-     * Atlas's collateral cache lifetime.
-     *
-     * @deprecated use {@link CollateralSource#CACHE_TTL}
-     */
-    @Deprecated(since = "0.15", forRemoval = true)
-    public static final Duration COLLATERAL_CACHE_TTL = CollateralSource.CACHE_TTL;
-
     private final QuoteVerifier quoteVerifier;
     private final CollateralSource collateral;
     private final Clock clock;
