@@ -20,8 +20,10 @@ import java.util.concurrent.ExecutionException;
  * A cache of collateral keyed by (base URL, FMSPC, CA type, TEE), in memory and optionally on disk.
  *
  * <ul>
- *   <li>An entry is stored only after the caller's {@link Check} accepted it (normally: a quote verified
- *       with it), so an unverified entry is never served. Entries read back from disk are unverified until
+ *   <li>An entry is stored only after it verified: {@link #store} is called after a quote verified with it
+ *       (as {@link CollateralSource#cached} does, looking entries up with {@link #lookup}), and
+ *       {@link #get} stores only what the caller's {@link Check} accepted; an unverified entry is never
+ *       served. Entries read back from disk are unverified until
  *       they pass the check again.</li>
  *   <li>An entry expires at the earlier of (stored + TTL) and the earliest {@code nextUpdate} of its TCB
  *       info, QE identity and CRLs; an expired entry is never served.</li>
