@@ -2,14 +2,12 @@ package dev.atlas.client;
 
 import dev.atlas.client.internal.HttpResponseReader;
 import dev.atlas.dstack.AttestationReport;
-import dev.atlas.dstack.CollateralSource;
 import dev.atlas.dstack.DstackTdxPolicy;
 import dev.atlas.dstack.DstackTdxVerifier;
 import dev.atlas.dstack.QuoteResponse;
 import dev.atlas.tdx.AttestationException;
 import dev.atlas.tdx.AttestationException.Reason;
-import dev.atlas.tdx.CollateralCache;
-import dev.atlas.tdx.CollateralClient;
+import dev.atlas.tdx.CollateralSource;
 import dev.atlas.tdx.QuoteVerifier;
 import java.io.IOException;
 import java.io.InputStream;
@@ -62,7 +60,7 @@ import javax.net.ssl.X509TrustManager;
  * </ol>
  * Any failure aborts the socket (no graceful TLS close, so closing never waits on the server). The handshake
  * and the quote response share one deadline ({@link Builder#attestTimeout}). Collateral comes from the policy's {@code pccs_url}; with
- * {@code cache_collateral} it is cached per connector for {@link DstackTdxVerifier#COLLATERAL_CACHE_TTL} (or
+ * {@code cache_collateral} it is cached per connector for {@link CollateralSource#CACHE_TTL} (or
  * less: never past the collateral's own {@code nextUpdate}), concurrent connects sharing one fetch.
  */
 public final class AtlsConnector {
@@ -105,9 +103,10 @@ public final class AtlsConnector {
         if (b.intelRootForTesting != null) {
             qv.insecureTrustAnchorForTesting(b.intelRootForTesting);
         }
-        CollateralSource source = b.collateralSource != null ? b.collateralSource : defaultSource(b);
-        this.verifier = DstackTdxVerifier.builder(policy).quoteVerifier(qv.build())
-                .collateralSource(timed(source, listener)).clock(b.clock).build();
+        CollateralSource source = b.collateralSource != null ? b.collateralSource
+                : CollateralSource.forUrl(policy.collateralUrl(), policy.cacheCollateral(), b.clock);
+        this.verifier = DstackTdxVerifier.builder().quoteVerifier(qv.build())
+                .collateralSource(source).clock(b.clock).build();
     }
 
     /** A builder for connections under {@code policy}. */
@@ -213,8 +212,10 @@ public final class AtlsConnector {
                         + r.status() + ": " + HttpResponseReader.abbreviate(new String(r.body(), StandardCharsets.UTF_8)));
             }
             QuoteResponse qr = QuoteResponse.parse(new String(r.body(), StandardCharsets.UTF_8));
+            long tv = System.nanoTime();
             AttestationReport report = verifier.verify(DstackTdxVerifier.Evidence.builder(qr)
-                    .sessionBinding(nonce, ekm).peerCertificate(leaf).build());
+                    .sessionBinding(nonce, ekm).peerCertificate(leaf).build(), policy);
+            listener.collateral(report.collateralFromCache(), since(tv));
             java.util.Arrays.fill(ekm, (byte) 0);
             s.setSoTimeout(0);
             conn.attested(report, clock.instant());
@@ -322,27 +323,6 @@ public final class AtlsConnector {
 
     static boolean isIpLiteral(String host) {
         return host.indexOf(':') >= 0 || host.chars().allMatch(c -> (c >= '0' && c <= '9') || c == '.');
-    }
-
-    private static CollateralSource defaultSource(Builder b) {
-        CollateralClient client = CollateralClient.builder().baseUrl(b.policy.collateralUrl()).build();
-        return b.policy.cacheCollateral()
-                ? CollateralSource.cached(client, CollateralCache.inMemory(DstackTdxVerifier.COLLATERAL_CACHE_TTL, b.clock))
-                : CollateralSource.fetching(client);
-    }
-
-    /** Reports the collateral step to the listener; "from cache" = the source did not call the check. */
-    private static CollateralSource timed(CollateralSource inner, AtlsListener listener) {
-        return (quote, check) -> {
-            long t = System.nanoTime();
-            boolean[] checked = new boolean[1];
-            var c = inner.collateralFor(quote, candidate -> {
-                checked[0] = true;
-                check.check(candidate);
-            });
-            listener.collateral(!checked[0], since(t));
-            return c;
-        };
     }
 
     private static SSLContext sslContext(Builder b) throws GeneralSecurityException, IOException {

@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpServer;
 import dev.atlas.dstack.AttestationReport;
 import dev.atlas.dstack.Bootchain;
-import dev.atlas.dstack.CollateralSource;
 import dev.atlas.dstack.DstackTdxPolicy;
 import dev.atlas.dstack.DstackTdxVerifier;
 import dev.atlas.dstack.EventLog;
@@ -16,6 +15,7 @@ import dev.atlas.dstack.QuoteResponse;
 import dev.atlas.dstack.ReportData;
 import dev.atlas.tdx.AttestationException;
 import dev.atlas.tdx.CollateralClient;
+import dev.atlas.tdx.CollateralSource;
 import dev.atlas.tdx.Quote;
 import dev.atlas.tdx.QuoteVerifier;
 import dev.atlas.tdx.TcbStatus;
@@ -121,12 +121,12 @@ class AtlsServerTest {
     static AttestationReport verify(SimulatedCvm c, String pccsUrl, String json, byte[] nonce, byte[] ekm,
             byte[] certDer) throws AttestationException {
         DstackTdxPolicy p = policy(c, pccsUrl);
-        DstackTdxVerifier v = DstackTdxVerifier.builder(p)
+        DstackTdxVerifier v = DstackTdxVerifier.builder()
                 .quoteVerifier(QuoteVerifier.builder().insecureTrustAnchorForTesting(c.rootCertificate()).build())
                 .collateralSource(CollateralSource.fetching(CollateralClient.builder().baseUrl(p.collateralUrl()).build()))
                 .build();
         return v.verify(DstackTdxVerifier.Evidence.builder(QuoteResponse.parse(json))
-                .sessionBinding(nonce, ekm).peerCertificate(certDer).build());
+                .sessionBinding(nonce, ekm).peerCertificate(certDer).build(), p);
     }
 
     @Test

@@ -4,13 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.atlas.dstack.AttestationReport;
-import dev.atlas.dstack.CollateralSource;
 import dev.atlas.dstack.DstackTdxPolicy;
 import dev.atlas.dstack.DstackTdxVerifier;
 import dev.atlas.dstack.QuoteResponse;
 import dev.atlas.tdx.AttestationException;
 import dev.atlas.tdx.AttestationException.Reason;
 import dev.atlas.tdx.Collateral;
+import dev.atlas.tdx.CollateralSource;
 import dev.atlas.tdx.QuoteVerifier;
 import dev.atlas.tdx.TcbStatus;
 import dev.atlas.testing.SimulatedCvm;
@@ -41,12 +41,12 @@ class MisbehavingCvmTest {
                             "{\"nonce_hex\":\"" + HexFormat.of().formatHex(nonce) + "\"}"));
                     assertThat(r.status()).isEqualTo(200);
                     DstackTdxPolicy p = AtlsServerTest.policy(cvm, null);
-                    last = DstackTdxVerifier.builder(p)
+                    last = DstackTdxVerifier.builder()
                             .quoteVerifier(QuoteVerifier.builder().insecureTrustAnchorForTesting(cvm.rootCertificate()).build())
                             .collateralSource(CollateralSource.fixed(Collateral.fromJson(cvm.collateralJson())))
                             .build()
                             .verify(DstackTdxVerifier.Evidence.builder(QuoteResponse.parse(r.text()))
-                                    .sessionBinding(nonce, c.ekm).peerCertificate(CERT.leaf().getEncoded()).build());
+                                    .sessionBinding(nonce, c.ekm).peerCertificate(CERT.leaf().getEncoded()).build(), p);
                 }
             }
             return last;

@@ -35,7 +35,7 @@ import okhttp3.Response;
 public final class ChatOverAtls {
     public static void main(String[] args) throws Exception {
         if (args.length >= 2) {
-            DstackTdxPolicy policy = DstackTdxPolicy.fromJson(Files.readString(Path.of(args[1])));
+            DstackTdxPolicy policy = dev.atlas.dstack.PolicyJson.parse(Files.readString(Path.of(args[1])));
             AtlsConnector.Builder b = AtlsConnector.builder(policy).trustAttestedCertificate();
             if (args.length >= 3) {
                 b.insecureIntelRootForTesting((java.security.cert.X509Certificate) java.security.cert.CertificateFactory
