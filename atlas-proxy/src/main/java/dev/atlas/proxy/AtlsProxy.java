@@ -3,9 +3,9 @@ package dev.atlas.proxy;
 import dev.atlas.proxy.internal.AtlsProxyChannels;
 import dev.atlas.proxy.internal.JsonLogListener;
 import dev.atlas.proxy.internal.MetricsListener;
+import dev.atlas.proxy.internal.PemTls;
 import dev.atlas.proxy.internal.ProxyRuntime;
 import dev.atlas.proxy.internal.Transport;
-import dev.atlas.server.ServerCertificate;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
@@ -17,8 +17,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.handler.ssl.ClientAuth;
-import io.netty.handler.ssl.JdkSslContext;
 import io.netty.handler.ssl.SslContext;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -208,20 +206,15 @@ public final class AtlsProxy implements AutoCloseable {
         java.nio.file.Path key = config.tlsKey().get();
         readable(ProxyConfig.Setting.TLS_CERT, crt);
         readable(ProxyConfig.Setting.TLS_KEY, key);
-        ServerCertificate cert;
         try {
-            cert = ServerCertificate.fromPem(crt, key);
+            return PemTls.serverContext(crt, key);
+        } catch (IllegalStateException e) {
+            throw new IOException("TLS files " + crt + " and " + key + ": " + e.getMessage(), e);
         } catch (IOException | RuntimeException e) {
             String why = e.getMessage() == null ? "unreadable PEM" : e.getMessage();
             throw new IOException("TLS files " + ProxyConfig.Setting.TLS_CERT.env() + "=" + crt + " and "
                     + ProxyConfig.Setting.TLS_KEY.env() + "=" + key + ": " + why
                     + " (expected a PEM certificate chain, leaf first, and its unencrypted PEM private key)", e);
-        }
-        try {
-            return new JdkSslContext(cert.serverSslContext(), false, ClientAuth.NONE);
-        } catch (RuntimeException e) {
-            throw new IOException("TLS files " + crt + " and " + key + ": cannot build a TLS context: "
-                    + e.getMessage(), e);
         }
     }
 
