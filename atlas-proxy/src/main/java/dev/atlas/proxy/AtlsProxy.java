@@ -5,6 +5,7 @@ import dev.atlas.proxy.internal.JsonLogListener;
 import dev.atlas.proxy.internal.MetricsListener;
 import dev.atlas.proxy.internal.PemTls;
 import dev.atlas.proxy.internal.ProxyRuntime;
+import dev.atlas.proxy.internal.SafeProxyListener;
 import dev.atlas.proxy.internal.Transport;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
@@ -79,57 +80,7 @@ public final class AtlsProxy implements AutoCloseable {
     }
 
     private static ProxyListener fanOut(List<ProxyListener> ls) {
-        ProxyListener[] a = ls.toArray(new ProxyListener[0]);
-        return new ProxyListener() {
-            @Override
-            public void started(InetSocketAddress listen, InetSocketAddress admin, ProxyConfig c) {
-                for (ProxyListener l : a) {
-                    l.started(listen, admin, c);
-                }
-            }
-
-            @Override
-            public void rejected(Rejection r) {
-                for (ProxyListener l : a) {
-                    l.rejected(r);
-                }
-            }
-
-            @Override
-            public void opened(Tunnel t) {
-                for (ProxyListener l : a) {
-                    l.opened(t);
-                }
-            }
-
-            @Override
-            public void closed(Tunnel t) {
-                for (ProxyListener l : a) {
-                    l.closed(t);
-                }
-            }
-
-            @Override
-            public void forwarded(boolean toTarget, int bytes) {
-                for (ProxyListener l : a) {
-                    l.forwarded(toTarget, bytes);
-                }
-            }
-
-            @Override
-            public void draining(int open, Duration deadline) {
-                for (ProxyListener l : a) {
-                    l.draining(open, deadline);
-                }
-            }
-
-            @Override
-            public void stopped(int forciblyClosed) {
-                for (ProxyListener l : a) {
-                    l.stopped(forciblyClosed);
-                }
-            }
-        };
+        return new SafeProxyListener(ls);
     }
 
     /** A builder for the given configuration. */

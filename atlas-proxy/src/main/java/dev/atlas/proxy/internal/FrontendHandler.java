@@ -344,7 +344,7 @@ public final class FrontendHandler extends ChannelInboundHandlerAdapter {
                         rt.config.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
             }
             backend.pipeline().addLast("relay", t.backendRelay());
-            rt.listener.opened(t.summary());
+            rt.listener.tunnelStart(t.summary());
             if (!backend.isActive()) {
                 t.finish(dev.atlas.proxy.CloseReason.TARGET_CLOSED, null);
                 return;
