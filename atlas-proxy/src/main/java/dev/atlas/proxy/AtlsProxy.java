@@ -40,7 +40,7 @@ import java.util.concurrent.TimeUnit;
  * TLS, so it never sees plaintext.
  *
  * <pre>{@code
- * try (AtlsProxy p = AtlsProxy.builder(ProxyConfig.load(System.getenv(), null, Map.of())).build().start()) {
+ * try (AtlsProxy p = AtlsProxy.builder(ProxyConfigReader.load(System.getenv(), null, Map.of())).build().start()) {
  *     p.awaitShutdownSignal(); // or p.shutdown() from a hook
  * }
  * }</pre>
