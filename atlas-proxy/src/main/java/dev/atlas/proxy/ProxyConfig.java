@@ -1,9 +1,7 @@
 package dev.atlas.proxy;
 
-import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -19,10 +17,10 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * The proxy's configuration: immutable, validated when built. It comes from a builder, or from settings named
- * like Atlas's environment variables ({@link Setting}): the environment, then a config file in the same
- * {@code KEY=VALUE} form (which systemd's {@code EnvironmentFile=} also reads), then command-line flags, each
- * overriding the one before.
+ * The proxy's configuration: immutable, validated when built. It comes from its builder ({@link #builder()},
+ * {@link #toBuilder()}), or from settings named like Atlas's environment variables ({@link Setting}) through
+ * {@link ProxyConfigReader}: the environment, then a config file in the same {@code KEY=VALUE} form (which
+ * systemd's {@code EnvironmentFile=} also reads), then command-line flags, each overriding the one before.
  *
  * <p>The bearer token is kept only as its SHA-256 and is never printed.
  */
