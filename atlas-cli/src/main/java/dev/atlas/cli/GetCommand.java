@@ -18,6 +18,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -40,9 +41,8 @@ final class GetCommand implements Callable<Integer> {
     @Option(names = "--policy", required = true, paramLabel = "FILE", description = "Atlas policy JSON.")
     Path policyFile;
 
-    @Option(names = "--root-ca", paramLabel = "FILE",
-            description = "Trust this Intel root instead of the pinned one (simulated CVMs only; prints a warning).")
-    Path rootCa;
+    @Mixin
+    CliOptions.RootCa rootCa = new CliOptions.RootCa();
 
     @ArgGroup(exclusive = true)
     Trust trust;
@@ -147,8 +147,8 @@ final class GetCommand implements Callable<Integer> {
         String target = (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
         DstackTdxPolicy policy = Inputs.policy(policyFile, "--policy");
         AtlsConnector.Builder b = AtlsConnector.builder(policy).attestTimeout(Duration.ofSeconds(timeoutSeconds));
-        if (rootCa != null) {
-            b.insecureIntelRootForTesting(Inputs.certificate(rootCa, "--root-ca"));
+        if (rootCa.given()) {
+            b.insecureIntelRootForTesting(rootCa.certificate());
             err.println("WARNING: --root-ca replaces the pinned Intel SGX Root CA: for simulated CVMs only.");
         }
         if (trust != null && trust.ca != null) {
