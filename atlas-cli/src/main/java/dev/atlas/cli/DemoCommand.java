@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atlas.client.AtlsConnector;
 import dev.atlas.client.AttestedConnection;
-import dev.atlas.client.internal.HttpResponseReader;
+import dev.atlas.protocol.Http1ResponseReader;
 import dev.atlas.dstack.DstackTdxPolicy;
 import dev.atlas.server.AtlsServer;
 import dev.atlas.server.ServerCertificate;
@@ -92,7 +92,7 @@ final class DemoCommand implements Callable<Integer> {
                     ReportText.print(out, c.report());
                 }
                 c.outputStream().write("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-                HttpResponseReader.Response r = HttpResponseReader.read(c.socket(), c.inputStream(), 10_000, 65536, 65536);
+                Http1ResponseReader.Response r = Http1ResponseReader.read(c.socket(), c.inputStream(), 10_000, 65536, 65536);
                 String body = new String(r.body(), StandardCharsets.UTF_8).strip();
                 out.println("application response on the attested connection: HTTP " + r.status() + " " + body);
                 doc.putObject("application_response").put("status", r.status()).put("body", body);

@@ -2,7 +2,7 @@ package dev.atlas.cli;
 
 import dev.atlas.client.AtlsConnector;
 import dev.atlas.client.AttestedConnection;
-import dev.atlas.client.internal.HttpResponseReader;
+import dev.atlas.protocol.Http1ResponseReader;
 import dev.atlas.dstack.DstackTdxPolicy;
 import dev.atlas.tdx.AttestationException;
 import java.io.IOException;
@@ -231,11 +231,11 @@ final class GetCommand implements Callable<Integer> {
         }
         out.flush();
         long timeout = Duration.ofSeconds(timeoutSeconds).toMillis();
-        HttpResponseReader.Streamed r;
+        Http1ResponseReader.Streamed r;
         try {
-            r = HttpResponseReader.readStreaming(c.socket(), c.inputStream(), timeout, 64 * 1024, "HEAD".equals(m),
+            r = Http1ResponseReader.readStreaming(c.socket(), c.inputStream(), timeout, 64 * 1024, "HEAD".equals(m),
                     timeout);
-        } catch (HttpResponseReader.HttpProtocolException e) {
+        } catch (Http1ResponseReader.HttpProtocolException e) {
             throw CliErrors.io("the response from " + url + " is not valid HTTP/1.1: " + CliErrors.detail(e), e);
         }
         long copied = 0;

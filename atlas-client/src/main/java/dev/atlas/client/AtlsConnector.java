@@ -1,6 +1,8 @@
 package dev.atlas.client;
 
-import dev.atlas.client.internal.HttpResponseReader;
+import dev.atlas.protocol.AtlsProtocol;
+import dev.atlas.protocol.Checks;
+import dev.atlas.protocol.Http1ResponseReader;
 import dev.atlas.dstack.AttestationReport;
 import dev.atlas.dstack.CollateralSource;
 import dev.atlas.dstack.DstackTdxPolicy;
@@ -29,7 +31,6 @@ import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
 import javax.net.ssl.ExtendedSSLSession;
@@ -67,8 +68,7 @@ import javax.net.ssl.X509TrustManager;
  */
 public final class AtlsConnector {
     /** The reference request's path. */
-    public static final String QUOTE_PATH = "/tdx_quote";
-    private static final HexFormat HEX = HexFormat.of();
+    public static final String QUOTE_PATH = AtlsProtocol.QUOTE_PATH;
 
     /** How the server's TLS certificate is authenticated in the handshake. */
     public enum TrustMode {
@@ -191,11 +191,12 @@ public final class AtlsConnector {
                 throw new AttestationException(Reason.CHANNEL_BINDING_UNAVAILABLE, "the server sent no certificate");
             }
             byte[] leaf = peer[0].getEncoded();
-            byte[] ekm = es.exportKeyingMaterialData("EXPORTER-Channel-Binding", null, 32);
-            if (ekm == null || ekm.length != 32) {
+            byte[] ekm = es.exportKeyingMaterialData(AtlsProtocol.EXPORTER_LABEL, null,
+                    AtlsProtocol.EXPORTER_LENGTH);
+            if (ekm == null || ekm.length != AtlsProtocol.EXPORTER_LENGTH) {
                 throw new AttestationException(Reason.CHANNEL_BINDING_UNAVAILABLE, "the TLS exporter gave no 32-byte value");
             }
-            byte[] nonce = new byte[32];
+            byte[] nonce = new byte[AtlsProtocol.NONCE_LENGTH];
             random.nextBytes(nonce);
 
             long tq = System.nanoTime();
@@ -203,16 +204,16 @@ public final class AtlsConnector {
             if (left <= 0) {
                 throw new java.net.SocketTimeoutException("deadline passed before the quote request");
             }
-            HttpResponseReader.Response r = requestQuote(s, host, nonce, left);
+            Http1ResponseReader.Response r = requestQuote(s, host, nonce, left);
             if (!watchdog.disarm()) {
                 throw new java.net.SocketTimeoutException("aborted at the deadline");
             }
-            listener.quoteFetched(host, r.body().length, since(tq));
+            listener.quoteFetched(host, r.bodyLength(), since(tq));
             if (r.status() < 200 || r.status() > 299) {
                 throw new AttestationException(Reason.QUOTE_REQUEST_FAILED, "POST " + QUOTE_PATH + " answered "
-                        + r.status() + ": " + HttpResponseReader.abbreviate(new String(r.body(), StandardCharsets.UTF_8)));
+                        + r.status() + ": " + Http1ResponseReader.abbreviate(r.bodyText()));
             }
-            QuoteResponse qr = QuoteResponse.parse(new String(r.body(), StandardCharsets.UTF_8));
+            QuoteResponse qr = QuoteResponse.parse(r.bodyText());
             AttestationReport report = verifier.verify(DstackTdxVerifier.Evidence.builder(qr)
                     .sessionBinding(nonce, ekm).peerCertificate(leaf).build());
             java.util.Arrays.fill(ekm, (byte) 0);
@@ -220,7 +221,7 @@ public final class AtlsConnector {
             conn.attested(report, clock.instant());
             listener.verified(host, report, since(t0));
             return conn;
-        } catch (HttpResponseReader.HttpProtocolException e) {
+        } catch (Http1ResponseReader.HttpProtocolException e) {
             boolean fired = !watchdog.disarm();
             fail(conn, tcp);
             if (fired) {
@@ -250,23 +251,15 @@ public final class AtlsConnector {
         }
     }
 
-    private HttpResponseReader.Response requestQuote(SSLSocket s, String host, byte[] nonce, long timeoutMillis)
+    private Http1ResponseReader.Response requestQuote(SSLSocket s, String host, byte[] nonce, long timeoutMillis)
             throws IOException {
-        String body = "{\"nonce_hex\":\"" + HEX.formatHex(nonce) + "\"}";
-        String req = "POST " + QUOTE_PATH + " HTTP/1.1\r\nHost: " + hostHeader(host) + "\r\n"
-                + "Content-Type: application/json\r\nContent-Length: " + body.length() + "\r\n"
-                + "Connection: keep-alive\r\n\r\n" + body;
         OutputStream out = s.getOutputStream();
-        out.write(req.getBytes(StandardCharsets.US_ASCII));
+        out.write(AtlsProtocol.quoteRequest(host, nonce));
         out.flush();
         InputStream in = s.getInputStream();
-        return HttpResponseReader.read(s, in, timeoutMillis, 64 * 1024, maxResponseBytes);
+        return Http1ResponseReader.read(s, in, timeoutMillis, AtlsProtocol.MAX_RESPONSE_HEAD, maxResponseBytes);
     }
 
-    /** Host header: the host name only, never a port (spec §1.5); IPv6 literals in brackets. */
-    private static String hostHeader(String host) {
-        return host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host;
-    }
 
     /**
      * Ends a failed attempt at once: the TCP socket is aborted (SO_LINGER 0, so the kernel sends RST and keeps
@@ -474,10 +467,7 @@ public final class AtlsConnector {
 
         /** Largest {@code /tdx_quote} response body (default 8 MiB). */
         public Builder maxResponseBytes(int n) {
-            if (n < 1024) {
-                throw new IllegalArgumentException("maxResponseBytes must be at least 1024");
-            }
-            this.maxResponseBytes = n;
+            this.maxResponseBytes = Checks.atLeast(n, 1024, "maxResponseBytes");
             return this;
         }
 
@@ -494,10 +484,7 @@ public final class AtlsConnector {
 
         /** Checks a timeout or TTL: positive and at most {@code Integer.MAX_VALUE} ms (a socket timeout). */
         static Duration positive(Duration d) {
-            if (d.isNegative() || d.isZero() || d.toMillis() > Integer.MAX_VALUE) {
-                throw new IllegalArgumentException("duration must be positive and at most " + Integer.MAX_VALUE + " ms");
-            }
-            return d;
+            return Checks.socketTimeout(d);
         }
 
         /**

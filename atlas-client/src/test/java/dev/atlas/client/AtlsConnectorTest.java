@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.sun.net.httpserver.HttpExchange;
-import dev.atlas.client.internal.HttpResponseReader;
+import dev.atlas.protocol.Http1ResponseReader;
 import dev.atlas.dstack.Bootchain;
 import dev.atlas.dstack.DstackTdxPolicy;
 import dev.atlas.server.AtlsServer;
@@ -123,7 +123,7 @@ class AtlsConnectorTest {
             assertThat(a.report().certificateChecked()).isTrue();
             assertThat(a.report().reportDataChecked()).isTrue();
             a.outputStream().write("GET /x HTTP/1.1\r\nHost: localhost\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-            HttpResponseReader.Response r = HttpResponseReader.read(a.socket(), a.inputStream(), 5000, 65536, 1024);
+            Http1ResponseReader.Response r = Http1ResponseReader.read(a.socket(), a.inputStream(), 5000, 65536, 1024);
             assertThat(new String(r.body(), StandardCharsets.US_ASCII)).isEqualTo("hello");
             a.close();
             assertThat(a.state()).isEqualTo(AttestedConnection.State.CLOSED);

@@ -53,7 +53,7 @@ import javax.net.ssl.SSLParameters;
  */
 public final class AtlsServer implements AutoCloseable {
     /** The path clients request the quote from. */
-    public static final String QUOTE_PATH = "/tdx_quote";
+    public static final String QUOTE_PATH = dev.atlas.protocol.AtlsProtocol.QUOTE_PATH;
 
     static {
         JdkHttpServerDefaults.apply();

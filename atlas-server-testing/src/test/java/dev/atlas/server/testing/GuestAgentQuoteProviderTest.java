@@ -1,4 +1,9 @@
-package dev.atlas.server;
+package dev.atlas.server.testing;
+
+import dev.atlas.server.AtlsServer;
+import dev.atlas.server.GetQuoteResponse;
+import dev.atlas.server.GuestAgentQuoteProvider;
+import dev.atlas.server.ServerCertificate;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;

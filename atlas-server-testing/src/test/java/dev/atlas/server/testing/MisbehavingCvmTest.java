@@ -1,4 +1,7 @@
-package dev.atlas.server;
+package dev.atlas.server.testing;
+
+import dev.atlas.server.AtlsServer;
+import dev.atlas.server.ServerCertificate;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
