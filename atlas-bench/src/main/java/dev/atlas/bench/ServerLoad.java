@@ -2,7 +2,7 @@ package dev.atlas.bench;
 
 import dev.atlas.server.AtlsServer;
 import dev.atlas.server.ServerCertificate;
-import dev.atlas.server.SimulatedQuoteProvider;
+import dev.atlas.server.testing.SimulatedQuoteProvider;
 import dev.atlas.testing.SimulatedCvm;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

@@ -9,7 +9,8 @@ import dev.atlas.dstack.Bootchain;
 import dev.atlas.dstack.DstackTdxPolicy;
 import dev.atlas.server.AtlsServer;
 import dev.atlas.server.ServerCertificate;
-import dev.atlas.server.SimulatedQuoteProvider;
+import dev.atlas.server.testing.SimulatedAtlsServer;
+import dev.atlas.server.testing.SimulatedQuoteProvider;
 import dev.atlas.tdx.AttestationException;
 import dev.atlas.tdx.AttestationException.Reason;
 import dev.atlas.tdx.TcbStatus;
@@ -49,6 +50,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** End to end on loopback: the connector against the simulated CVM behind the aTLS server, and hostile peers. */
 class AtlsConnectorTest {
+    static SimulatedAtlsServer sim;
     static SimulatedCvm cvm;
     static MockPccs pccs;
     static AtlsServer server;
@@ -57,19 +59,16 @@ class AtlsConnectorTest {
 
     @BeforeAll
     static void start() throws Exception {
-        cvm = SimulatedCvm.builder().seed(21).build();
-        server = AtlsServer.builder().certificate(CERT).quoteProvider(SimulatedQuoteProvider.of(cvm))
-                .handler(AtlsConnectorTest::hello).build().start();
-        pccs = MockPccs.start(cvm);
+        sim = SimulatedAtlsServer.builder().seed(21).certificate(CERT).handler(AtlsConnectorTest::hello).start();
+        cvm = sim.cvm();
+        server = sim.server();
+        pccs = sim.pccs();
     }
 
     @AfterAll
     static void stop() {
-        if (server != null) {
-            server.close();
-        }
-        if (pccs != null) {
-            pccs.close();
+        if (sim != null) {
+            sim.close();
         }
     }
 
