@@ -1,5 +1,6 @@
 package dev.atlas.client;
 
+import dev.atlas.client.internal.SafeAtlsListener;
 import dev.atlas.protocol.AtlsProtocol;
 import dev.atlas.protocol.Checks;
 import dev.atlas.protocol.Http1ResponseReader;
@@ -33,6 +34,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
 import javax.net.ssl.ExtendedSSLSession;
 import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLContext;
@@ -88,6 +90,7 @@ public final class AtlsConnector {
     private final Duration attestTimeout;
     private final int maxResponseBytes;
     private final AtlsListener listener;
+    private final AtomicLong calls = new AtomicLong();
     private final Clock clock;
     private final SecureRandom random;
 
@@ -97,7 +100,7 @@ public final class AtlsConnector {
         this.connectTimeout = b.connectTimeout;
         this.attestTimeout = b.attestTimeout;
         this.maxResponseBytes = b.maxResponseBytes;
-        this.listener = b.listener;
+        this.listener = SafeAtlsListener.wrap(b.listener);
         this.clock = b.clock;
         this.random = new SecureRandom();
         this.sslContext = sslContext(b);
@@ -134,6 +137,9 @@ public final class AtlsConnector {
      */
     public AttestedConnection connect(String host, int port) throws IOException, AttestationException {
         long t0 = System.nanoTime();
+        AtlsCall call = newCall(host, port);
+        listener.callStart(call);
+        listener.connectStart(call);
         Socket tcp = new Socket();
         try {
             tcp.setTcpNoDelay(true);
@@ -142,11 +148,12 @@ public final class AtlsConnector {
             closeQuietly(tcp);
             IOException explained = ConnectFailures.connect(e, ConnectFailures.address(host, port),
                     connectTimeout.toMillis());
-            listener.failed(host, explained, since(t0));
+            listener.connectFailed(call, explained, since(t0));
+            listener.callFailed(call, explained, since(t0));
             throw explained;
         }
-        listener.connected(host, port, since(t0));
-        return attest(tcp, host, port, t0);
+        listener.connectEnd(call, since(t0));
+        return attest(call, tcp, host, port, t0);
     }
 
     /**
@@ -155,10 +162,43 @@ public final class AtlsConnector {
      */
     public AttestedConnection attest(Socket connectedTcp, String host, int port)
             throws IOException, AttestationException {
-        return attest(connectedTcp, host, port, System.nanoTime());
+        long t0 = System.nanoTime();
+        AtlsCall call = newCall(host, port);
+        listener.callStart(call);
+        return attest(call, connectedTcp, host, port, t0);
     }
 
-    private AttestedConnection attest(Socket tcp, String host, int port, long t0)
+    private AtlsCall newCall(String host, int port) {
+        return new AtlsCall(calls.incrementAndGet(), host, port, clock.instant());
+    }
+
+    /** The step of an attempt that is under way, for its {@code xxxFailed} event. */
+    private enum Step { HANDSHAKE, QUOTE, VERIFY }
+
+    /** {@code xxxFailed} of the step under way, then {@code callFailed}. */
+    private void failed(AtlsCall call, Step step, long stepStart, Exception cause, long t0) {
+        switch (step) {
+            case HANDSHAKE -> listener.handshakeFailed(call, cause, since(stepStart));
+            case QUOTE -> listener.quoteFailed(call, cause, since(stepStart));
+            case VERIFY -> listener.verifyFailed(call, cause, since(stepStart));
+        }
+        listener.callFailed(call, cause, since(t0));
+    }
+
+    /** The call whose verification runs on this thread (interim, for {@link AtlsListener#collateralEnd}). */
+    // TODO(issue15-integration): remove with the collateral callback
+    private static final ThreadLocal<AtlsCall> CURRENT_CALL = new ThreadLocal<>();
+
+    private AttestedConnection attest(AtlsCall call, Socket tcp, String host, int port, long t0)
+            throws IOException, AttestationException {
+        try {
+            return attestCall(call, tcp, host, port, t0);
+        } finally {
+            CURRENT_CALL.remove();
+        }
+    }
+
+    private AttestedConnection attestCall(AtlsCall call, Socket tcp, String host, int port, long t0)
             throws IOException, AttestationException {
         AttestedConnection conn = new AttestedConnection(host, port);
         String where = ConnectFailures.address(host, port);
@@ -170,6 +210,9 @@ public final class AtlsConnector {
         long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
         Watchdog watchdog = Watchdog.arm(tcp, timeoutMillis + Watchdog.GRACE_MILLIS);
         boolean handshaking = true;
+        Step step = Step.HANDSHAKE;
+        long stepStart = System.nanoTime();
+        listener.handshakeStart(call);
         try {
             tcp.setTcpNoDelay(true);
             SSLSocket s = (SSLSocket) sslContext.getSocketFactory().createSocket(tcp, host, port, true);
@@ -179,7 +222,7 @@ public final class AtlsConnector {
             s.startHandshake();
             handshaking = false;
             SSLSession session = s.getSession();
-            listener.handshakeDone(host, session.getProtocol(), session.getCipherSuite(), since(th));
+            listener.handshakeEnd(call, session.getProtocol(), session.getCipherSuite(), since(th));
             conn.attesting(s, tcp);
 
             if (!"TLSv1.3".equals(session.getProtocol()) || !(session instanceof ExtendedSSLSession es)) {
@@ -200,6 +243,9 @@ public final class AtlsConnector {
             random.nextBytes(nonce);
 
             long tq = System.nanoTime();
+            step = Step.QUOTE;
+            stepStart = tq;
+            listener.quoteStart(call);
             long left = (deadline - System.nanoTime()) / 1_000_000L;
             if (left <= 0) {
                 throw new java.net.SocketTimeoutException("deadline passed before the quote request");
@@ -208,46 +254,54 @@ public final class AtlsConnector {
             if (!watchdog.disarm()) {
                 throw new java.net.SocketTimeoutException("aborted at the deadline");
             }
-            listener.quoteFetched(host, r.bodyLength(), since(tq));
             if (r.status() < 200 || r.status() > 299) {
                 throw new AttestationException(Reason.QUOTE_REQUEST_FAILED, "POST " + QUOTE_PATH + " answered "
                         + r.status() + ": " + Http1ResponseReader.abbreviate(r.bodyText()));
             }
+            listener.quoteEnd(call, r.bodyLength(), since(tq));
+            step = Step.VERIFY;
+            stepStart = System.nanoTime();
+            listener.verifyStart(call);
+            CURRENT_CALL.set(call); // verification runs on this thread; the collateral event needs the call
             QuoteResponse qr = QuoteResponse.parse(r.bodyText());
             AttestationReport report = verifier.verify(DstackTdxVerifier.Evidence.builder(qr)
                     .sessionBinding(nonce, ekm).peerCertificate(leaf).build());
             java.util.Arrays.fill(ekm, (byte) 0);
             s.setSoTimeout(0);
             conn.attested(report, clock.instant());
-            listener.verified(host, report, since(t0));
+            // TODO(issue15-integration): listeners read report.collateralFromCache() here (engineer "core")
+            listener.verifyEnd(call, report, since(stepStart));
+            listener.callEnd(call, report, since(t0));
             return conn;
         } catch (Http1ResponseReader.HttpProtocolException e) {
             boolean fired = !watchdog.disarm();
             fail(conn, tcp);
             if (fired) {
                 IOException t = ConnectFailures.attempt(e, true, false, where, timeoutMillis);
-                listener.failed(host, t, since(t0));
+                failed(call, step, stepStart, t, t0);
                 throw t;
             }
             AttestationException ae = new AttestationException(Reason.MALFORMED_RESPONSE,
                     "malformed " + QUOTE_PATH + " response: " + e.getMessage(), e);
-            listener.failed(host, ae, since(t0));
+            failed(call, step, stepStart, ae, t0);
             throw ae;
         } catch (IOException e) {
             boolean fired = !watchdog.disarm();
             fail(conn, tcp);
             IOException t = ConnectFailures.attempt(e, fired, handshaking, where, timeoutMillis);
-            listener.failed(host, t, since(t0));
+            failed(call, step, stepStart, t, t0);
             throw t;
         } catch (AttestationException | RuntimeException e) {
             watchdog.disarm();
             fail(conn, tcp);
-            listener.failed(host, e, since(t0));
+            failed(call, step, stepStart, e, t0);
             throw e;
         } catch (CertificateException e) {
             watchdog.disarm();
             fail(conn, tcp);
-            throw new IOException("cannot encode the peer certificate of " + where + ": " + e.getMessage(), e);
+            IOException t = new IOException("cannot encode the peer certificate of " + where + ": " + e.getMessage(), e);
+            failed(call, step, stepStart, t, t0);
+            throw t;
         }
     }
 
@@ -333,7 +387,11 @@ public final class AtlsConnector {
                 checked[0] = true;
                 check.check(candidate);
             });
-            listener.collateral(!checked[0], since(t));
+            // TODO(issue15-integration): goes away when fromCache comes from report.collateralFromCache()
+            AtlsCall call = CURRENT_CALL.get();
+            if (call != null) {
+                listener.collateralEnd(call, !checked[0], since(t));
+            }
             return c;
         };
     }

@@ -107,12 +107,12 @@ class AtlsConnectorTest {
         List<String> events = new ArrayList<>();
         AtlsConnector c = connector(policy(cvm).build(), b -> b.listener(new AtlsListener() {
             @Override
-            public void collateral(boolean fromCache, Duration took) {
+            public void collateralEnd(AtlsCall call, boolean fromCache, Duration took) {
                 events.add(fromCache ? "cached" : "fetched");
             }
 
             @Override
-            public void verified(String host, dev.atlas.dstack.AttestationReport report, Duration took) {
+            public void callEnd(AtlsCall call, dev.atlas.dstack.AttestationReport report, Duration took) {
                 events.add("verified");
             }
         }));
