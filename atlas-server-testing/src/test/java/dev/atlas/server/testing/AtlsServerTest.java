@@ -366,8 +366,8 @@ class AtlsServerTest {
         try (AtlsServer s = AtlsServer.builder().certificate(server.certificate()).quoteProvider(flaky)
                 .listener(new AtlsServerListener() {
                     @Override
-                    public void quoteFailed(InetSocketAddress client, String reason, Throwable cause) {
-                        failures.add(reason);
+                    public void quoteFailed(dev.atlas.server.AtlsServerCall call, Exception cause, Duration took) {
+                        failures.add(cause.getMessage());
                     }
                 }).build().start();
              JsseClient c = JsseClient.connect(s.address(), s.certificate().leaf())) {

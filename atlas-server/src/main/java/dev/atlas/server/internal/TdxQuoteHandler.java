@@ -12,6 +12,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpsExchange;
 import dev.atlas.dstack.ReportData;
+import dev.atlas.server.AtlsServerCall;
 import dev.atlas.server.AtlsServerListener;
 import dev.atlas.server.GetQuoteResponse;
 import dev.atlas.server.QuoteProvider;
@@ -144,6 +145,17 @@ public final class TdxQuoteHandler {
         }
     }
 
+    /** The call the server attached to {@code ex} (one made up when the handler runs on its own). */
+    public static AtlsServerCall call(HttpExchange ex) {
+        if (ex.getAttribute(AtlsServerCall.ATTRIBUTE) instanceof AtlsServerCall c) {
+            return c;
+        }
+        AtlsServerCall c = new AtlsServerCall(0, ex.getRemoteAddress(), ex.getRequestMethod(),
+                String.valueOf(ex.getRequestURI().getPath()), java.time.Instant.now());
+        ex.setAttribute(AtlsServerCall.ATTRIBUTE, c);
+        return c;
+    }
+
     /** Handles one exchange whose path is {@code /tdx_quote}. */
     public void handle(HttpExchange ex) throws IOException {
         long start = System.nanoTime();
@@ -182,16 +194,18 @@ public final class TdxQuoteHandler {
         Arrays.fill(ekm, (byte) 0);
 
         String json;
+        listener.quoteStart(call(ex));
         try {
             json = respond(reportData);
         } catch (ProviderFailure e) {
-            listener.quoteFailed(ex.getRemoteAddress(), e.getMessage(), e.getCause());
+            listener.quoteFailed(call(ex), new IOException(e.getMessage(), e.getCause()),
+                    Duration.ofNanos(System.nanoTime() - start));
             send(ex, 500, "{\"detail\":{\"success\":false,\"error\":\"Failed to obtain TDX quote or TCB info\","
                     + "\"quote_type\":\"tdx\"}}");
             return;
         }
         send(ex, 200, json);
-        listener.quoteServed(ex.getRemoteAddress(), Duration.ofNanos(System.nanoTime() - start));
+        listener.quoteEnd(call(ex), Duration.ofNanos(System.nanoTime() - start));
     }
 
     /** A provider failure, with the reason for logs (never sent to the client). */
@@ -282,7 +296,7 @@ public final class TdxQuoteHandler {
     }
 
     private void reject(HttpExchange ex, int status, String json, String reason) throws IOException {
-        listener.requestRejected(ex.getRemoteAddress(), ex.getRequestURI().getPath(), status, reason);
+        listener.requestRejected(call(ex), status, reason);
         send(ex, status, json);
     }
 
