@@ -140,4 +140,14 @@ class AtlsOkHttpTest {
         IOException e = assertThrows(IOException.class, () -> client.newCall(req).execute());
         assertThat(e).hasMessageContaining("no attestation policy for 127.0.0.1");
     }
+
+    @Test
+    void thePublicSurfaceIsWhatACallerCanReach() {
+        // The constructor is private, so instance methods could never be called: only the two static entry
+        // points are public.
+        assertThat(java.util.Arrays.stream(AtlsOkHttp.class.getDeclaredMethods())
+                .filter(m -> java.lang.reflect.Modifier.isPublic(m.getModifiers())).map(java.lang.reflect.Method::getName))
+                .containsExactlyInAnyOrder("configure", "report");
+        assertThat(AtlsOkHttp.class.getConstructors()).isEmpty();
+    }
 }
