@@ -4,15 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.sun.net.httpserver.HttpExchange;
-import dev.atlas.protocol.Http1ResponseReader;
 import dev.atlas.dstack.Bootchain;
 import dev.atlas.dstack.DstackTdxPolicy;
+import dev.atlas.protocol.Http1ResponseReader;
 import dev.atlas.server.AtlsServer;
 import dev.atlas.server.ServerCertificate;
 import dev.atlas.server.testing.SimulatedAtlsServer;
 import dev.atlas.server.testing.SimulatedQuoteProvider;
-import dev.atlas.tdx.AttestationException;
 import dev.atlas.tdx.AttestationException.Reason;
+import dev.atlas.tdx.AttestationException;
 import dev.atlas.tdx.TcbStatus;
 import dev.atlas.testing.MockPccs;
 import dev.atlas.testing.SimulatedCvm;

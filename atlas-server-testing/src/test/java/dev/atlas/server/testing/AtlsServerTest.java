@@ -1,11 +1,5 @@
 package dev.atlas.server.testing;
 
-import dev.atlas.server.AtlsServer;
-import dev.atlas.server.AtlsServerListener;
-import dev.atlas.server.GetQuoteResponse;
-import dev.atlas.server.QuoteProvider;
-import dev.atlas.server.ServerCertificate;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -20,6 +14,11 @@ import dev.atlas.dstack.DstackTdxVerifier;
 import dev.atlas.dstack.EventLog;
 import dev.atlas.dstack.QuoteResponse;
 import dev.atlas.dstack.ReportData;
+import dev.atlas.server.AtlsServer;
+import dev.atlas.server.AtlsServerListener;
+import dev.atlas.server.GetQuoteResponse;
+import dev.atlas.server.QuoteProvider;
+import dev.atlas.server.ServerCertificate;
 import dev.atlas.tdx.AttestationException;
 import dev.atlas.tdx.CollateralClient;
 import dev.atlas.tdx.Quote;

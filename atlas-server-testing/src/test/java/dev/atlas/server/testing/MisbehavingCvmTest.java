@@ -1,8 +1,5 @@
 package dev.atlas.server.testing;
 
-import dev.atlas.server.AtlsServer;
-import dev.atlas.server.ServerCertificate;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -11,8 +8,10 @@ import dev.atlas.dstack.CollateralSource;
 import dev.atlas.dstack.DstackTdxPolicy;
 import dev.atlas.dstack.DstackTdxVerifier;
 import dev.atlas.dstack.QuoteResponse;
-import dev.atlas.tdx.AttestationException;
+import dev.atlas.server.AtlsServer;
+import dev.atlas.server.ServerCertificate;
 import dev.atlas.tdx.AttestationException.Reason;
+import dev.atlas.tdx.AttestationException;
 import dev.atlas.tdx.Collateral;
 import dev.atlas.tdx.QuoteVerifier;
 import dev.atlas.tdx.TcbStatus;
