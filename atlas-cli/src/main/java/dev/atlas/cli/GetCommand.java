@@ -1,9 +1,11 @@
 package dev.atlas.cli;
 
 import dev.atlas.client.AtlsConnector;
+import dev.atlas.client.AtlsCall;
 import dev.atlas.client.AtlsHttpClient;
 import dev.atlas.client.AtlsListener;
 import dev.atlas.dstack.AttestationReport;
+import dev.atlas.protocol.Http1ResponseReader;
 import dev.atlas.dstack.DstackTdxPolicy;
 import dev.atlas.tdx.AttestationException;
 import java.io.IOException;
@@ -164,7 +166,7 @@ final class GetCommand implements Callable<Integer> {
         boolean[] attested = new boolean[1];
         b.listener(new AtlsListener() {
             @Override
-            public void verified(String h, AttestationReport report, Duration took) {
+            public void callEnd(AtlsCall call, AttestationReport report, Duration took) {
                 attested[0] = true;
                 printReport(err, target, report);
             }
@@ -197,7 +199,7 @@ final class GetCommand implements Callable<Integer> {
                 throw CliErrors.io("no response from " + url + " within " + timeoutSeconds + " s after attestation"
                         + " (--timeout sets the deadline)", e);
             }
-            if (e.getClass().getSimpleName().equals("HttpProtocolException")) {
+            if (e instanceof Http1ResponseReader.HttpProtocolException) {
                 // the client's strict HTTP/1.1 reader refused the response framing
                 throw CliErrors.io("the response from " + url + " is not valid HTTP/1.1: " + CliErrors.detail(e), e);
             }

@@ -44,10 +44,7 @@ class ModuleWallsTest {
     static final Set<String> TEST_SUPPORT = Set.of("atlas-testing", "atlas-server-testing");
 
     /** Known findings (exactly as the test words them) and why they are allowed for now. */
-    static final Map<String, String> ALLOWED = Map.of(
-            "atlas-server/pom.xml depends on atlas-testing (scope compile)",
-            "SimulatedQuoteProvider still lives in atlas-server (optional dependency); issue 15 (engineer seam) moves "
-                    + "it to atlas-server-testing");
+    static final Map<String, String> ALLOWED = Map.of();
 
     static final Pattern INTERNAL_REF = Pattern.compile("\\bdev\\.atlas(?:\\.\\w+)*?\\.internal\\b(?:\\.\\w+)*");
     static final Pattern MODULE_NAME = Pattern.compile("\\bmodule\\s+([\\w.]+)\\s*\\{");

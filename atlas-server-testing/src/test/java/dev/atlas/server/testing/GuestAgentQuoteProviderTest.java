@@ -1,4 +1,4 @@
-package dev.atlas.server;
+package dev.atlas.server.testing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -9,6 +9,10 @@ import dev.atlas.dstack.EventLog;
 import dev.atlas.dstack.EventLogEntry;
 import dev.atlas.dstack.QuoteResponse;
 import dev.atlas.dstack.ReportData;
+import dev.atlas.server.AtlsServer;
+import dev.atlas.server.GetQuoteResponse;
+import dev.atlas.server.GuestAgentQuoteProvider;
+import dev.atlas.server.ServerCertificate;
 import dev.atlas.tdx.Quote;
 import dev.atlas.testing.SimulatedCvm;
 import dev.atlas.testing.SimulatedGuestAgent;

@@ -1,4 +1,4 @@
-package dev.atlas.client.internal;
+package dev.atlas.protocol;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import java.io.ByteArrayInputStream;
@@ -6,11 +6,11 @@ import java.io.IOException;
 import java.net.Socket;
 
 /**
- * Jazzer target: the client's HTTP/1.1 response reader on arbitrary bytes. Only {@link IOException}s (protocol
+ * Jazzer target: the HTTP/1.1 response reader (keep-alive mode) on arbitrary bytes. Only {@link IOException}s (protocol
  * errors, end of stream) may escape; an accepted response never exceeds the limits and never consumes a byte
- * past its frame. Seeds: {@code src/test/resources/dev/atlas/client/internal/HttpResponseReaderFuzzTestInputs}.
+ * past its frame. Seeds: {@code src/test/resources/dev/atlas/protocol/Http1ResponseReaderFuzzTestInputs}.
  */
-class HttpResponseReaderFuzzTest {
+class Http1ResponseReaderFuzzTest {
     @FuzzTest(maxDuration = "10s")
     void parse(byte[] data) {
         fuzzerTestOneInput(data);
@@ -20,7 +20,7 @@ class HttpResponseReaderFuzzTest {
     public static void fuzzerTestOneInput(byte[] data) {
         ByteArrayInputStream in = new ByteArrayInputStream(data);
         try (Socket dummy = new Socket()) {
-            HttpResponseReader.Response r = HttpResponseReader.read(dummy, in, 10_000, 4096, 4096);
+            Http1ResponseReader.Response r = Http1ResponseReader.read(dummy, in, 10_000, 4096, 4096);
             if (r.body().length > 4096 || r.status() < 200 || r.status() > 599) {
                 throw new AssertionError("accepted a response outside the limits");
             }

@@ -1,8 +1,10 @@
-package dev.atlas.server;
+package dev.atlas.server.testing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.net.httpserver.HttpServer;
+import dev.atlas.server.AtlsServer;
+import dev.atlas.server.ServerCertificate;
 import dev.atlas.testing.SimulatedCvm;
 import java.io.IOException;
 import java.net.InetSocketAddress;

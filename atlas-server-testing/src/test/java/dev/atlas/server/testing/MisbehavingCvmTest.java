@@ -1,4 +1,4 @@
-package dev.atlas.server;
+package dev.atlas.server.testing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -7,8 +7,10 @@ import dev.atlas.dstack.AttestationReport;
 import dev.atlas.dstack.DstackTdxPolicy;
 import dev.atlas.dstack.DstackTdxVerifier;
 import dev.atlas.dstack.QuoteResponse;
-import dev.atlas.tdx.AttestationException;
+import dev.atlas.server.AtlsServer;
+import dev.atlas.server.ServerCertificate;
 import dev.atlas.tdx.AttestationException.Reason;
+import dev.atlas.tdx.AttestationException;
 import dev.atlas.tdx.Collateral;
 import dev.atlas.tdx.CollateralSource;
 import dev.atlas.tdx.QuoteVerifier;

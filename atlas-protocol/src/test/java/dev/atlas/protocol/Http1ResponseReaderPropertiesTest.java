@@ -1,4 +1,4 @@
-package dev.atlas.client.internal;
+package dev.atlas.protocol;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -12,7 +12,7 @@ import net.jqwik.api.constraints.IntRange;
 import net.jqwik.api.constraints.Size;
 
 /** The reader takes exactly one response off a keep-alive stream, whatever its framing. */
-class HttpResponseReaderPropertiesTest {
+class Http1ResponseReaderPropertiesTest {
     @Property(tries = 300)
     void readsExactlyOneResponseAndLeavesTheNextBytes(@ForAll @Size(max = 2000) byte[] body,
             @ForAll @IntRange(min = 1, max = 500) int chunk, @ForAll boolean chunked,
@@ -35,7 +35,7 @@ class HttpResponseReaderPropertiesTest {
         o.writeBytes(next);
         ByteArrayInputStream in = new ByteArrayInputStream(o.toByteArray());
         try (Socket dummy = new Socket()) {
-            HttpResponseReader.Response r = HttpResponseReader.read(dummy, in, 5000, 4096, 4096);
+            Http1ResponseReader.Response r = Http1ResponseReader.read(dummy, in, 5000, 4096, 4096);
             assertThat(r.body()).isEqualTo(body);
             assertThat(in.readAllBytes()).isEqualTo(next);
         }

@@ -1,12 +1,14 @@
-package dev.atlas.server;
+package dev.atlas.server.testing;
 
+import dev.atlas.server.GetQuoteResponse;
+import dev.atlas.server.QuoteProvider;
 import dev.atlas.testing.SimulatedCvm;
 import java.io.IOException;
 import java.util.Objects;
 
 /**
- * A {@link QuoteProvider} backed by an in-process {@link SimulatedCvm} (needs {@code atlas-testing} on the
- * class or module path). Quotes are signed by the mock Intel PKI: clients must trust the CVM's mock root
+ * A {@link QuoteProvider} backed by an in-process {@link SimulatedCvm}. It lives in the test-support artifact
+ * {@code atlas-server-testing}, never in the production {@code atlas-server}. Quotes are signed by the mock Intel PKI: clients must trust the CVM's mock root
  * through their for-testing API, and nothing else changes.
  */
 public final class SimulatedQuoteProvider implements QuoteProvider {

@@ -1,4 +1,4 @@
-package dev.atlas.server;
+package dev.atlas.server.testing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -13,6 +13,11 @@ import dev.atlas.dstack.DstackTdxVerifier;
 import dev.atlas.dstack.EventLog;
 import dev.atlas.dstack.QuoteResponse;
 import dev.atlas.dstack.ReportData;
+import dev.atlas.server.AtlsServer;
+import dev.atlas.server.AtlsServerListener;
+import dev.atlas.server.GetQuoteResponse;
+import dev.atlas.server.QuoteProvider;
+import dev.atlas.server.ServerCertificate;
 import dev.atlas.tdx.AttestationException;
 import dev.atlas.tdx.CollateralClient;
 import dev.atlas.tdx.CollateralSource;
@@ -360,8 +365,8 @@ class AtlsServerTest {
         try (AtlsServer s = AtlsServer.builder().certificate(server.certificate()).quoteProvider(flaky)
                 .listener(new AtlsServerListener() {
                     @Override
-                    public void quoteFailed(InetSocketAddress client, String reason, Throwable cause) {
-                        failures.add(reason);
+                    public void quoteFailed(dev.atlas.server.AtlsServerCall call, Exception cause, Duration took) {
+                        failures.add(cause.getMessage());
                     }
                 }).build().start();
              JsseClient c = JsseClient.connect(s.address(), s.certificate().leaf())) {

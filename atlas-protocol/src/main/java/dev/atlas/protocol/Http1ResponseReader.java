@@ -1,5 +1,6 @@
-package dev.atlas.client.internal;
+package dev.atlas.protocol;
 
+import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -11,8 +12,10 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * Reads exactly one HTTP/1.1 response from a connection that stays open (keep-alive), strictly and within a
- * deadline, without consuming a byte past it.
+ * The one strict HTTP/1.1 response reader of Atlas, in two modes over the same head parser and body framing.
+ *
+ * <p><b>Keep-alive</b> ({@link #read}, {@link #readStreaming}): reads exactly one response from a connection
+ * that stays open, strictly and within a deadline, without consuming a byte past it.
  *
  * <ul>
  *   <li>status line {@code HTTP/1.x SSS …}; 1xx interim responses (except 101) are skipped, at most 5;</li>
@@ -27,10 +30,18 @@ import java.util.Locale;
  * Lines must end in CRLF. Malformations are {@link HttpProtocolException}s; the deadline is a
  * {@link SocketTimeoutException}. {@link #readStreaming} uses the same head parser and body framing, with a
  * per-read timeout for the body instead of the deadline.
+ *
+ * <p><b>Closed</b> ({@link #parseClosed}): the whole byte stream a peer sent before closing
+ * ({@code Connection: close}, as the dstack guest agent answers), with the stricter rules of that case: no
+ * 1xx (status 200..599 only), a head of at most {@value #MAX_HEAD_BYTES} bytes, a {@code Content-Length} of at
+ * most 12 digits, the body may also be framed by the end of the data (at most {@code maxBody} bytes), and a
+ * byte after a framed body is an error (the response was not what it claimed to be).
  */
-public final class HttpResponseReader {
+public final class Http1ResponseReader {
     /** Most header (or trailer) lines. */
     public static final int MAX_HEADERS = 100;
+    /** Longest head (status line and headers) of a {@linkplain #parseClosed closed} response. */
+    public static final int MAX_HEAD_BYTES = 64 * 1024;
 
     /** A malformed or over-limit response. */
     public static final class HttpProtocolException extends IOException {
@@ -41,15 +52,49 @@ public final class HttpResponseReader {
         }
     }
 
-    /** Status, headers (name as sent) and body. */
+    /**
+     * Status, headers (name as sent) and body.
+     *
+     * @param status  the final status code
+     * @param headers name and value of each header line, in order
+     * @param body    the body (copied in and out)
+     */
     public record Response(int status, List<String[]> headers, byte[] body) {
+        public Response {
+            headers = List.copyOf(headers);
+            body = body.clone();
+        }
+
+        /** A copy of the body. */
+        @Override
+        public byte[] body() {
+            return body.clone();
+        }
+
+        /** The body's length, without copying it. */
+        public int bodyLength() {
+            return body.length;
+        }
+
+        /** The body as UTF-8 text. */
+        public String bodyText() {
+            return new String(body, StandardCharsets.UTF_8);
+        }
+
+        /** The first value of a header (case-insensitive name), or null. */
         public String header(String name) {
             return Head.header(headers, name);
         }
     }
 
-    /** Status and headers of a response whose body is still on the wire. */
+    /**
+     * Status and headers of a response whose body is still on the wire.
+     *
+     * @param status  the final status code
+     * @param headers name and value of each header line, in order
+     */
     public record Head(int status, List<String[]> headers) {
+        /** The first value of a header (case-insensitive name), or null. */
         public String header(String name) {
             return header(headers, name);
         }
@@ -64,17 +109,25 @@ public final class HttpResponseReader {
         }
     }
 
-    /** A head and its body stream; {@code reusable} when the body has its own framing. */
+    /**
+     * A head and its body stream.
+     *
+     * @param head     status and headers
+     * @param body     exactly the framed body bytes
+     * @param reusable whether the body has its own framing (the connection can carry another request)
+     */
     public record Streamed(Head head, InputStream body, boolean reusable) {}
 
     private final Socket socket;
     private final InputStream in;
     private final long deadlineNanos;
     private final long timeoutMillis;
+    private final boolean closed;
     private int headBudget;
 
-    private HttpResponseReader(Socket socket, InputStream in, long timeoutMillis, int maxHead) {
+    private Http1ResponseReader(Socket socket, InputStream in, long timeoutMillis, int maxHead, boolean closed) {
         this.socket = socket;
+        this.closed = closed;
         this.timeoutMillis = timeoutMillis;
         this.deadlineNanos = System.nanoTime() + timeoutMillis * 1_000_000L;
         this.headBudget = maxHead;
@@ -87,11 +140,11 @@ public final class HttpResponseReader {
      */
     public static Response read(Socket socket, InputStream in, long timeoutMillis, int maxHead, int maxBody)
             throws IOException {
-        HttpResponseReader r = new HttpResponseReader(socket, in, timeoutMillis, maxHead);
+        Http1ResponseReader r = new Http1ResponseReader(socket, in, timeoutMillis, maxHead, false);
         Head head = r.head();
         // Chunk-size lines and trailers get their own budget: enough even for one-byte chunks with
         // extensions. Framing is not kept in memory, and the deadline bounds the time it can take.
-        Streamed s = framed(head, r.in, false, maxBody, 8192L + 16L * Math.max(maxBody, 1024));
+        Streamed s = framed(head, r.in, false, maxBody, 8192L + 16L * Math.max(maxBody, 1024), 18);
         if (!s.reusable()) {
             throw new HttpProtocolException("response has neither Content-Length nor chunked framing");
         }
@@ -109,12 +162,50 @@ public final class HttpResponseReader {
      */
     public static Streamed readStreaming(Socket socket, InputStream in, long timeoutMillis, int maxHead,
             boolean headRequest, long readTimeoutMillis) throws IOException {
-        HttpResponseReader r = new HttpResponseReader(socket, in, timeoutMillis, maxHead);
+        Http1ResponseReader r = new Http1ResponseReader(socket, in, timeoutMillis, maxHead, false);
         Head head = r.head();
         socket.setSoTimeout((int) Math.min(Integer.MAX_VALUE, readTimeoutMillis));
         boolean noBody = headRequest || head.status() == 204 || head.status() == 304;
         // Past the head, body reads use the per-read timeout instead of the head's deadline: the raw stream.
-        return framed(head, in, noBody, Long.MAX_VALUE, Long.MAX_VALUE);
+        return framed(head, in, noBody, Long.MAX_VALUE, Long.MAX_VALUE, 18);
+    }
+
+    /**
+     * Parses {@code data}, the whole byte stream a peer sent before closing, with the rules of the closed
+     * mode (see the class comment).
+     *
+     * @throws IllegalArgumentException on any malformation, with a message that names it
+     */
+    public static Response parseClosed(byte[] data, int maxBody) {
+        ByteArrayInputStream in = new ByteArrayInputStream(data);
+        try {
+            Http1ResponseReader r = new Http1ResponseReader(null, in, 0, MAX_HEAD_BYTES + 4, true);
+            Head head = r.head();
+            Streamed s = framed(head, in, false, maxBody, Long.MAX_VALUE, 12);
+            byte[] body;
+            if (s.body() instanceof FixedBody f) {
+                if (f.total > maxBody) {
+                    throw new IllegalArgumentException("response body exceeds " + maxBody + " bytes");
+                }
+                if (in.available() < f.total) {
+                    throw new IllegalArgumentException("response body shorter than Content-Length");
+                }
+                body = f.readAllBytes();
+            } else if (s.reusable()) {
+                body = s.body().readAllBytes(); // chunked: refuses more than maxBody itself
+            } else {
+                if (in.available() > maxBody) {
+                    throw new IllegalArgumentException("response body exceeds " + maxBody + " bytes");
+                }
+                body = in.readAllBytes();
+            }
+            if (in.available() > 0) {
+                throw new IllegalArgumentException("bytes after the response body");
+            }
+            return new Response(head.status(), head.headers(), body);
+        } catch (IOException e) {
+            throw new IllegalArgumentException(e.getMessage(), e);
+        }
     }
 
     /** The final (non-1xx) status line and headers. */
@@ -122,6 +213,9 @@ public final class HttpResponseReader {
         for (int interim = 0; ; interim++) {
             int status = statusLine(line());
             List<String[]> headers = headers();
+            if (closed && status < 200) {
+                throw new HttpProtocolException("unexpected status " + status);
+            }
             if (status >= 100 && status < 200) {
                 if (status == 101 || interim >= 5) {
                     throw new HttpProtocolException("unexpected interim response " + status);
@@ -138,7 +232,7 @@ public final class HttpResponseReader {
      * of the connection (not reusable).
      */
     private static Streamed framed(Head head, InputStream source, boolean noBody, long maxChunked,
-            long chunkFramingBudget) throws IOException {
+            long chunkFramingBudget, int maxLengthDigits) throws IOException {
         String te = null;
         String cl = null;
         for (String[] h : head.headers()) {
@@ -168,7 +262,7 @@ public final class HttpResponseReader {
             return new Streamed(head, new ChunkedBody(source, maxChunked, chunkFramingBudget), true);
         }
         if (cl != null) {
-            if (cl.isEmpty() || cl.length() > 18 || !cl.chars().allMatch(c -> c >= '0' && c <= '9')) {
+            if (cl.isEmpty() || cl.length() > maxLengthDigits || !cl.chars().allMatch(c -> c >= '0' && c <= '9')) {
                 throw new HttpProtocolException("malformed Content-Length");
             }
             return new Streamed(head, new FixedBody(source, Long.parseLong(cl)), true);
@@ -384,6 +478,9 @@ public final class HttpResponseReader {
 
     /** Sets the socket timeout to what is left of the deadline. */
     private void arm() throws IOException {
+        if (socket == null) {
+            return; // closed mode: the data is all there
+        }
         long left = (deadlineNanos - System.nanoTime()) / 1_000_000L;
         if (left <= 0) {
             throw timeout();

@@ -1,4 +1,5 @@
-package dev.atlas.server;
+package dev.atlas.server.testing;
+
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
