@@ -270,8 +270,17 @@ public final class Http1ResponseReader {
         return new Streamed(head, source, false); // framed by the end of the connection: not reusable
     }
 
+    /** A body decoder: subclasses implement the bulk read, the one-byte read goes through it. */
+    abstract static class BodyStream extends InputStream {
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+        }
+    }
+
     /** Exactly {@code n} bytes; a short read is an error. */
-    static final class FixedBody extends InputStream {
+    static final class FixedBody extends BodyStream {
         private final InputStream in;
         final long total;
         private long left;
@@ -280,12 +289,6 @@ public final class Http1ResponseReader {
             this.in = in;
             this.total = n;
             this.left = n;
-        }
-
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
         }
 
         @Override
@@ -313,7 +316,7 @@ public final class Http1ResponseReader {
      * most {@code limit} bytes, refused as soon as a chunk size passes it. Framing lines (sizes, CRLFs,
      * trailers) end in CRLF, are at most 8 KiB each and {@code framingBudget} bytes in all.
      */
-    static final class ChunkedBody extends InputStream {
+    static final class ChunkedBody extends BodyStream {
         private final InputStream in;
         private final long limit;
         private long framingBudget;
@@ -326,12 +329,6 @@ public final class Http1ResponseReader {
             this.in = in;
             this.limit = limit;
             this.framingBudget = framingBudget;
-        }
-
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
         }
 
         @Override

@@ -33,138 +33,87 @@ public final class SafeAtlsListener implements AtlsListener {
         }
     }
 
-    @Override
-    public void callStart(AtlsCall call) {
+    /** Runs one listener call; what it throws is logged once and dropped (events are few per connection). */
+    private void guard(Runnable call) {
         try {
-            delegate.callStart(call);
+            call.run();
         } catch (RuntimeException e) {
             warnOnce(e);
         }
+    }
+
+    @Override
+    public void callStart(AtlsCall call) {
+        guard(() -> delegate.callStart(call));
     }
 
     @Override
     public void connectStart(AtlsCall call) {
-        try {
-            delegate.connectStart(call);
-        } catch (RuntimeException e) {
-            warnOnce(e);
-        }
+        guard(() -> delegate.connectStart(call));
     }
 
     @Override
     public void connectEnd(AtlsCall call, Duration took) {
-        try {
-            delegate.connectEnd(call, took);
-        } catch (RuntimeException e) {
-            warnOnce(e);
-        }
+        guard(() -> delegate.connectEnd(call, took));
     }
 
     @Override
     public void connectFailed(AtlsCall call, Exception cause, Duration took) {
-        try {
-            delegate.connectFailed(call, cause, took);
-        } catch (RuntimeException e) {
-            warnOnce(e);
-        }
+        guard(() -> delegate.connectFailed(call, cause, took));
     }
 
     @Override
     public void handshakeStart(AtlsCall call) {
-        try {
-            delegate.handshakeStart(call);
-        } catch (RuntimeException e) {
-            warnOnce(e);
-        }
+        guard(() -> delegate.handshakeStart(call));
     }
 
     @Override
     public void handshakeEnd(AtlsCall call, String protocol, String cipherSuite, Duration took) {
-        try {
-            delegate.handshakeEnd(call, protocol, cipherSuite, took);
-        } catch (RuntimeException e) {
-            warnOnce(e);
-        }
+        guard(() -> delegate.handshakeEnd(call, protocol, cipherSuite, took));
     }
 
     @Override
     public void handshakeFailed(AtlsCall call, Exception cause, Duration took) {
-        try {
-            delegate.handshakeFailed(call, cause, took);
-        } catch (RuntimeException e) {
-            warnOnce(e);
-        }
+        guard(() -> delegate.handshakeFailed(call, cause, took));
     }
 
     @Override
     public void quoteStart(AtlsCall call) {
-        try {
-            delegate.quoteStart(call);
-        } catch (RuntimeException e) {
-            warnOnce(e);
-        }
+        guard(() -> delegate.quoteStart(call));
     }
 
     @Override
     public void quoteEnd(AtlsCall call, int bytes, Duration took) {
-        try {
-            delegate.quoteEnd(call, bytes, took);
-        } catch (RuntimeException e) {
-            warnOnce(e);
-        }
+        guard(() -> delegate.quoteEnd(call, bytes, took));
     }
 
     @Override
     public void quoteFailed(AtlsCall call, Exception cause, Duration took) {
-        try {
-            delegate.quoteFailed(call, cause, took);
-        } catch (RuntimeException e) {
-            warnOnce(e);
-        }
+        guard(() -> delegate.quoteFailed(call, cause, took));
     }
 
     @Override
     public void verifyStart(AtlsCall call) {
-        try {
-            delegate.verifyStart(call);
-        } catch (RuntimeException e) {
-            warnOnce(e);
-        }
+        guard(() -> delegate.verifyStart(call));
     }
 
     @Override
     public void verifyEnd(AtlsCall call, AttestationReport report, Duration took) {
-        try {
-            delegate.verifyEnd(call, report, took);
-        } catch (RuntimeException e) {
-            warnOnce(e);
-        }
+        guard(() -> delegate.verifyEnd(call, report, took));
     }
 
     @Override
     public void verifyFailed(AtlsCall call, Exception cause, Duration took) {
-        try {
-            delegate.verifyFailed(call, cause, took);
-        } catch (RuntimeException e) {
-            warnOnce(e);
-        }
+        guard(() -> delegate.verifyFailed(call, cause, took));
     }
 
     @Override
     public void callEnd(AtlsCall call, AttestationReport report, Duration took) {
-        try {
-            delegate.callEnd(call, report, took);
-        } catch (RuntimeException e) {
-            warnOnce(e);
-        }
+        guard(() -> delegate.callEnd(call, report, took));
     }
 
     @Override
     public void callFailed(AtlsCall call, Exception cause, Duration took) {
-        try {
-            delegate.callFailed(call, cause, took);
-        } catch (RuntimeException e) {
-            warnOnce(e);
-        }
+        guard(() -> delegate.callFailed(call, cause, took));
     }
 }

@@ -33,93 +33,62 @@ public final class SafeAtlsServerListener implements AtlsServerListener {
         }
     }
 
-    @Override
-    public void started(InetSocketAddress address, String certificateSha256Hex, String provider) {
+    /** Runs one listener call; what it throws is logged once and dropped (events are few per connection). */
+    private void guard(Runnable call) {
         try {
-            delegate.started(address, certificateSha256Hex, provider);
+            call.run();
         } catch (RuntimeException e) {
             warnOnce(e);
         }
+    }
+
+    @Override
+    public void started(InetSocketAddress address, String certificateSha256Hex, String provider) {
+        guard(() -> delegate.started(address, certificateSha256Hex, provider));
     }
 
     @Override
     public void callStart(AtlsServerCall call) {
-        try {
-            delegate.callStart(call);
-        } catch (RuntimeException e) {
-            warnOnce(e);
-        }
+        guard(() -> delegate.callStart(call));
     }
 
     @Override
     public void quoteStart(AtlsServerCall call) {
-        try {
-            delegate.quoteStart(call);
-        } catch (RuntimeException e) {
-            warnOnce(e);
-        }
+        guard(() -> delegate.quoteStart(call));
     }
 
     @Override
     public void quoteEnd(AtlsServerCall call, Duration took) {
-        try {
-            delegate.quoteEnd(call, took);
-        } catch (RuntimeException e) {
-            warnOnce(e);
-        }
+        guard(() -> delegate.quoteEnd(call, took));
     }
 
     @Override
     public void quoteFailed(AtlsServerCall call, Exception cause, Duration took) {
-        try {
-            delegate.quoteFailed(call, cause, took);
-        } catch (RuntimeException e) {
-            warnOnce(e);
-        }
+        guard(() -> delegate.quoteFailed(call, cause, took));
     }
 
     @Override
     public void requestRejected(AtlsServerCall call, int status, String reason) {
-        try {
-            delegate.requestRejected(call, status, reason);
-        } catch (RuntimeException e) {
-            warnOnce(e);
-        }
+        guard(() -> delegate.requestRejected(call, status, reason));
     }
 
     @Override
     public void applicationFailed(AtlsServerCall call, Exception cause, Duration took) {
-        try {
-            delegate.applicationFailed(call, cause, took);
-        } catch (RuntimeException e) {
-            warnOnce(e);
-        }
+        guard(() -> delegate.applicationFailed(call, cause, took));
     }
 
     @Override
     public void callEnd(AtlsServerCall call, int status, Duration took) {
-        try {
-            delegate.callEnd(call, status, took);
-        } catch (RuntimeException e) {
-            warnOnce(e);
-        }
+        guard(() -> delegate.callEnd(call, status, took));
     }
 
     @Override
     public void callFailed(AtlsServerCall call, Exception cause, Duration took) {
-        try {
-            delegate.callFailed(call, cause, took);
-        } catch (RuntimeException e) {
-            warnOnce(e);
-        }
+        guard(() -> delegate.callFailed(call, cause, took));
     }
 
     @Override
     public void stopped() {
-        try {
-            delegate.stopped();
-        } catch (RuntimeException e) {
-            warnOnce(e);
-        }
+        guard(() -> delegate.stopped());
     }
 }
