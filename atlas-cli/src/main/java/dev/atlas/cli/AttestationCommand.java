@@ -18,6 +18,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -77,13 +78,11 @@ final class AttestationCommand implements Runnable {
             String pccs;
         }
 
-        @Option(names = "--at", paramLabel = "TIME", description = "verification time: seconds since the epoch or "
-                + "ISO-8601 such as 2025-07-19T10:00:34Z (default: now)")
-        Instant at;
+        @Mixin
+        CliOptions.VerificationTime at = new CliOptions.VerificationTime();
 
-        @Option(names = "--root-ca", paramLabel = "FILE",
-                description = "TESTING ONLY: trust this DER/PEM root instead of the pinned Intel SGX Root CA")
-        Path rootCa;
+        @Mixin
+        CliOptions.RootCa rootCa = new CliOptions.RootCa();
 
         @ArgGroup(exclusive = true)
         Binding binding = new Binding();
@@ -126,11 +125,11 @@ final class AttestationCommand implements Runnable {
                     throw new Inputs.InputException(response + ": its quote is not valid: "
                             + CliErrors.scrub(e.getMessage()));
                 }
-                Instant when = at != null ? at : Instant.now();
+                Instant when = at.instant();
                 Clock clock = Clock.fixed(when, ZoneOffset.UTC);
                 QuoteVerifier.Builder qv = QuoteVerifier.builder().clock(clock);
-                if (rootCa != null) {
-                    qv.insecureTrustAnchorForTesting(Inputs.certificate(rootCa, "--root-ca"));
+                if (rootCa.given()) {
+                    qv.insecureTrustAnchorForTesting(rootCa.certificate());
                     err.println("WARNING: --root-ca replaces the pinned Intel SGX Root CA; this result proves nothing"
                             + " about genuine Intel hardware.");
                 }

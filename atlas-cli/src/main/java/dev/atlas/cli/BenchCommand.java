@@ -40,9 +40,8 @@ final class BenchCommand implements Runnable {
         @Parameters(index = "1", paramLabel = "COLLATERAL")
         Path collateral;
 
-        @Option(names = "--at", paramLabel = "TIME", description = "verification time: seconds since the epoch or "
-                + "ISO-8601 (default: now)")
-        Instant at;
+        @Mixin
+        CliOptions.VerificationTime at = new CliOptions.VerificationTime();
 
         @Option(names = "--iterations", paramLabel = "N", defaultValue = "200", description = "measured iterations each")
         int iterations;
@@ -71,7 +70,7 @@ final class BenchCommand implements Runnable {
                 spec.commandLine().getErr().println("error: " + e.getMessage());
                 return e.exitCode();
             }
-            Instant when = at != null ? at : Instant.now();
+            Instant when = at.instant();
             try {
                 int warmup = Math.max(50, iterations / 2);
                 long[] cold = new long[iterations];

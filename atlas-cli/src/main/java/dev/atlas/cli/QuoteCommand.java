@@ -16,6 +16,7 @@ import java.time.Instant;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -47,13 +48,11 @@ final class QuoteCommand implements Runnable {
         @Parameters(index = "1", paramLabel = "COLLATERAL", description = "QuoteCollateralV3 JSON file")
         Path collateral;
 
-        @Option(names = "--at", paramLabel = "TIME", description = "verification time: seconds since the epoch or "
-                + "ISO-8601 such as 2025-07-19T10:00:34Z (default: now)")
-        Instant at;
+        @Mixin
+        CliOptions.VerificationTime at = new CliOptions.VerificationTime();
 
-        @Option(names = "--root-ca", paramLabel = "FILE",
-                description = "TESTING ONLY: trust this DER/PEM root instead of the pinned Intel SGX Root CA")
-        Path rootCa;
+        @Mixin
+        CliOptions.RootCa rootCa = new CliOptions.RootCa();
 
         @Option(names = "--json", description = "print the report (or the error) as one JSON object on stdout")
         boolean json;
@@ -73,8 +72,8 @@ final class QuoteCommand implements Runnable {
                     throw new Inputs.InputException(quote + " is not a valid quote: " + CliErrors.scrub(e.getMessage()));
                 }
                 c = Inputs.collateral(collateral);
-                if (rootCa != null) {
-                    b.insecureTrustAnchorForTesting(Inputs.certificate(rootCa, "--root-ca"));
+                if (rootCa.given()) {
+                    b.insecureTrustAnchorForTesting(rootCa.certificate());
                     err.println("WARNING: --root-ca replaces the pinned Intel SGX Root CA; this result proves nothing"
                             + " about genuine Intel hardware.");
                 }
@@ -86,7 +85,7 @@ final class QuoteCommand implements Runnable {
                 err.println("error: " + e.getMessage());
                 return e.exitCode();
             }
-            Instant when = at != null ? at : Instant.now();
+            Instant when = at.instant();
             try {
                 VerifiedReport r = b.build().verify(q, c, when);
                 if (json) {
