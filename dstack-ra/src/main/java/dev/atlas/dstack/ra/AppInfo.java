@@ -224,9 +224,7 @@ public record AppInfo(byte[] appId, byte[] composeHash, byte[] instanceId, byte[
         byte[][] f = new byte[8][];
         for (int i = 0; i < 8; i++) {
             f[i] = r.bin("app_info." + FIELDS[i]);
-        }
-        for (int i = 4; i <= 5; i++) {
-            if (f[i].length != 32) {
+            if ((i == 4 || i == 5) && f[i].length != 32) {
                 throw new RaException(Reason.BAD_LENGTH, "app_info." + FIELDS[i], "must be 32 bytes, got " + f[i].length);
             }
         }
