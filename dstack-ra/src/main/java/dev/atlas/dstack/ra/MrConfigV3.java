@@ -1,5 +1,9 @@
 package dev.atlas.dstack.ra;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.atlas.dstack.ra.RaException.Reason;
 import dev.atlas.dstack.ra.internal.Bytes;
 import dev.atlas.dstack.ra.internal.Hashes;
 import java.nio.charset.StandardCharsets;
@@ -73,6 +77,105 @@ public record MrConfigV3(byte[] appId, byte[] composeHash, byte[] gpuPolicyHash,
             byte[] keyProviderId, byte[] instanceId) {
         return new MrConfigV3(appId.length == 0 ? null : appId, composeHash, gpuPolicyHash, keyProvider,
                 keyProviderId.length == 0 ? null : keyProviderId, instanceId.length == 0 ? null : instanceId, null);
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+    private static final java.util.Set<String> FIELDS = java.util.Set.of("version", "app_id", "compose_hash",
+            "gpu_policy_hash", "key_provider", "key_provider_id", "instance_id", "init_script_hashes");
+    /** Largest document {@link #fromDocument} reads (ours; the document is a few hundred bytes). */
+    public static final int MAX_DOCUMENT = 16 * 1024;
+
+    /**
+     * {@code MrConfigV3::from_document}: a JSON object with exactly the known members
+     * ({@code deny_unknown_fields}), hex byte strings (lowercase or uppercase, no {@code 0x}), null for an
+     * absent optional member, {@code version} defaulting to 3. The document need not be canonical: verifiers
+     * hash the exact bytes ({@link #tdxMrConfigIdFromDocument}), and {@code version} other than 3 is kept
+     * out of this type (rejected) although upstream's {@code u8} would take it.
+     */
+    public static MrConfigV3 fromDocument(String document) throws RaException {
+        if (document.length() > MAX_DOCUMENT) {
+            throw new RaException(Reason.TOO_LARGE, "mr_config", document.length() + " chars > " + MAX_DOCUMENT);
+        }
+        JsonNode n;
+        try {
+            n = JSON.readTree(document);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            boolean dup = e.getOriginalMessage() != null && e.getOriginalMessage().startsWith("Duplicate field");
+            throw new RaException(dup ? Reason.DUPLICATE_FIELD : Reason.WRONG_TYPE, "mr_config",
+                    dup ? "a member appears twice" : "not JSON");
+        }
+        if (n == null || !n.isObject()) {
+            throw new RaException(Reason.WRONG_TYPE, "mr_config", "not a JSON object");
+        }
+        for (java.util.Iterator<String> it = n.fieldNames(); it.hasNext();) {
+            String k = it.next();
+            if (!FIELDS.contains(k)) {
+                throw new RaException(Reason.UNKNOWN_FIELD, "mr_config." + k, "unknown member");
+            }
+        }
+        JsonNode v = n.get("version");
+        if (v != null && !(v.isIntegralNumber() && v.asLong() == 3)) {
+            throw new RaException(Reason.UNKNOWN_VERSION, "mr_config.version", "must be 3");
+        }
+        byte[] compose = hexMember(n, "compose_hash");
+        if (compose == null) {
+            throw new RaException(Reason.MISSING_FIELD, "mr_config.compose_hash", "missing");
+        }
+        JsonNode kp = n.get("key_provider");
+        if (kp == null || kp.isNull()) {
+            throw new RaException(Reason.MISSING_FIELD, "mr_config.key_provider", "missing");
+        }
+        if (!kp.isTextual()) {
+            throw new RaException(Reason.WRONG_TYPE, "mr_config.key_provider", "not a string");
+        }
+        KeyProviderKind kind = null;
+        for (KeyProviderKind k : KeyProviderKind.values()) {
+            if (k.wireName().equals(kp.asText())) {
+                kind = k;
+            }
+        }
+        if (kind == null) {
+            throw new RaException(Reason.UNKNOWN_VARIANT, "mr_config.key_provider", "unknown key provider");
+        }
+        List<byte[]> scripts = null;
+        JsonNode s = n.get("init_script_hashes");
+        if (s != null && !s.isNull()) {
+            if (!s.isArray()) {
+                throw new RaException(Reason.WRONG_TYPE, "mr_config.init_script_hashes", "not an array");
+            }
+            if (s.size() > AppInfo.MAX_INIT_SCRIPTS) {
+                throw new RaException(Reason.LIMIT_EXCEEDED, "mr_config.init_script_hashes",
+                        s.size() + " > " + AppInfo.MAX_INIT_SCRIPTS);
+            }
+            scripts = new ArrayList<>();
+            for (int i = 0; i < s.size(); i++) {
+                String f = "mr_config.init_script_hashes[" + i + "]";
+                byte[] h = hexValue(s.get(i), f);
+                if (h.length != 32) {
+                    throw new RaException(Reason.BAD_LENGTH, f, "must be 32 bytes, got " + h.length);
+                }
+                scripts.add(h);
+            }
+        }
+        return new MrConfigV3(hexMember(n, "app_id"), compose, hexMember(n, "gpu_policy_hash"), kind,
+                hexMember(n, "key_provider_id"), hexMember(n, "instance_id"), scripts);
+    }
+
+    private static byte[] hexMember(JsonNode n, String name) throws RaException {
+        JsonNode v = n.get(name);
+        return v == null || v.isNull() ? null : hexValue(v, "mr_config." + name);
+    }
+
+    private static byte[] hexValue(JsonNode v, String field) throws RaException {
+        if (!v.isTextual()) {
+            throw new RaException(Reason.WRONG_TYPE, field, "not a hex string");
+        }
+        try {
+            return Bytes.HEX.parseHex(v.asText().toLowerCase(java.util.Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new RaException(Reason.WRONG_TYPE, field, "not hex");
+        }
     }
 
     private static String hex(byte[] b) {

@@ -55,6 +55,8 @@ public final class RaException extends GeneralSecurityException {
         INVALID_UTF8,
         /** A required field is missing. */
         MISSING_FIELD,
+        /** A key that a strict document ({@code deny_unknown_fields}) does not define. */
+        UNKNOWN_FIELD,
         /** A map key appears twice. */
         DUPLICATE_FIELD,
         /** A collection with more elements, or nesting deeper, than allowed. */

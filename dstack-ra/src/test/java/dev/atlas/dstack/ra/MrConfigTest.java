@@ -49,4 +49,40 @@ class MrConfigTest {
         int kind = q[232];
         assertThat(kind).isBetween(1, 3);
     }
+
+    static void fails(String doc, RaException.Reason r, String field) {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> MrConfigV3.fromDocument(doc))
+                .isInstanceOf(RaException.class).satisfies(e -> {
+                    assertThat(((RaException) e).reason()).as(e.getMessage()).isEqualTo(r);
+                    if (field != null) {
+                        assertThat(((RaException) e).field()).isEqualTo(field);
+                    }
+                });
+    }
+
+    @Test
+    void documentsParseBackAndBadOnesFailWithTheirReason() throws Exception {
+        MrConfigV3 all = new MrConfigV3(new byte[] {1}, new byte[] {2}, new byte[] {4}, KeyProviderKind.TPM,
+                new byte[] {5}, new byte[] {3}, List.of(new byte[32]));
+        assertThat(MrConfigV3.fromDocument(all.toCanonicalJson())).isEqualTo(all);
+        // not canonical, still accepted (the exact bytes are hashed); version defaults to 3
+        MrConfigV3 p = MrConfigV3.fromDocument("{ \"key_provider\": \"kms\", \"compose_hash\": \"AB\", \"app_id\": null }");
+        assertThat(p.composeHash()).isEqualTo(new byte[] {(byte) 0xab});
+        assertThat(p.appId()).isNull();
+        fails("{\"compose_hash\":\"02\",\"key_provider\":\"kms\",\"extra\":1}", RaException.Reason.UNKNOWN_FIELD,
+                "mr_config.extra");
+        fails("{\"key_provider\":\"kms\"}", RaException.Reason.MISSING_FIELD, "mr_config.compose_hash");
+        fails("{\"compose_hash\":\"02\"}", RaException.Reason.MISSING_FIELD, "mr_config.key_provider");
+        fails("{\"compose_hash\":\"0g\",\"key_provider\":\"kms\"}", RaException.Reason.WRONG_TYPE,
+                "mr_config.compose_hash");
+        fails("{\"compose_hash\":\"02\",\"key_provider\":\"sgx\"}", RaException.Reason.UNKNOWN_VARIANT, null);
+        fails("{\"compose_hash\":\"02\",\"key_provider\":\"kms\",\"version\":2}", RaException.Reason.UNKNOWN_VERSION,
+                null);
+        fails("{\"compose_hash\":\"02\",\"compose_hash\":\"03\",\"key_provider\":\"kms\"}",
+                RaException.Reason.DUPLICATE_FIELD, null);
+        fails("{\"compose_hash\":\"02\",\"key_provider\":\"kms\",\"init_script_hashes\":[\"00\"]}",
+                RaException.Reason.BAD_LENGTH, "mr_config.init_script_hashes[0]");
+        fails("[]", RaException.Reason.WRONG_TYPE, "mr_config");
+        fails("x".repeat(MrConfigV3.MAX_DOCUMENT + 1), RaException.Reason.TOO_LARGE, null);
+    }
 }
