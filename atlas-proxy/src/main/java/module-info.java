@@ -3,7 +3,8 @@
  * target and never sees plaintext. Drop-in compatible with Atlas's proxy (same environment, same framing).
  */
 module dev.atlas.proxy {
-    requires dev.atlas.server; // ServerCertificate (PEM) for wss://
+    requires org.bouncycastle.provider;
+    requires org.bouncycastle.pkix; // PEM private keys (PKCS#8, SEC1, PKCS#1) for wss://
     requires io.netty.common;
     requires io.netty.buffer;
     requires io.netty.transport;

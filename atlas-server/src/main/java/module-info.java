@@ -5,12 +5,12 @@
  */
 module dev.atlas.server {
     requires transitive dev.atlas.dstack;
+    requires transitive dev.atlas.protocol;
     requires transitive jdk.httpserver;
     requires java.net.http;
     requires com.fasterxml.jackson.databind;
     requires org.bouncycastle.provider;
     requires org.bouncycastle.pkix;
-    requires static dev.atlas.testing; // SimulatedQuoteProvider only
 
     exports dev.atlas.server;
 }

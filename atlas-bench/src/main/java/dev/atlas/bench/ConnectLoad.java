@@ -2,14 +2,13 @@ package dev.atlas.bench;
 
 import dev.atlas.client.AtlsConnector;
 import dev.atlas.client.AttestedConnection;
-import dev.atlas.dstack.Bootchain;
 import dev.atlas.dstack.DstackTdxPolicy;
+import dev.atlas.dstack.PolicyJson;
 import dev.atlas.server.AtlsServer;
 import dev.atlas.server.ServerCertificate;
-import dev.atlas.server.SimulatedQuoteProvider;
+import dev.atlas.server.testing.SimulatedQuoteProvider;
 import dev.atlas.testing.MockPccs;
 import dev.atlas.testing.SimulatedCvm;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -35,10 +34,7 @@ public final class ConnectLoad {
         ServerCertificate cert = ServerCertificate.selfSigned(Clock.systemUTC(), Duration.ofDays(1), "localhost");
         try (AtlsServer server = AtlsServer.builder().certificate(cert).quoteProvider(SimulatedQuoteProvider.of(cvm))
                 .build().start(); MockPccs pccs = MockPccs.start(cvm)) {
-            DstackTdxPolicy policy = DstackTdxPolicy.builder()
-                    .expectedBootchain(Bootchain.of(cvm.mrTd(), cvm.rtmr(0), cvm.rtmr(1), cvm.rtmr(2)))
-                    .appComposeRaw(new String(cvm.appCompose(), StandardCharsets.UTF_8))
-                    .osImageHash(cvm.osImageHash()).pccsUrl(pccs.tdxUrl()).cacheCollateral(true).build();
+            DstackTdxPolicy policy = PolicyJson.parse(cvm.policyJson(pccs.tdxUrl()));
             AtlsConnector connector = AtlsConnector.builder(policy).trustAttestedCertificate()
                     .insecureIntelRootForTesting(cvm.rootCertificate()).build();
             SSLContext plain = LoadSupport.trusting(cert.leaf());

@@ -2,13 +2,13 @@ package dev.atlas.bench;
 
 import dev.atlas.dstack.AttestationReport;
 import dev.atlas.dstack.Bootchain;
-import dev.atlas.dstack.CollateralSource;
 import dev.atlas.dstack.DstackTdxPolicy;
 import dev.atlas.dstack.DstackTdxVerifier;
 import dev.atlas.dstack.EventLog;
 import dev.atlas.dstack.QuoteResponse;
 import dev.atlas.dstack.ReportData;
 import dev.atlas.tdx.Collateral;
+import dev.atlas.tdx.CollateralSource;
 import dev.atlas.tdx.QuoteVerifier;
 import dev.atlas.testing.DcapEvidence;
 import dev.atlas.testing.DstackEventLog;
@@ -42,6 +42,7 @@ import org.openjdk.jmh.annotations.State;
 public class DstackVerifyBenchmark {
     String responseJson;
     DstackTdxVerifier verifier;
+    DstackTdxPolicy policy;
     byte[] nonce = new byte[32];
     byte[] ekm = new byte[32];
     byte[] cert = "leaf certificate DER".getBytes(StandardCharsets.US_ASCII);
@@ -65,7 +66,8 @@ public class DstackVerifyBenchmark {
         DstackTdxPolicy policy = DstackTdxPolicy.builder()
                 .expectedBootchain(Bootchain.of("ab".repeat(48), log.rtmr(0), log.rtmr(1), log.rtmr(2)))
                 .appComposeRaw(new String(compose, StandardCharsets.UTF_8)).osImageHash(os).build();
-        verifier = DstackTdxVerifier.builder(policy)
+        this.policy = policy;
+        verifier = DstackTdxVerifier.builder()
                 .quoteVerifier(QuoteVerifier.builder().insecureTrustAnchorForTesting(ev.rootCertificate()).build())
                 .collateralSource(CollateralSource.fixed(Collateral.fromJson(ev.collateralJson())))
                 .clock(Clock.fixed(ev.verificationTime(), ZoneOffset.UTC)).build();
@@ -82,6 +84,6 @@ public class DstackVerifyBenchmark {
     @Benchmark
     public AttestationReport fullWarm() throws Exception {
         return verifier.verify(DstackTdxVerifier.Evidence.builder(QuoteResponse.parse(responseJson))
-                .sessionBinding(nonce, ekm).peerCertificate(cert).build());
+                .sessionBinding(nonce, ekm).peerCertificate(cert).build(), policy);
     }
 }

@@ -1,20 +1,18 @@
 package dev.atlas.bench;
 
+import dev.atlas.protocol.AtlsProtocol;
+import dev.atlas.protocol.Http1ResponseReader;
 import dev.atlas.server.AtlsServer;
 import dev.atlas.server.ServerCertificate;
-import dev.atlas.server.SimulatedQuoteProvider;
+import dev.atlas.server.testing.SimulatedQuoteProvider;
 import dev.atlas.testing.SimulatedCvm;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.lang.management.ManagementFactory;
-import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -93,36 +91,21 @@ public final class ServerLoad {
             s.setSoTimeout(30_000);
             s.setEnabledProtocols(new String[] {"TLSv1.3"});
             s.startHandshake();
-            byte[] ekm = ((ExtendedSSLSession) s.getSession()).exportKeyingMaterialData("EXPORTER-Channel-Binding", null, 32);
-            if (ekm.length != 32) {
+            byte[] ekm = ((ExtendedSSLSession) s.getSession()).exportKeyingMaterialData(AtlsProtocol.EXPORTER_LABEL,
+                    null, AtlsProtocol.EXPORTER_LENGTH);
+            if (ekm.length != AtlsProtocol.EXPORTER_LENGTH) {
                 throw new IOException("no EKM");
             }
-            byte[] nonce = new byte[32];
+            byte[] nonce = new byte[AtlsProtocol.NONCE_LENGTH];
             RANDOM.nextBytes(nonce);
-            String body = "{\"nonce_hex\":\"" + HexFormat.of().formatHex(nonce) + "\"}";
             OutputStream o = s.getOutputStream();
-            o.write(("POST /tdx_quote HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 80"
-                    + "\r\nConnection: keep-alive\r\n\r\n" + body).getBytes(StandardCharsets.US_ASCII));
+            o.write(AtlsProtocol.quoteRequest("localhost", nonce));
             o.flush();
-            InputStream in = s.getInputStream();
-            ByteArrayOutputStream head = new ByteArrayOutputStream();
-            int state = 0;
-            while (state < 4) {
-                int b = in.read();
-                if (b < 0) {
-                    throw new IOException("EOF");
-                }
-                head.write(b);
-                state = (b == '\r' && (state == 0 || state == 2)) || (b == '\n' && (state == 1 || state == 3)) ? state + 1
-                        : (b == '\r' ? 1 : 0);
-            }
-            String h = head.toString(StandardCharsets.ISO_8859_1);
-            if (!h.startsWith("HTTP/1.1 200")) {
-                throw new IOException("status: " + h.lines().findFirst().orElse(""));
-            }
-            int len = Integer.parseInt(h.toLowerCase().split("content-length: ")[1].split("\r\n")[0].strip());
-            if (in.readNBytes(len).length != len) {
-                throw new IOException("short body");
+            // The same strict reader as the client (atlas-protocol), so the bench measures a real client's work.
+            Http1ResponseReader.Response r = Http1ResponseReader.read(s, s.getInputStream(), 30_000,
+                    AtlsProtocol.MAX_RESPONSE_HEAD, 8 << 20);
+            if (r.status() != 200) {
+                throw new IOException("status: " + r.status());
             }
         }
     }

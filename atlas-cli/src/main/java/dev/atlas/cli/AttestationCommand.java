@@ -1,12 +1,11 @@
 package dev.atlas.cli;
 
 import dev.atlas.dstack.AttestationReport;
-import dev.atlas.dstack.CollateralSource;
 import dev.atlas.dstack.DstackTdxPolicy;
 import dev.atlas.dstack.DstackTdxVerifier;
 import dev.atlas.dstack.QuoteResponse;
 import dev.atlas.tdx.AttestationException;
-import dev.atlas.tdx.CollateralClient;
+import dev.atlas.tdx.CollateralSource;
 import dev.atlas.tdx.QuoteVerifier;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -117,8 +116,9 @@ final class AttestationCommand implements Runnable {
             PrintWriter err = spec.commandLine().getErr();
             DstackTdxVerifier verifier;
             DstackTdxVerifier.Evidence evidence;
+            DstackTdxPolicy p;
             try {
-                DstackTdxPolicy p = Inputs.policy(policy, "--policy");
+                p = Inputs.policy(policy, "--policy");
                 QuoteResponse r = Inputs.quoteResponse(response);
                 try {
                     dev.atlas.tdx.Quote.parse(r.quote());
@@ -134,18 +134,18 @@ final class AttestationCommand implements Runnable {
                     err.println("WARNING: --root-ca replaces the pinned Intel SGX Root CA; this result proves nothing"
                             + " about genuine Intel hardware.");
                 }
-                DstackTdxVerifier.Builder vb = DstackTdxVerifier.builder(p).clock(clock).quoteVerifier(qv.build());
+                DstackTdxVerifier.Builder vb = DstackTdxVerifier.builder().clock(clock).quoteVerifier(qv.build());
                 if (collateral.file != null) {
                     vb.collateralSource(CollateralSource.fixed(Inputs.collateral(collateral.file)));
                 } else if (collateral.pccs != null) {
-                    CollateralClient client;
                     try {
-                        client = CollateralClient.builder().baseUrl(collateral.pccs).build();
+                        vb.collateralSource(CollateralSource.forUrl(collateral.pccs, false, clock));
                     } catch (IllegalArgumentException e) {
                         throw new Inputs.InputException("--pccs " + collateral.pccs + ": " + CliErrors.detail(e)
                                 + " (give a URL such as https://pccs.phala.network)");
                     }
-                    vb.collateralSource(CollateralSource.fetching(client));
+                } else {
+                    vb.collateralSource(CollateralSource.forUrl(p.collateralUrl(), p.cacheCollateral(), clock));
                 }
                 verifier = vb.build();
                 DstackTdxVerifier.EvidenceBuilder eb = DstackTdxVerifier.Evidence.builder(r);
@@ -183,7 +183,7 @@ final class AttestationCommand implements Runnable {
                 return e.exitCode();
             }
             try {
-                AttestationReport report = verifier.verify(evidence);
+                AttestationReport report = verifier.verify(evidence, p);
                 if (json) {
                     out.println(report.toJson());
                 } else {

@@ -110,7 +110,7 @@ final class AuthServerCommand implements Callable<Integer> {
         } catch (IOException | RuntimeException e) {
             throw CliErrors.cannotListen(listenText, port != null ? "--host/--port" : "--host/--port (or PORT)", e);
         }
-        return Main.runUntilShutdown(server, "auth-server-shutdown");
+        return Services.runUntilShutdown(server, "auth-server-shutdown");
     }
 
     /**

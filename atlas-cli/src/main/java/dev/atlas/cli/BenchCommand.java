@@ -9,6 +9,7 @@ import java.util.Arrays;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -46,8 +47,8 @@ final class BenchCommand implements Runnable {
         @Option(names = "--iterations", paramLabel = "N", defaultValue = "200", description = "measured iterations each")
         int iterations;
 
-        @Option(names = "--root-ca", paramLabel = "FILE", description = "TESTING ONLY: replace the pinned root")
-        Path rootCa;
+        @Mixin
+        CliOptions.RootCa rootCa = new CliOptions.RootCa();
 
         @Override
         public Integer call() throws Exception {
@@ -63,8 +64,8 @@ final class BenchCommand implements Runnable {
                 q = Inputs.quote(quote);
                 json = Inputs.text(collateral, null);
                 Inputs.collateral(collateral);
-                if (rootCa != null) {
-                    b.insecureTrustAnchorForTesting(Inputs.certificate(rootCa, "--root-ca"));
+                if (rootCa.given()) {
+                    b.insecureTrustAnchorForTesting(rootCa.certificate());
                 }
             } catch (Inputs.InputException e) {
                 spec.commandLine().getErr().println("error: " + e.getMessage());

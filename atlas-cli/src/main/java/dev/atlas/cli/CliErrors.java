@@ -193,6 +193,13 @@ final class CliErrors {
             return new CliException(REJECTED, "TLS_CERTIFICATE_UNTRUSTED", "certificate trust failure during the TLS "
                     + "handshake with " + target + ": " + why + "; " + fix, e);
         }
+        String explained = libraryConnectMessage(e);
+        if (explained != null) {
+            // The library (atlas-client's connector, atlas-tdx's collateral client) already named host:port and
+            // the problem in words; print it, with the option that sets the deadline if there is one.
+            return io(explained + (timeoutOption != null && find(e, SocketTimeoutException.class) != null
+                    ? " (" + timeoutOption + " sets the deadline)" : ""), e);
+        }
         if (find(e, UnknownHostException.class) != null || find(e, UnresolvedAddressException.class) != null) {
             return io("cannot connect to " + target + ": unknown host (check the host name in the URL)", e);
         }
@@ -226,6 +233,21 @@ final class CliErrors {
         return io("connection to " + target + " failed: " + detail(e), e);
     }
 
+    /**
+     * A TCP connect failure that the library has already explained ({@code cannot connect to HOST:PORT: ...}, as
+     * atlas-client's connector and atlas-tdx's collateral client write them), scrubbed; null otherwise.
+     */
+    static String libraryConnectMessage(Throwable e) {
+        int depth = 0;
+        for (Throwable t = e; t != null && depth < 16; t = t.getCause(), depth++) {
+            String m = t.getMessage();
+            if (m != null && m.startsWith("cannot connect to ")) {
+                return scrub(m);
+            }
+        }
+        return null;
+    }
+
     static boolean isCertificateTrustFailure(Throwable e) {
         if (find(e, SSLHandshakeException.class) == null && find(e, SSLException.class) == null) {
             return false;
@@ -250,19 +272,23 @@ final class CliErrors {
      * refused, timeout, HTTP status...) and the fix; exit {@value #IO} when the PCCS could not be reached.
      */
     static CliException collateralFailure(String url, String option, AttestationException e) {
+        // The collateral client's message already names the URL, host:port and the problem in words; the CLI adds
+        // which option (or policy member) gave the URL, and the exit code follows the failure's kind.
         String where = url + (option != null ? " (" + option + ")" : "");
-        if (e.getCause() != null && e.reason() == AttestationException.Reason.COLLATERAL_FETCH_FAILED) {
-            CliException c = connectFailure(where, e.getCause(), Trust.NONE, null, 0);
-            return new CliException(c.exitCode(), e.reason().name(), "fetching the collateral failed: "
-                    + c.getMessage(), e);
-        }
         return new CliException(exitCode(e), e.reason().name(), "fetching the collateral from " + where + " failed: "
                 + scrub(e.detail()), e);
     }
 
-    /** Exit code for an attestation failure: {@value #IO} when the collateral could not be fetched, else 1. */
+    /**
+     * Exit code for an attestation failure, from its {@link AttestationException#kind() kind}: {@value #IO} for
+     * {@code IO} (PCCS or peer unreachable), {@value #REJECTED} for {@code REJECTED} and for {@code CONFIGURATION}
+     * (an invalid policy is a "no", as documented above).
+     */
     static int exitCode(AttestationException e) {
-        return e.reason() == AttestationException.Reason.COLLATERAL_FETCH_FAILED ? IO : REJECTED;
+        return switch (e.kind()) {
+            case IO -> IO;
+            case REJECTED, CONFIGURATION -> REJECTED;
+        };
     }
 
     /**

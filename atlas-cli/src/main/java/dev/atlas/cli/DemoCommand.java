@@ -3,12 +3,12 @@ package dev.atlas.cli;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atlas.client.AtlsConnector;
+import dev.atlas.client.AtlsHttpClient;
 import dev.atlas.client.AttestedConnection;
-import dev.atlas.client.internal.HttpResponseReader;
 import dev.atlas.dstack.DstackTdxPolicy;
 import dev.atlas.server.AtlsServer;
 import dev.atlas.server.ServerCertificate;
-import dev.atlas.server.SimulatedQuoteProvider;
+import dev.atlas.server.testing.SimulatedQuoteProvider;
 import dev.atlas.tdx.AttestationException;
 import dev.atlas.testing.MockPccs;
 import dev.atlas.testing.SimulatedCvm;
@@ -84,16 +84,16 @@ final class DemoCommand implements Callable<Integer> {
             doc.put("server", url);
             doc.put("pccs", pccs.baseUrl());
             doc.put("policy", policy.summary());
-            try (AttestedConnection c = connector.connect("127.0.0.1", s.port())) {
+            try (AtlsHttpClient http = AtlsHttpClient.builder().policy("127.0.0.1", connector)
+                        .responseTimeout(java.time.Duration.ofSeconds(10)).build();
+                 AtlsHttpClient.Response r = http.send(AtlsHttpClient.Request.get(java.net.URI.create(url + "/")))) {
                 if (json) {
-                    doc.set("report", QuoteCommand.JSON.readTree(c.report().toJson()));
+                    doc.set("report", QuoteCommand.JSON.readTree(r.report().toJson()));
                 } else {
                     out.println("attested:");
-                    ReportText.print(out, c.report());
+                    ReportText.print(out, r.report());
                 }
-                c.outputStream().write("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-                HttpResponseReader.Response r = HttpResponseReader.read(c.socket(), c.inputStream(), 10_000, 65536, 65536);
-                String body = new String(r.body(), StandardCharsets.UTF_8).strip();
+                String body = new String(r.bodyBytes(65536), StandardCharsets.UTF_8).strip();
                 out.println("application response on the attested connection: HTTP " + r.status() + " " + body);
                 doc.putObject("application_response").put("status", r.status()).put("body", body);
             } catch (AttestationException e) {

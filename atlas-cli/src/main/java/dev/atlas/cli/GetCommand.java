@@ -1,12 +1,14 @@
 package dev.atlas.cli;
 
 import dev.atlas.client.AtlsConnector;
-import dev.atlas.client.AttestedConnection;
-import dev.atlas.client.internal.HttpResponseReader;
+import dev.atlas.client.AtlsCall;
+import dev.atlas.client.AtlsHttpClient;
+import dev.atlas.client.AtlsListener;
+import dev.atlas.dstack.AttestationReport;
+import dev.atlas.protocol.Http1ResponseReader;
 import dev.atlas.dstack.DstackTdxPolicy;
 import dev.atlas.tdx.AttestationException;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -18,6 +20,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -40,9 +43,8 @@ final class GetCommand implements Callable<Integer> {
     @Option(names = "--policy", required = true, paramLabel = "FILE", description = "Atlas policy JSON.")
     Path policyFile;
 
-    @Option(names = "--root-ca", paramLabel = "FILE",
-            description = "Trust this Intel root instead of the pinned one (simulated CVMs only; prints a warning).")
-    Path rootCa;
+    @Mixin
+    CliOptions.RootCa rootCa = new CliOptions.RootCa();
 
     @ArgGroup(exclusive = true)
     Trust trust;
@@ -147,8 +149,8 @@ final class GetCommand implements Callable<Integer> {
         String target = (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
         DstackTdxPolicy policy = Inputs.policy(policyFile, "--policy");
         AtlsConnector.Builder b = AtlsConnector.builder(policy).attestTimeout(Duration.ofSeconds(timeoutSeconds));
-        if (rootCa != null) {
-            b.insecureIntelRootForTesting(Inputs.certificate(rootCa, "--root-ca"));
+        if (rootCa.given()) {
+            b.insecureIntelRootForTesting(rootCa.certificate());
             err.println("WARNING: --root-ca replaces the pinned Intel SGX Root CA: for simulated CVMs only.");
         }
         if (trust != null && trust.ca != null) {
@@ -161,6 +163,14 @@ final class GetCommand implements Callable<Integer> {
         } else if (trust != null && trust.attestedCert) {
             b.trustAttestedCertificate();
         }
+        boolean[] attested = new boolean[1];
+        b.listener(new AtlsListener() {
+            @Override
+            public void callEnd(AtlsCall call, AttestationReport report, Duration took) {
+                attested[0] = true;
+                printReport(err, target, report);
+            }
+        });
         AtlsConnector connector;
         try {
             connector = b.build();
@@ -172,72 +182,73 @@ final class GetCommand implements Callable<Integer> {
             body = data.startsWith("@") ? Inputs.read(Path.of(data.substring(1)), "-d @FILE")
                     : data.getBytes(StandardCharsets.UTF_8);
         }
-
-        AttestedConnection c;
         try {
-            c = connector.connect(host, port);
+            if (reportOnly) {
+                connector.connect(host, port).close(); // the listener printed the report
+                return 0;
+            }
+            try (AtlsHttpClient http = AtlsHttpClient.builder().policy(host, connector)
+                    .responseTimeout(Duration.ofSeconds(timeoutSeconds)).build()) {
+                return request(http, url, body);
+            }
         } catch (IOException e) {
-            throw CliErrors.connectFailure(target, e, CliErrors.Trust.GET, "--timeout", timeoutSeconds);
+            if (!attested[0]) {
+                throw CliErrors.connectFailure(target, e, CliErrors.Trust.GET, "--timeout", timeoutSeconds);
+            }
+            if (CliErrors.find(e, java.net.SocketTimeoutException.class) != null) {
+                throw CliErrors.io("no response from " + url + " within " + timeoutSeconds + " s after attestation"
+                        + " (--timeout sets the deadline)", e);
+            }
+            if (e instanceof Http1ResponseReader.HttpProtocolException) {
+                // the client's strict HTTP/1.1 reader refused the response framing
+                throw CliErrors.io("the response from " + url + " is not valid HTTP/1.1: " + CliErrors.detail(e), e);
+            }
+            throw CliErrors.io("the request to " + url + " failed after attestation: " + CliErrors.detail(e), e);
         } catch (AttestationException e) {
             if (e.reason() == AttestationException.Reason.COLLATERAL_FETCH_FAILED) {
                 throw CliErrors.collateralFailure(policy.collateralUrl(), "pccs_url of --policy " + policyFile, e);
             }
             throw e;
         }
-        try (c) {
-            if (json) {
-                err.println(c.report().toJson());
-            } else {
-                err.println("attested " + target);
-                ReportText.print(err, c.report());
-            }
-            err.flush();
-            if (reportOnly) {
-                return 0;
-            }
-            return request(c, url, body, err);
-        } catch (IOException e) {
-            if (CliErrors.find(e, java.net.SocketTimeoutException.class) != null) {
-                throw CliErrors.io("no response from " + url + " within " + timeoutSeconds + " s after attestation"
-                        + " (--timeout sets the deadline)", e);
-            }
-            throw CliErrors.io("the request to " + url + " failed after attestation: " + CliErrors.detail(e), e);
+    }
+
+    /** The report on stderr as soon as the connection is attested (before any request is sent). */
+    private void printReport(PrintWriter err, String target, AttestationReport report) {
+        if (json) {
+            err.println(report.toJson());
+        } else {
+            err.println("attested " + target);
+            ReportText.print(err, report);
+        }
+        err.flush();
+    }
+
+    private int request(AtlsHttpClient http, URI url, byte[] body)
+            throws IOException, AttestationException, CliErrors.CliException {
+        String m = method != null ? method.toUpperCase(Locale.ROOT) : (body != null ? "POST" : "GET");
+        List<String[]> hs = new ArrayList<>();
+        boolean hasUa = false;
+        for (String h : headers) {
+            int colon = h.indexOf(':');
+            String name = h.substring(0, colon).strip();
+            hasUa |= name.equalsIgnoreCase("user-agent");
+            hs.add(new String[] {name, h.substring(colon + 1).strip()});
+        }
+        if (!hasUa) {
+            hs.add(new String[] {"User-Agent", "atlas-java"});
+        }
+        AtlsHttpClient.Request req;
+        try {
+            req = new AtlsHttpClient.Request(m, url, hs, body);
+        } catch (IllegalArgumentException e) {
+            throw CliErrors.usage("-X " + m + " / -H: " + e.getMessage());
+        }
+        try (AtlsHttpClient.Response r = http.send(req)) {
+            return copy(r, m, url);
         }
     }
 
-    private int request(AttestedConnection c, URI url, byte[] body, PrintWriter err)
-            throws IOException, CliErrors.CliException {
-        String m = method != null ? method.toUpperCase(Locale.ROOT) : (body != null ? "POST" : "GET");
-        String path = (url.getRawPath() == null || url.getRawPath().isEmpty() ? "/" : url.getRawPath())
-                + (url.getRawQuery() != null ? "?" + url.getRawQuery() : "");
-        StringBuilder req = new StringBuilder(m).append(' ').append(path).append(" HTTP/1.1\r\n")
-                .append("Host: ").append(url.getRawAuthority()).append("\r\n");
-        boolean hasUa = false;
-        for (String h : headers) {
-            hasUa |= h.toLowerCase(Locale.ROOT).startsWith("user-agent:");
-            req.append(h.strip()).append("\r\n");
-        }
-        if (!hasUa) {
-            req.append("User-Agent: atlas-java\r\n");
-        }
-        if (body != null) {
-            req.append("Content-Length: ").append(body.length).append("\r\n");
-        }
-        req.append("Connection: close\r\n\r\n");
-        OutputStream out = c.outputStream();
-        out.write(req.toString().getBytes(StandardCharsets.UTF_8));
-        if (body != null) {
-            out.write(body);
-        }
-        out.flush();
-        long timeout = Duration.ofSeconds(timeoutSeconds).toMillis();
-        HttpResponseReader.Streamed r;
-        try {
-            r = HttpResponseReader.readStreaming(c.socket(), c.inputStream(), timeout, 64 * 1024, "HEAD".equals(m),
-                    timeout);
-        } catch (HttpResponseReader.HttpProtocolException e) {
-            throw CliErrors.io("the response from " + url + " is not valid HTTP/1.1: " + CliErrors.detail(e), e);
-        }
+    private int copy(AtlsHttpClient.Response r, String m, URI url) throws IOException, CliErrors.CliException {
         long copied = 0;
         byte[] buf = new byte[16384];
         for (int n; (n = r.body().read(buf)) > 0; ) {
@@ -250,7 +261,7 @@ final class GetCommand implements Callable<Integer> {
             System.out.write(buf, 0, n);
         }
         System.out.flush();
-        int status = r.head().status();
+        int status = r.status();
         if (status < 200 || status > 299) {
             throw new CliErrors.CliException(CliErrors.REJECTED, "HTTP_STATUS", m + " " + url + " answered HTTP "
                     + status + " (the body, if any, is on stdout)", null);

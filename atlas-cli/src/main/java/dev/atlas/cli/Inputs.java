@@ -118,7 +118,7 @@ final class Inputs {
     static DstackTdxPolicy policy(Path p, String option) throws InputException {
         String text = text(p, option);
         try {
-            return DstackTdxPolicy.fromJson(text);
+            return dev.atlas.dstack.PolicyJson.parse(text);
         } catch (AttestationException e) {
             throw new InputException(named(p, option) + " is not a valid policy: " + CliErrors.scrub(e.detail())
                     + " (`atlas policy check " + p + "` explains)");

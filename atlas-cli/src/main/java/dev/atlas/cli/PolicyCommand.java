@@ -1,6 +1,7 @@
 package dev.atlas.cli;
 
 import dev.atlas.dstack.DstackTdxPolicy;
+import dev.atlas.dstack.PolicyJson;
 import dev.atlas.tdx.AttestationException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -44,7 +45,7 @@ final class PolicyCommand implements Runnable {
                 return Main.USAGE;
             }
             try {
-                DstackTdxPolicy p = DstackTdxPolicy.fromJson(text);
+                DstackTdxPolicy p = PolicyJson.parse(text);
                 out.println(p.toPrettyJson());
                 out.println("compose hash expected: " + (p.composeHash() == null ? "-" : p.composeHash()));
                 out.println("collateral from: " + p.collateralUrl() + (p.cacheCollateral() ? " (cached 8 h)" : ""));

@@ -2,6 +2,7 @@ package dev.atlas.cli;
 
 import dev.atlas.proxy.AtlsProxy;
 import dev.atlas.proxy.ProxyConfig;
+import dev.atlas.proxy.ProxyConfigReader;
 import dev.atlas.proxy.ProxyConfig.Setting;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -134,7 +135,7 @@ final class ProxyCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         ProxyConfig c;
         try {
-            c = ProxyConfig.load(System.getenv(), config, overrides());
+            c = ProxyConfigReader.load(System.getenv(), config, overrides());
         } catch (IllegalArgumentException e) {
             spec.commandLine().getErr().println("atlas proxy: " + e.getMessage());
             return Main.USAGE;
@@ -160,6 +161,6 @@ final class ProxyCommand implements Callable<Integer> {
             spec.commandLine().getErr().println("atlas proxy: " + e.getMessage());
             return Main.USAGE;
         }
-        return Main.runUntilShutdown(proxy, "atls-proxy-shutdown");
+        return Services.runUntilShutdown(proxy, "atls-proxy-shutdown");
     }
 }

@@ -8,7 +8,7 @@ import dev.atlas.dstack.ComposeHash;
 import dev.atlas.dstack.DstackTdxPolicy;
 import dev.atlas.server.AtlsServer;
 import dev.atlas.server.ServerCertificate;
-import dev.atlas.server.SimulatedQuoteProvider;
+import dev.atlas.server.testing.SimulatedQuoteProvider;
 import dev.atlas.tdx.AttestationException;
 import dev.atlas.tdx.TcbStatus;
 import dev.atlas.testing.MockPccs;

@@ -1,5 +1,6 @@
 package dev.atlas.cli;
 
+import dev.atlas.server.AtlsServerCall;
 import dev.atlas.server.AtlsServerListener;
 import java.io.PrintWriter;
 import java.net.InetSocketAddress;
@@ -27,23 +28,23 @@ final class StderrListener implements AtlsServerListener {
     }
 
     @Override
-    public void quoteServed(InetSocketAddress client, Duration took) {
-        line("quote served to " + client + " in " + took.toMillis() + " ms");
+    public void quoteEnd(AtlsServerCall call, Duration took) {
+        line("quote served to " + call.peer() + " in " + took.toMillis() + " ms");
     }
 
     @Override
-    public void quoteFailed(InetSocketAddress client, String reason, Throwable cause) {
-        line("quote for " + client + " FAILED: " + reason);
+    public void quoteFailed(AtlsServerCall call, Exception cause, Duration took) {
+        line("quote for " + call.peer() + " FAILED: " + cause.getMessage());
     }
 
     @Override
-    public void requestRejected(InetSocketAddress client, String path, int status, String reason) {
-        line("rejected " + status + " " + path + " from " + client + ": " + reason);
+    public void requestRejected(AtlsServerCall call, int status, String reason) {
+        line("rejected " + status + " " + call.path() + " from " + call.peer() + ": " + reason);
     }
 
     @Override
-    public void applicationFailed(String path, Throwable cause) {
-        line("application failed on " + path + ": " + CliErrors.detail(cause));
+    public void applicationFailed(AtlsServerCall call, Exception cause, Duration took) {
+        line("application failed on " + call.path() + ": " + CliErrors.detail(cause));
     }
 
     @Override

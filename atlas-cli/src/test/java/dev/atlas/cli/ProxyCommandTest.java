@@ -2,7 +2,7 @@ package dev.atlas.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.atlas.proxy.ProxyConfig;
+import dev.atlas.proxy.ProxyConfigReader;
 import java.math.BigInteger;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -53,7 +53,7 @@ class ProxyCommandTest {
                 back.put(l.substring(0, l.indexOf('=')), l.substring(l.indexOf('=') + 1));
             }
         }
-        Map<String, String> again = new LinkedHashMap<>(ProxyConfig.fromSettings(back).toSettings());
+        Map<String, String> again = new LinkedHashMap<>(ProxyConfigReader.fromSettings(back).toSettings());
         again.remove("ATLS_PROXY_TOKEN");
         assertThat(again).isEqualTo(back);
     }

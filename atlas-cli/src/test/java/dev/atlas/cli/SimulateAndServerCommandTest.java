@@ -5,13 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.atlas.dstack.AttestationReport;
-import dev.atlas.dstack.CollateralSource;
 import dev.atlas.dstack.DstackTdxPolicy;
 import dev.atlas.dstack.DstackTdxVerifier;
 import dev.atlas.dstack.EventLog;
 import dev.atlas.dstack.QuoteResponse;
 import dev.atlas.dstack.ReportData;
 import dev.atlas.tdx.CollateralClient;
+import dev.atlas.tdx.CollateralSource;
 import dev.atlas.tdx.Quote;
 import dev.atlas.tdx.QuoteVerifier;
 import dev.atlas.tdx.TcbStatus;
@@ -109,17 +109,17 @@ class SimulateAndServerCommandTest {
         JsonNode s = new ObjectMapper().readTree(Files.readString(sim));
         assertThat(s.get("url").textValue()).isEqualTo("https://127.0.0.1:" + port);
 
-        DstackTdxPolicy policy = DstackTdxPolicy.fromJson(Files.readString(out.resolve("policy.json")));
+        DstackTdxPolicy policy = dev.atlas.dstack.PolicyJson.parse(Files.readString(out.resolve("policy.json")));
         assertThat(policy.pccsUrl()).isEqualTo(s.get("pccs_url").textValue());
         assertThat(policy.appCompose()).isNotNull(); // the default compose is in serde form: Atlas-compatible
         X509Certificate root = pem(out.resolve("root-ca.pem"));
         Object[] r = attest("127.0.0.1", port, pem(out.resolve("server-cert.pem")));
-        AttestationReport report = DstackTdxVerifier.builder(policy)
+        AttestationReport report = DstackTdxVerifier.builder()
                 .quoteVerifier(QuoteVerifier.builder().insecureTrustAnchorForTesting(root).build())
                 .collateralSource(CollateralSource.fetching(CollateralClient.builder().baseUrl(policy.collateralUrl()).build()))
                 .build()
                 .verify(DstackTdxVerifier.Evidence.builder(QuoteResponse.parse((String) r[0]))
-                        .sessionBinding((byte[]) r[1], (byte[]) r[2]).peerCertificate((byte[]) r[3]).build());
+                        .sessionBinding((byte[]) r[1], (byte[]) r[2]).peerCertificate((byte[]) r[3]).build(), policy);
         assertThat(report.tcbStatus()).isEqualTo(TcbStatus.UP_TO_DATE);
         CliRun done = run.get();
         assertThat(done.code()).isZero();

@@ -1,15 +1,16 @@
 package dev.atlas.client;
 
-import dev.atlas.client.internal.HttpResponseReader;
+import dev.atlas.client.internal.SafeAtlsListener;
+import dev.atlas.protocol.AtlsProtocol;
+import dev.atlas.protocol.Checks;
+import dev.atlas.protocol.Http1ResponseReader;
 import dev.atlas.dstack.AttestationReport;
-import dev.atlas.dstack.CollateralSource;
 import dev.atlas.dstack.DstackTdxPolicy;
 import dev.atlas.dstack.DstackTdxVerifier;
 import dev.atlas.dstack.QuoteResponse;
 import dev.atlas.tdx.AttestationException;
 import dev.atlas.tdx.AttestationException.Reason;
-import dev.atlas.tdx.CollateralCache;
-import dev.atlas.tdx.CollateralClient;
+import dev.atlas.tdx.CollateralSource;
 import dev.atlas.tdx.QuoteVerifier;
 import java.io.IOException;
 import java.io.InputStream;
@@ -29,9 +30,9 @@ import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
 import javax.net.ssl.ExtendedSSLSession;
 import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLContext;
@@ -62,13 +63,12 @@ import javax.net.ssl.X509TrustManager;
  * </ol>
  * Any failure aborts the socket (no graceful TLS close, so closing never waits on the server). The handshake
  * and the quote response share one deadline ({@link Builder#attestTimeout}). Collateral comes from the policy's {@code pccs_url}; with
- * {@code cache_collateral} it is cached per connector for {@link DstackTdxVerifier#COLLATERAL_CACHE_TTL} (or
+ * {@code cache_collateral} it is cached per connector for {@link CollateralSource#CACHE_TTL} (or
  * less: never past the collateral's own {@code nextUpdate}), concurrent connects sharing one fetch.
  */
 public final class AtlsConnector {
     /** The reference request's path. */
-    public static final String QUOTE_PATH = "/tdx_quote";
-    private static final HexFormat HEX = HexFormat.of();
+    public static final String QUOTE_PATH = AtlsProtocol.QUOTE_PATH;
 
     /** How the server's TLS certificate is authenticated in the handshake. */
     public enum TrustMode {
@@ -88,6 +88,7 @@ public final class AtlsConnector {
     private final Duration attestTimeout;
     private final int maxResponseBytes;
     private final AtlsListener listener;
+    private final AtomicLong calls = new AtomicLong();
     private final Clock clock;
     private final SecureRandom random;
 
@@ -97,7 +98,7 @@ public final class AtlsConnector {
         this.connectTimeout = b.connectTimeout;
         this.attestTimeout = b.attestTimeout;
         this.maxResponseBytes = b.maxResponseBytes;
-        this.listener = b.listener;
+        this.listener = SafeAtlsListener.wrap(b.listener);
         this.clock = b.clock;
         this.random = new SecureRandom();
         this.sslContext = sslContext(b);
@@ -105,9 +106,10 @@ public final class AtlsConnector {
         if (b.intelRootForTesting != null) {
             qv.insecureTrustAnchorForTesting(b.intelRootForTesting);
         }
-        CollateralSource source = b.collateralSource != null ? b.collateralSource : defaultSource(b);
-        this.verifier = DstackTdxVerifier.builder(policy).quoteVerifier(qv.build())
-                .collateralSource(timed(source, listener)).clock(b.clock).build();
+        CollateralSource source = b.collateralSource != null ? b.collateralSource
+                : CollateralSource.forUrl(policy.collateralUrl(), policy.cacheCollateral(), b.clock);
+        this.verifier = DstackTdxVerifier.builder().quoteVerifier(qv.build())
+                .collateralSource(source).clock(b.clock).build();
     }
 
     /** A builder for connections under {@code policy}. */
@@ -134,6 +136,9 @@ public final class AtlsConnector {
      */
     public AttestedConnection connect(String host, int port) throws IOException, AttestationException {
         long t0 = System.nanoTime();
+        AtlsCall call = newCall(host, port);
+        listener.callStart(call);
+        listener.connectStart(call);
         Socket tcp = new Socket();
         try {
             tcp.setTcpNoDelay(true);
@@ -142,11 +147,12 @@ public final class AtlsConnector {
             closeQuietly(tcp);
             IOException explained = ConnectFailures.connect(e, ConnectFailures.address(host, port),
                     connectTimeout.toMillis());
-            listener.failed(host, explained, since(t0));
+            listener.connectFailed(call, explained, since(t0));
+            listener.callFailed(call, explained, since(t0));
             throw explained;
         }
-        listener.connected(host, port, since(t0));
-        return attest(tcp, host, port, t0);
+        listener.connectEnd(call, since(t0));
+        return attest(call, tcp, host, port, t0);
     }
 
     /**
@@ -155,10 +161,30 @@ public final class AtlsConnector {
      */
     public AttestedConnection attest(Socket connectedTcp, String host, int port)
             throws IOException, AttestationException {
-        return attest(connectedTcp, host, port, System.nanoTime());
+        long t0 = System.nanoTime();
+        AtlsCall call = newCall(host, port);
+        listener.callStart(call);
+        return attest(call, connectedTcp, host, port, t0);
     }
 
-    private AttestedConnection attest(Socket tcp, String host, int port, long t0)
+    private AtlsCall newCall(String host, int port) {
+        return new AtlsCall(calls.incrementAndGet(), host, port, clock.instant());
+    }
+
+    /** The step of an attempt that is under way, for its {@code xxxFailed} event. */
+    private enum Step { HANDSHAKE, QUOTE, VERIFY }
+
+    /** {@code xxxFailed} of the step under way, then {@code callFailed}. */
+    private void failed(AtlsCall call, Step step, long stepStart, Exception cause, long t0) {
+        switch (step) {
+            case HANDSHAKE -> listener.handshakeFailed(call, cause, since(stepStart));
+            case QUOTE -> listener.quoteFailed(call, cause, since(stepStart));
+            case VERIFY -> listener.verifyFailed(call, cause, since(stepStart));
+        }
+        listener.callFailed(call, cause, since(t0));
+    }
+
+    private AttestedConnection attest(AtlsCall call, Socket tcp, String host, int port, long t0)
             throws IOException, AttestationException {
         AttestedConnection conn = new AttestedConnection(host, port);
         String where = ConnectFailures.address(host, port);
@@ -170,6 +196,9 @@ public final class AtlsConnector {
         long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
         Watchdog watchdog = Watchdog.arm(tcp, timeoutMillis + Watchdog.GRACE_MILLIS);
         boolean handshaking = true;
+        Step step = Step.HANDSHAKE;
+        long stepStart = System.nanoTime();
+        listener.handshakeStart(call);
         try {
             tcp.setTcpNoDelay(true);
             SSLSocket s = (SSLSocket) sslContext.getSocketFactory().createSocket(tcp, host, port, true);
@@ -179,7 +208,7 @@ public final class AtlsConnector {
             s.startHandshake();
             handshaking = false;
             SSLSession session = s.getSession();
-            listener.handshakeDone(host, session.getProtocol(), session.getCipherSuite(), since(th));
+            listener.handshakeEnd(call, session.getProtocol(), session.getCipherSuite(), since(th));
             conn.attesting(s, tcp);
 
             if (!"TLSv1.3".equals(session.getProtocol()) || !(session instanceof ExtendedSSLSession es)) {
@@ -191,82 +220,84 @@ public final class AtlsConnector {
                 throw new AttestationException(Reason.CHANNEL_BINDING_UNAVAILABLE, "the server sent no certificate");
             }
             byte[] leaf = peer[0].getEncoded();
-            byte[] ekm = es.exportKeyingMaterialData("EXPORTER-Channel-Binding", null, 32);
-            if (ekm == null || ekm.length != 32) {
+            byte[] ekm = es.exportKeyingMaterialData(AtlsProtocol.EXPORTER_LABEL, null,
+                    AtlsProtocol.EXPORTER_LENGTH);
+            if (ekm == null || ekm.length != AtlsProtocol.EXPORTER_LENGTH) {
                 throw new AttestationException(Reason.CHANNEL_BINDING_UNAVAILABLE, "the TLS exporter gave no 32-byte value");
             }
-            byte[] nonce = new byte[32];
+            byte[] nonce = new byte[AtlsProtocol.NONCE_LENGTH];
             random.nextBytes(nonce);
 
             long tq = System.nanoTime();
+            step = Step.QUOTE;
+            stepStart = tq;
+            listener.quoteStart(call);
             long left = (deadline - System.nanoTime()) / 1_000_000L;
             if (left <= 0) {
                 throw new java.net.SocketTimeoutException("deadline passed before the quote request");
             }
-            HttpResponseReader.Response r = requestQuote(s, host, nonce, left);
+            Http1ResponseReader.Response r = requestQuote(s, host, nonce, left);
             if (!watchdog.disarm()) {
                 throw new java.net.SocketTimeoutException("aborted at the deadline");
             }
-            listener.quoteFetched(host, r.body().length, since(tq));
             if (r.status() < 200 || r.status() > 299) {
                 throw new AttestationException(Reason.QUOTE_REQUEST_FAILED, "POST " + QUOTE_PATH + " answered "
-                        + r.status() + ": " + HttpResponseReader.abbreviate(new String(r.body(), StandardCharsets.UTF_8)));
+                        + r.status() + ": " + Http1ResponseReader.abbreviate(r.bodyText()));
             }
-            QuoteResponse qr = QuoteResponse.parse(new String(r.body(), StandardCharsets.UTF_8));
+            listener.quoteEnd(call, r.bodyLength(), since(tq));
+            step = Step.VERIFY;
+            stepStart = System.nanoTime();
+            listener.verifyStart(call);
+            QuoteResponse qr = QuoteResponse.parse(r.bodyText());
             AttestationReport report = verifier.verify(DstackTdxVerifier.Evidence.builder(qr)
-                    .sessionBinding(nonce, ekm).peerCertificate(leaf).build());
+                    .sessionBinding(nonce, ekm).peerCertificate(leaf).build(), policy);
             java.util.Arrays.fill(ekm, (byte) 0);
             s.setSoTimeout(0);
             conn.attested(report, clock.instant());
-            listener.verified(host, report, since(t0));
+            listener.verifyEnd(call, report, since(stepStart));
+            listener.callEnd(call, report, since(t0));
             return conn;
-        } catch (HttpResponseReader.HttpProtocolException e) {
+        } catch (Http1ResponseReader.HttpProtocolException e) {
             boolean fired = !watchdog.disarm();
             fail(conn, tcp);
             if (fired) {
                 IOException t = ConnectFailures.attempt(e, true, false, where, timeoutMillis);
-                listener.failed(host, t, since(t0));
+                failed(call, step, stepStart, t, t0);
                 throw t;
             }
             AttestationException ae = new AttestationException(Reason.MALFORMED_RESPONSE,
                     "malformed " + QUOTE_PATH + " response: " + e.getMessage(), e);
-            listener.failed(host, ae, since(t0));
+            failed(call, step, stepStart, ae, t0);
             throw ae;
         } catch (IOException e) {
             boolean fired = !watchdog.disarm();
             fail(conn, tcp);
             IOException t = ConnectFailures.attempt(e, fired, handshaking, where, timeoutMillis);
-            listener.failed(host, t, since(t0));
+            failed(call, step, stepStart, t, t0);
             throw t;
         } catch (AttestationException | RuntimeException e) {
             watchdog.disarm();
             fail(conn, tcp);
-            listener.failed(host, e, since(t0));
+            failed(call, step, stepStart, e, t0);
             throw e;
         } catch (CertificateException e) {
             watchdog.disarm();
             fail(conn, tcp);
-            throw new IOException("cannot encode the peer certificate of " + where + ": " + e.getMessage(), e);
+            IOException t = new IOException("cannot encode the peer certificate of " + where + ": " + e.getMessage(), e);
+            failed(call, step, stepStart, t, t0);
+            throw t;
         }
     }
 
-    private HttpResponseReader.Response requestQuote(SSLSocket s, String host, byte[] nonce, long timeoutMillis)
+    private Http1ResponseReader.Response requestQuote(SSLSocket s, String host, byte[] nonce, long timeoutMillis)
             throws IOException {
-        String body = "{\"nonce_hex\":\"" + HEX.formatHex(nonce) + "\"}";
-        String req = "POST " + QUOTE_PATH + " HTTP/1.1\r\nHost: " + hostHeader(host) + "\r\n"
-                + "Content-Type: application/json\r\nContent-Length: " + body.length() + "\r\n"
-                + "Connection: keep-alive\r\n\r\n" + body;
         OutputStream out = s.getOutputStream();
-        out.write(req.getBytes(StandardCharsets.US_ASCII));
+        out.write(AtlsProtocol.quoteRequest(host, nonce));
         out.flush();
         InputStream in = s.getInputStream();
-        return HttpResponseReader.read(s, in, timeoutMillis, 64 * 1024, maxResponseBytes);
+        return Http1ResponseReader.read(s, in, timeoutMillis, AtlsProtocol.MAX_RESPONSE_HEAD, maxResponseBytes);
     }
 
-    /** Host header: the host name only, never a port (spec §1.5); IPv6 literals in brackets. */
-    private static String hostHeader(String host) {
-        return host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host;
-    }
 
     /**
      * Ends a failed attempt at once: the TCP socket is aborted (SO_LINGER 0, so the kernel sends RST and keeps
@@ -322,27 +353,6 @@ public final class AtlsConnector {
 
     static boolean isIpLiteral(String host) {
         return host.indexOf(':') >= 0 || host.chars().allMatch(c -> (c >= '0' && c <= '9') || c == '.');
-    }
-
-    private static CollateralSource defaultSource(Builder b) {
-        CollateralClient client = CollateralClient.builder().baseUrl(b.policy.collateralUrl()).build();
-        return b.policy.cacheCollateral()
-                ? CollateralSource.cached(client, CollateralCache.inMemory(DstackTdxVerifier.COLLATERAL_CACHE_TTL, b.clock))
-                : CollateralSource.fetching(client);
-    }
-
-    /** Reports the collateral step to the listener; "from cache" = the source did not call the check. */
-    private static CollateralSource timed(CollateralSource inner, AtlsListener listener) {
-        return (quote, check) -> {
-            long t = System.nanoTime();
-            boolean[] checked = new boolean[1];
-            var c = inner.collateralFor(quote, candidate -> {
-                checked[0] = true;
-                check.check(candidate);
-            });
-            listener.collateral(!checked[0], since(t));
-            return c;
-        };
     }
 
     private static SSLContext sslContext(Builder b) throws GeneralSecurityException, IOException {
@@ -474,10 +484,7 @@ public final class AtlsConnector {
 
         /** Largest {@code /tdx_quote} response body (default 8 MiB). */
         public Builder maxResponseBytes(int n) {
-            if (n < 1024) {
-                throw new IllegalArgumentException("maxResponseBytes must be at least 1024");
-            }
-            this.maxResponseBytes = n;
+            this.maxResponseBytes = Checks.atLeast(n, 1024, "maxResponseBytes");
             return this;
         }
 
@@ -494,10 +501,7 @@ public final class AtlsConnector {
 
         /** Checks a timeout or TTL: positive and at most {@code Integer.MAX_VALUE} ms (a socket timeout). */
         static Duration positive(Duration d) {
-            if (d.isNegative() || d.isZero() || d.toMillis() > Integer.MAX_VALUE) {
-                throw new IllegalArgumentException("duration must be positive and at most " + Integer.MAX_VALUE + " ms");
-            }
-            return d;
+            return Checks.socketTimeout(d);
         }
 
         /**

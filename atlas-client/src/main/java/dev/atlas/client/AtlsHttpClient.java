@@ -1,6 +1,7 @@
 package dev.atlas.client;
 
-import dev.atlas.client.internal.HttpResponseReader;
+import dev.atlas.protocol.Checks;
+import dev.atlas.protocol.Http1ResponseReader;
 import dev.atlas.dstack.AttestationReport;
 import dev.atlas.tdx.AttestationException;
 import java.io.Closeable;
@@ -72,12 +73,20 @@ public final class AtlsHttpClient implements AutoCloseable {
         return new Builder();
     }
 
-    /** A request: method, absolute https URI, headers, optional body. */
+    /**
+     * A request: method, absolute https URI, headers, optional body. The header pairs and the body are copied
+     * in and out, so neither the caller nor a reader of the request can change it afterwards.
+     *
+     * @param method  the method token
+     * @param uri     an absolute https URI
+     * @param headers name and value pairs
+     * @param body    the body, or null
+     */
     public record Request(String method, URI uri, List<String[]> headers, byte[] body) {
         public Request {
             Objects.requireNonNull(method);
             Objects.requireNonNull(uri);
-            headers = List.copyOf(headers);
+            headers = copy(headers);
             body = body == null ? null : body.clone();
             if (!method.chars().allMatch(c -> c > 32 && c < 127)) {
                 throw new IllegalArgumentException("invalid method");
@@ -88,6 +97,22 @@ public final class AtlsHttpClient implements AutoCloseable {
                     throw new IllegalArgumentException("invalid header");
                 }
             }
+        }
+
+        /** A copy of the header pairs. */
+        @Override
+        public List<String[]> headers() {
+            return copy(headers);
+        }
+
+        /** A copy of the body, or null. */
+        @Override
+        public byte[] body() {
+            return body == null ? null : body.clone();
+        }
+
+        private static List<String[]> copy(List<String[]> headers) {
+            return headers.stream().map(h -> h.clone()).toList();
         }
 
         /** {@code GET uri}. */
@@ -106,14 +131,14 @@ public final class AtlsHttpClient implements AutoCloseable {
      * pool, otherwise it is closed.
      */
     public final class Response implements Closeable {
-        private final HttpResponseReader.Head head;
+        private final Http1ResponseReader.Head head;
         private final InputStream body;
         private final AttestationReport report;
         private final Pooled conn;
         private final boolean reusable;
         private boolean closedResponse;
 
-        private Response(HttpResponseReader.Head head, InputStream body, Pooled conn, boolean reusable) {
+        private Response(Http1ResponseReader.Head head, InputStream body, Pooled conn, boolean reusable) {
             this.head = head;
             this.body = body;
             this.conn = conn;
@@ -197,7 +222,7 @@ public final class AtlsHttpClient implements AutoCloseable {
             }
             try {
                 write(c, request, u);
-                HttpResponseReader.Streamed s = HttpResponseReader.readStreaming(c.socket, c.in,
+                Http1ResponseReader.Streamed s = Http1ResponseReader.readStreaming(c.socket, c.in,
                         responseTimeout.toMillis(), 64 * 1024, "HEAD".equalsIgnoreCase(request.method()),
                         responseTimeout.toMillis());
                 c.lastUsed = clock.instant();
@@ -230,14 +255,15 @@ public final class AtlsHttpClient implements AutoCloseable {
             }
             sb.append(h[0]).append(": ").append(h[1]).append("\r\n");
         }
-        if (r.body() != null) {
-            sb.append("Content-Length: ").append(r.body().length).append("\r\n");
+        byte[] body = r.body(); // one copy
+        if (body != null) {
+            sb.append("Content-Length: ").append(body.length).append("\r\n");
         }
         sb.append("\r\n");
         OutputStream out = c.out;
         out.write(sb.toString().getBytes(StandardCharsets.UTF_8));
-        if (r.body() != null) {
-            out.write(r.body());
+        if (body != null) {
+            out.write(body);
         }
         out.flush();
     }
@@ -402,28 +428,25 @@ public final class AtlsHttpClient implements AutoCloseable {
 
         /** How long an attested connection may be reused, counted from its attestation (default 5 min). */
         public Builder sessionTtl(Duration d) {
-            this.sessionTtl = AtlsConnector.Builder.positive(d);
+            this.sessionTtl = Checks.socketTimeout(d);
             return this;
         }
 
         /** How long a pooled connection may sit idle (default 50 s). */
         public Builder idleTimeout(Duration d) {
-            this.idleTimeout = AtlsConnector.Builder.positive(d);
+            this.idleTimeout = Checks.socketTimeout(d);
             return this;
         }
 
         /** Deadline for a response head, and for each body read (default 60 s). */
         public Builder responseTimeout(Duration d) {
-            this.responseTimeout = AtlsConnector.Builder.positive(d);
+            this.responseTimeout = Checks.socketTimeout(d);
             return this;
         }
 
         /** Idle connections kept per host and port (default 5). */
         public Builder maxIdlePerHost(int n) {
-            if (n < 0) {
-                throw new IllegalArgumentException("maxIdlePerHost must be >= 0");
-            }
-            this.maxIdlePerHost = n;
+            this.maxIdlePerHost = Checks.nonNegative(n, "maxIdlePerHost");
             return this;
         }
 

@@ -4,14 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.sun.net.httpserver.HttpExchange;
-import dev.atlas.client.internal.HttpResponseReader;
 import dev.atlas.dstack.Bootchain;
 import dev.atlas.dstack.DstackTdxPolicy;
+import dev.atlas.protocol.Http1ResponseReader;
 import dev.atlas.server.AtlsServer;
 import dev.atlas.server.ServerCertificate;
-import dev.atlas.server.SimulatedQuoteProvider;
-import dev.atlas.tdx.AttestationException;
+import dev.atlas.server.testing.SimulatedAtlsServer;
+import dev.atlas.server.testing.SimulatedQuoteProvider;
 import dev.atlas.tdx.AttestationException.Reason;
+import dev.atlas.tdx.AttestationException;
 import dev.atlas.tdx.TcbStatus;
 import dev.atlas.testing.MockPccs;
 import dev.atlas.testing.SimulatedCvm;
@@ -49,6 +50,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** End to end on loopback: the connector against the simulated CVM behind the aTLS server, and hostile peers. */
 class AtlsConnectorTest {
+    static SimulatedAtlsServer sim;
     static SimulatedCvm cvm;
     static MockPccs pccs;
     static AtlsServer server;
@@ -57,19 +59,16 @@ class AtlsConnectorTest {
 
     @BeforeAll
     static void start() throws Exception {
-        cvm = SimulatedCvm.builder().seed(21).build();
-        server = AtlsServer.builder().certificate(CERT).quoteProvider(SimulatedQuoteProvider.of(cvm))
-                .handler(AtlsConnectorTest::hello).build().start();
-        pccs = MockPccs.start(cvm);
+        sim = SimulatedAtlsServer.builder().seed(21).certificate(CERT).handler(AtlsConnectorTest::hello).start();
+        cvm = sim.cvm();
+        server = sim.server();
+        pccs = sim.pccs();
     }
 
     @AfterAll
     static void stop() {
-        if (server != null) {
-            server.close();
-        }
-        if (pccs != null) {
-            pccs.close();
+        if (sim != null) {
+            sim.close();
         }
     }
 
@@ -108,12 +107,12 @@ class AtlsConnectorTest {
         List<String> events = new ArrayList<>();
         AtlsConnector c = connector(policy(cvm).build(), b -> b.listener(new AtlsListener() {
             @Override
-            public void collateral(boolean fromCache, Duration took) {
-                events.add(fromCache ? "cached" : "fetched");
+            public void verifyEnd(AtlsCall call, dev.atlas.dstack.AttestationReport report, Duration took) {
+                events.add(report.collateralFromCache() ? "cached" : "fetched");
             }
 
             @Override
-            public void verified(String host, dev.atlas.dstack.AttestationReport report, Duration took) {
+            public void callEnd(AtlsCall call, dev.atlas.dstack.AttestationReport report, Duration took) {
                 events.add("verified");
             }
         }));
@@ -123,7 +122,7 @@ class AtlsConnectorTest {
             assertThat(a.report().certificateChecked()).isTrue();
             assertThat(a.report().reportDataChecked()).isTrue();
             a.outputStream().write("GET /x HTTP/1.1\r\nHost: localhost\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-            HttpResponseReader.Response r = HttpResponseReader.read(a.socket(), a.inputStream(), 5000, 65536, 1024);
+            Http1ResponseReader.Response r = Http1ResponseReader.read(a.socket(), a.inputStream(), 5000, 65536, 1024);
             assertThat(new String(r.body(), StandardCharsets.US_ASCII)).isEqualTo("hello");
             a.close();
             assertThat(a.state()).isEqualTo(AttestedConnection.State.CLOSED);

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.atlas.server.AtlsServer;
-import dev.atlas.server.SimulatedQuoteProvider;
+import dev.atlas.server.testing.SimulatedQuoteProvider;
 import dev.atlas.tdx.AttestationException;
 import dev.atlas.tdx.TcbStatus;
 import java.io.IOException;

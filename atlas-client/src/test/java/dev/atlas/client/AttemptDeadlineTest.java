@@ -67,7 +67,7 @@ class AttemptDeadlineTest {
         AtomicReference<Throwable> reported = new AtomicReference<>();
         AtlsListener l = new AtlsListener() {
             @Override
-            public void failed(String host, Throwable error, Duration took) {
+            public void callFailed(AtlsCall call, Exception error, Duration took) {
                 reported.set(error);
             }
         };

@@ -13,6 +13,11 @@ import java.util.Optional;
 /**
  * What a successful {@link DstackTdxVerifier} run proved about the peer. Immutable. Every measurement here
  * comes from the verified quote or from runtime events whose replay matched its RTMR3.
+ *
+ * <p>A report from {@link DstackTdxVerifier#verify(DstackTdxVerifier.Evidence)} records integrity only
+ * ({@link #appraised()} false, no policy); one from {@link DstackTdxVerifier#verify(DstackTdxVerifier.Evidence,
+ * Appraiser)} also names the {@link Appraiser} that accepted it ({@link #policySummary()},
+ * {@link #policyWarnings()}, {@link #runtimeVerified()}). The report does not hold the appraiser itself.
  */
 public final class AttestationReport {
     private final VerifiedReport dcap;
@@ -20,20 +25,38 @@ public final class AttestationReport {
     private final String certificateHash;
     private final boolean certificateChecked;
     private final boolean reportDataChecked;
+    private final boolean collateralFromCache;
+    private final boolean appraised;
     private final boolean runtimeVerified;
     private final String policySummary;
     private final List<String> policyWarnings;
 
+    /** An integrity-only report. */
     AttestationReport(VerifiedReport dcap, DstackEvents events, String certificateHash, boolean certificateChecked,
-            boolean reportDataChecked, DstackTdxPolicy policy) {
+            boolean reportDataChecked, boolean collateralFromCache) {
+        this(dcap, events, certificateHash, certificateChecked, reportDataChecked, collateralFromCache, false, false,
+                null, List.of());
+    }
+
+    private AttestationReport(VerifiedReport dcap, DstackEvents events, String certificateHash,
+            boolean certificateChecked, boolean reportDataChecked, boolean collateralFromCache, boolean appraised,
+            boolean runtimeVerified, String policySummary, List<String> policyWarnings) {
         this.dcap = dcap;
         this.events = events;
         this.certificateHash = certificateHash;
         this.certificateChecked = certificateChecked;
         this.reportDataChecked = reportDataChecked;
-        this.runtimeVerified = !policy.disableRuntimeVerification();
-        this.policySummary = policy.summary();
-        this.policyWarnings = List.copyOf(policy.warnings());
+        this.collateralFromCache = collateralFromCache;
+        this.appraised = appraised;
+        this.runtimeVerified = runtimeVerified;
+        this.policySummary = policySummary;
+        this.policyWarnings = List.copyOf(policyWarnings);
+    }
+
+    /** This report, marked as accepted by {@code appraiser} (its summary, warnings and runtime claim). */
+    AttestationReport appraisedBy(Appraiser appraiser) {
+        return new AttestationReport(dcap, events, certificateHash, certificateChecked, reportDataChecked,
+                collateralFromCache, true, appraiser.verifiesRuntime(), appraiser.summary(), appraiser.warnings());
     }
 
     /** The DCAP result (status, advisories, FMSPC, the quote). */
@@ -112,15 +135,33 @@ public final class AttestationReport {
         return reportDataChecked;
     }
 
-    /** False when the policy disabled runtime verification (bootchain, compose and OS image unchecked). */
+    /** True when the collateral the quote was verified with came from a cache (false: fetched or given). */
+    public boolean collateralFromCache() {
+        return collateralFromCache;
+    }
+
+    /**
+     * True when an {@link Appraiser} (e.g. a {@link DstackTdxPolicy}) accepted this report; false for an
+     * integrity-only report, which says nothing about whether the workload is the one wanted.
+     */
+    public boolean appraised() {
+        return appraised;
+    }
+
+    /**
+     * True when the appraiser checked bootchain, compose and OS image (a policy with runtime verification on);
+     * false when the policy disabled runtime verification, and for an integrity-only report.
+     */
     public boolean runtimeVerified() {
         return runtimeVerified;
     }
 
+    /** The appraiser's one-line summary; null for an integrity-only report. */
     public String policySummary() {
         return policySummary;
     }
 
+    /** The appraiser's warnings; empty for an integrity-only report. */
     public List<String> policyWarnings() {
         return policyWarnings;
     }
@@ -129,7 +170,10 @@ public final class AttestationReport {
         return dcap.verifiedAt();
     }
 
-    /** One JSON object; field names in snake_case. */
+    /**
+     * One JSON object; field names in snake_case ({@code policy} is null and {@code runtime_verified} false for
+     * an integrity-only report).
+     */
     public String toJson() {
         ObjectNode o = Json.MAPPER.createObjectNode();
         o.put("tee_type", "tdx");
@@ -166,7 +210,11 @@ public final class AttestationReport {
             x.put("payload", e.payloadHex());
             x.put("digest", e.digestHex());
         }
-        o.put("policy", policySummary);
+        if (policySummary != null) {
+            o.put("policy", policySummary);
+        } else {
+            o.putNull("policy");
+        }
         ArrayNode w = o.putArray("policy_warnings");
         policyWarnings.forEach(w::add);
         o.put("verified_at", verifiedAt().toString());

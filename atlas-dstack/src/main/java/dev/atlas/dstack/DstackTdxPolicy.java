@@ -1,31 +1,35 @@
 package dev.atlas.dstack;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.atlas.dstack.internal.SerdeJson;
 import dev.atlas.tdx.AttestationException;
 import dev.atlas.tdx.AttestationException.Reason;
 import dev.atlas.tdx.CollateralClient;
-import java.math.BigInteger;
+import dev.atlas.tdx.TcbStatus;
+import dev.atlas.tdx.VerifiedReport;
+import dev.atlas.tdx.internal.Dates;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 
 /**
  * What a dstack TDX workload must be, in Atlas's policy JSON (spec atls-protocol §5):
  * {@code {"type":"dstack_tdx", "expected_bootchain":{...}, "app_compose":..., "os_image_hash":...,
  * "allowed_tcb_status":[...], "grace_period":N, "pccs_url":..., "cache_collateral":b,
- * "disable_runtime_verification":b}}. Immutable; built only through {@link #fromJson}, {@link #builder()},
+ * "disable_runtime_verification":b}} (read and written by {@link PolicyJson}). Immutable; built only through
+ * {@link PolicyJson#parse(String)}, {@link #builder()},
  * {@link #productionBuilder()} or {@link #dev()}, all of which validate. See {@code docs/policy.md}.
+ *
+ * <p>It is also Atlas's {@link Appraiser}: {@link #appraise} checks an integrity-checked report against it.
  *
  * <p>Additions to Atlas (optional): {@code expected_compose_hash} (hex SHA-256 the {@code compose-hash}
  * event must carry) and {@code app_compose_raw} (the exact app-compose.json text, hashed as UTF-8 bytes);
  * at most one of {@code app_compose}, {@code app_compose_raw}, {@code expected_compose_hash} may be given.
  */
-public final class DstackTdxPolicy {
+public final class DstackTdxPolicy implements Appraiser {
     /** The policy JSON's {@code type}. */
     public static final String TYPE = "dstack_tdx";
     /** Default {@code pccs_url} when the member is absent (Atlas's default). */
@@ -36,11 +40,7 @@ public final class DstackTdxPolicy {
     public static final List<String> TCB_STATUSES = List.of("UpToDate", "SWHardeningNeeded", "ConfigurationNeeded",
             "ConfigurationAndSWHardeningNeeded", "OutOfDate", "OutOfDateConfigurationNeeded", "TDRelaunchAdvised");
 
-    private static final Set<String> FIELDS = Set.of("type", "expected_bootchain", "app_compose", "app_compose_raw",
-            "expected_compose_hash", "os_image_hash", "allowed_tcb_status", "grace_period", "pccs_url",
-            "cache_collateral", "disable_runtime_verification");
-    private static final List<String> BOOTCHAIN_FIELDS = List.of("mrtd", "rtmr0", "rtmr1", "rtmr2");
-    private static final int MAX_JSON_CHARS = 8 << 20;
+    static final List<String> BOOTCHAIN_FIELDS = List.of("mrtd", "rtmr0", "rtmr1", "rtmr2");
 
     /**
      * Largest {@code grace_period}: 365 days (31,536,000 s). A grace period is a stop-gap while a platform's TCB
@@ -55,6 +55,7 @@ public final class DstackTdxPolicy {
     private final String expectedComposeHash;
     private final String osImageHash;
     private final List<String> allowedTcbStatus;
+    private final Set<TcbStatus> allowedStatuses;
     private final Long gracePeriodSeconds;
     private final String pccsUrl;
     private final boolean cacheCollateral;
@@ -68,6 +69,13 @@ public final class DstackTdxPolicy {
         this.expectedComposeHash = b.expectedComposeHash;
         this.osImageHash = b.osImageHash;
         this.allowedTcbStatus = Collections.unmodifiableList(new ArrayList<>(b.allowedTcbStatus));
+        EnumSet<TcbStatus> statuses = EnumSet.noneOf(TcbStatus.class);
+        for (String s : allowedTcbStatus) {
+            if (!s.equals("TDRelaunchAdvised")) { // Atlas's extra name; the verifier never returns it
+                statuses.add(TcbStatus.fromJsonName(s));
+            }
+        }
+        this.allowedStatuses = Collections.unmodifiableSet(statuses);
         this.gracePeriodSeconds = b.gracePeriodSeconds;
         this.pccsUrl = b.pccsUrl;
         this.cacheCollateral = b.cacheCollateral;
@@ -94,188 +102,131 @@ public final class DstackTdxPolicy {
      * against real hardware only; {@link #warnings()} says so.
      */
     public static DstackTdxPolicy dev() {
-        Builder b = builder().disableRuntimeVerification(true).allowedTcbStatus(DEV_ALLOWED_TCB_STATUS);
-        return new DstackTdxPolicy(b, null);
+        try {
+            return builder().disableRuntimeVerification(true).allowedTcbStatus(DEV_ALLOWED_TCB_STATUS).build();
+        } catch (AttestationException e) {
+            throw new IllegalStateException("the dev policy does not validate", e);
+        }
     }
 
-    // ------------------------------------------------------------------ JSON
+    // ------------------------------------------------------------------ JSON (see PolicyJson)
 
     /**
-     * Reads Atlas's policy JSON. Unknown members, wrong types, duplicate keys and trailing text are rejected.
+     * Reads Atlas's policy JSON.
      *
+     * @deprecated use {@link PolicyJson#parse(String)}
      * @throws AttestationException {@link Reason#INVALID_POLICY} naming the member and the rule
      */
+    @Deprecated(since = "0.15")
     public static DstackTdxPolicy fromJson(String json) throws AttestationException {
-        JsonNode n;
-        try {
-            n = SerdeJson.parse(json, MAX_JSON_CHARS);
-        } catch (IllegalArgumentException e) {
-            throw invalid("policy is not valid JSON: " + e.getMessage());
-        }
-        if (!n.isObject()) {
-            throw invalid("policy must be a JSON object");
-        }
-        List<String> unknown = new ArrayList<>();
-        n.fieldNames().forEachRemaining(f -> {
-            if (!FIELDS.contains(f)) {
-                unknown.add(f);
-            }
-        });
-        if (!unknown.isEmpty()) {
-            throw invalid("unknown policy field" + (unknown.size() > 1 ? "s " : " ") + String.join(", ", unknown)
-                    + " (known: type, expected_bootchain, app_compose, app_compose_raw, expected_compose_hash,"
-                    + " os_image_hash, allowed_tcb_status, grace_period, pccs_url, cache_collateral,"
-                    + " disable_runtime_verification)");
-        }
-        JsonNode type = n.get("type");
-        if (type == null) {
-            throw invalid("missing field `type` (must be \"dstack_tdx\")");
-        }
-        if (!type.isTextual() || !TYPE.equals(type.textValue())) {
-            throw invalid("unknown policy type " + type + " (the only type is \"dstack_tdx\")");
-        }
-        Builder b = builder();
-        JsonNode bc = optional(n, "expected_bootchain");
-        if (bc != null) {
-            if (!bc.isObject()) {
-                throw invalid("expected_bootchain must be an object {mrtd, rtmr0, rtmr1, rtmr2}");
-            }
-            for (var it = bc.fieldNames(); it.hasNext();) {
-                String f = it.next();
-                if (!BOOTCHAIN_FIELDS.contains(f)) {
-                    throw invalid("unknown field expected_bootchain." + f + " (known: mrtd, rtmr0, rtmr1, rtmr2)");
-                }
-            }
-            String[] v = new String[4];
-            for (int i = 0; i < 4; i++) {
-                JsonNode f = bc.get(BOOTCHAIN_FIELDS.get(i));
-                if (f == null || !f.isTextual()) {
-                    throw invalid("expected_bootchain." + BOOTCHAIN_FIELDS.get(i) + " must be a string");
-                }
-                v[i] = f.textValue();
-            }
-            b.expectedBootchain(Bootchain.of(v[0], v[1], v[2], v[3]));
-        }
-        JsonNode compose = optional(n, "app_compose");
-        if (compose != null) {
-            b.appCompose(compose);
-        }
-        b.appComposeRaw(optionalString(n, "app_compose_raw"));
-        b.expectedComposeHash(optionalString(n, "expected_compose_hash"));
-        b.osImageHash(optionalString(n, "os_image_hash"));
-        JsonNode allowed = n.get("allowed_tcb_status");
-        if (allowed != null) {
-            if (!allowed.isArray()) {
-                throw invalid("allowed_tcb_status must be an array of strings");
-            }
-            List<String> list = new ArrayList<>();
-            for (JsonNode s : allowed) {
-                if (!s.isTextual()) {
-                    throw invalid("allowed_tcb_status must be an array of strings, found " + s);
-                }
-                list.add(s.textValue());
-            }
-            b.allowedTcbStatus(list);
-        }
-        JsonNode grace = optional(n, "grace_period");
-        if (grace != null) {
-            if (!grace.isIntegralNumber() || grace.bigIntegerValue().signum() < 0) {
-                throw invalid("grace_period must be a non-negative integer number of seconds, got " + grace);
-            }
-            BigInteger g = grace.bigIntegerValue();
-            if (g.compareTo(BigInteger.valueOf(MAX_GRACE_PERIOD_SECONDS)) > 0) {
-                throw graceTooLarge(g.toString());
-            }
-            b.gracePeriodSeconds(g.longValue());
-        }
-        if (n.has("pccs_url")) {
-            JsonNode p = n.get("pccs_url");
-            if (!p.isNull() && !p.isTextual()) {
-                throw invalid("pccs_url must be a string or null");
-            }
-            b.pccsUrl(p.isNull() ? null : p.textValue());
-        }
-        b.cacheCollateral(bool(n, "cache_collateral", false));
-        b.disableRuntimeVerification(bool(n, "disable_runtime_verification", false));
-        return b.build();
+        return PolicyJson.parse(json);
     }
 
-    private static JsonNode optional(JsonNode n, String f) {
-        JsonNode v = n.get(f);
-        return v == null || v.isNull() ? null : v;
+    /** The policy as Atlas writes it: {@link PolicyJson#write(DstackTdxPolicy)}. */
+    public String toJson() {
+        return PolicyJson.write(this);
     }
 
-    private static String optionalString(JsonNode n, String f) throws AttestationException {
-        JsonNode v = optional(n, f);
-        if (v == null) {
-            return null;
-        }
-        if (!v.isTextual()) {
-            throw invalid(f + " must be a string");
-        }
-        return v.textValue();
+    /** Same content as {@link #toJson()}, indented for people: {@link PolicyJson#writePretty(DstackTdxPolicy)}. */
+    public String toPrettyJson() {
+        return PolicyJson.writePretty(this);
     }
 
-    private static boolean bool(JsonNode n, String f, boolean dflt) throws AttestationException {
-        JsonNode v = n.get(f);
-        if (v == null) {
-            return dflt;
+    /** A builder holding this policy's values (a plain, not production, builder). */
+    public Builder toBuilder() {
+        Builder b = new Builder(false);
+        b.expectedBootchain = expectedBootchain;
+        b.appCompose = appCompose == null ? null : appCompose.deepCopy();
+        b.appComposeRaw = appComposeRaw;
+        b.expectedComposeHash = expectedComposeHash;
+        b.osImageHash = osImageHash;
+        b.allowedTcbStatus = allowedTcbStatus;
+        b.gracePeriodSeconds = gracePeriodSeconds;
+        b.pccsUrl = pccsUrl;
+        b.cacheCollateral = cacheCollateral;
+        b.disableRuntimeVerification = disableRuntimeVerification;
+        return b;
+    }
+
+    // ------------------------------------------------------------------ appraisal
+
+    /**
+     * Atlas's appraisal of an integrity-checked report, in Atlas's order: grace period (only for exactly
+     * OutOfDate), allowed TCB status, then unless runtime verification is disabled MRTD, RTMR0-2 against the
+     * expected bootchain, compose hash, OS image hash.
+     *
+     * @throws AttestationException {@link Reason#GRACE_PERIOD_NOT_APPLICABLE}, {@link Reason#GRACE_PERIOD_EXPIRED},
+     *     {@link Reason#TCB_STATUS_NOT_ALLOWED}, {@link Reason#BOOTCHAIN_MISMATCH},
+     *     {@link Reason#APP_COMPOSE_MISMATCH} or {@link Reason#OS_IMAGE_HASH_MISMATCH}
+     */
+    @Override
+    public void appraise(AttestationReport report, Instant now) throws AttestationException {
+        Objects.requireNonNull(report, "report");
+        Objects.requireNonNull(now, "now");
+        VerifiedReport dcap = report.dcapReport();
+        TcbStatus status = dcap.status();
+        if (gracePeriodSeconds != null && status == TcbStatus.OUT_OF_DATE) {
+            checkGracePeriod(dcap, gracePeriodSeconds, now);
         }
-        if (!v.isBoolean()) {
-            throw invalid(f + " must be true or false");
+        if (!allowedStatuses.contains(status)) {
+            throw new AttestationException(Reason.TCB_STATUS_NOT_ALLOWED, "tcb_status",
+                    String.valueOf(allowedTcbStatus), status.jsonName(), "TCB status " + status.jsonName()
+                    + " not allowed (allowed: " + allowedTcbStatus + ", advisories " + dcap.advisoryIds() + ")");
         }
-        return v.booleanValue();
+        if (disableRuntimeVerification) {
+            return;
+        }
+        String[][] fields = {{"mrtd", report.mrTd()}, {"rtmr0", report.rtmr(0)}, {"rtmr1", report.rtmr(1)},
+            {"rtmr2", report.rtmr(2)}};
+        for (String[] f : fields) {
+            String expected = expectedBootchain.field(f[0]);
+            if (!expected.equals(f[1])) {
+                throw new AttestationException(Reason.BOOTCHAIN_MISMATCH, f[0], expected, f[1],
+                        "bootchain mismatch: " + f[0] + " expected " + expected + ", got " + f[1]);
+            }
+        }
+        String actualCompose = report.composeHash().orElse("<not found in event log>");
+        if (!composeHash.equals(actualCompose)) {
+            throw new AttestationException(Reason.APP_COMPOSE_MISMATCH, DstackEvents.COMPOSE_HASH, composeHash,
+                    actualCompose, "app compose hash mismatch: expected " + composeHash + ", got " + actualCompose);
+        }
+        String actualOs = report.osImageHash().orElse("<not found in event log>");
+        if (!osImageHash.equals(actualOs)) {
+            throw new AttestationException(Reason.OS_IMAGE_HASH_MISMATCH, DstackEvents.OS_IMAGE_HASH, osImageHash,
+                    actualOs, "OS image hash mismatch: expected " + osImageHash + ", got " + actualOs);
+        }
     }
 
     /**
-     * The policy as Atlas writes it (member order of Atlas's struct; Option members only when present;
-     * {@code app_compose} in serde_json form, so its hash is unchanged).
+     * Atlas's grace period (spec §5.7): the matched platform TCB level must itself be OutOfDate, and
+     * {@code tcbDate + grace} must not lie before {@code now}.
      */
-    public String toJson() {
-        return SerdeJson.write(toJsonNode());
+    private static void checkGracePeriod(VerifiedReport dcap, long graceSeconds, Instant now) throws AttestationException {
+        if (dcap.tcbLevelStatus() != TcbStatus.OUT_OF_DATE) {
+            throw new AttestationException(Reason.GRACE_PERIOD_NOT_APPLICABLE, "tcb_level_status", "OutOfDate",
+                    String.valueOf(dcap.tcbLevelStatus()), "matched TCB level has status '" + dcap.tcbLevelStatus()
+                    + "', expected 'OutOfDate' (OutOfDate comes from the QE identity or the TDX module, which a"
+                    + " grace period does not cover)");
+        }
+        long tcbDate = Dates.epochSeconds(dcap.tcbDate(), "tcbDate of the matched TCB level is not an RFC 3339 date");
+        long expiration;
+        try {
+            expiration = Math.addExact(tcbDate, graceSeconds);
+        } catch (ArithmeticException e) {
+            throw new AttestationException(Reason.INVALID_POLICY, "grace_period causes timestamp overflow");
+        }
+        if (expiration < now.getEpochSecond()) {
+            throw new AttestationException(Reason.GRACE_PERIOD_EXPIRED, "grace_period",
+                    Instant.ofEpochSecond(expiration).toString(), now.toString(), "grace period expired for status"
+                    + " OutOfDate (tcb_date: " + dcap.tcbDate() + ", grace_period_secs: " + graceSeconds
+                    + ", expired at " + Instant.ofEpochSecond(expiration) + ")");
+        }
     }
 
-    /** Same content as {@link #toJson()}, indented for people. */
-    public String toPrettyJson() {
-        return SerdeJson.writePretty(toJsonNode());
-    }
-
-    private ObjectNode toJsonNode() {
-        ObjectNode o = JsonNodeFactory.instance.objectNode();
-        o.put("type", TYPE);
-        if (expectedBootchain != null) {
-            ObjectNode bc = o.putObject("expected_bootchain");
-            for (String f : BOOTCHAIN_FIELDS) {
-                bc.put(f, expectedBootchain.field(f));
-            }
-        }
-        if (appCompose != null) {
-            o.set("app_compose", appCompose.deepCopy());
-        }
-        if (appComposeRaw != null) {
-            o.put("app_compose_raw", appComposeRaw);
-        }
-        if (expectedComposeHash != null) {
-            o.put("expected_compose_hash", expectedComposeHash);
-        }
-        if (osImageHash != null) {
-            o.put("os_image_hash", osImageHash);
-        }
-        ArrayNode a = o.putArray("allowed_tcb_status");
-        allowedTcbStatus.forEach(a::add);
-        if (gracePeriodSeconds != null) {
-            o.put("grace_period", gracePeriodSeconds.longValue());
-        }
-        // Always written: Atlas omits a None pccs_url, which reads back as the Phala default and so silently
-        // turns "Intel PCS" into "Phala PCCS"; an explicit null keeps the meaning.
-        if (pccsUrl != null) {
-            o.put("pccs_url", pccsUrl);
-        } else {
-            o.putNull("pccs_url");
-        }
-        o.put("cache_collateral", cacheCollateral);
-        o.put("disable_runtime_verification", disableRuntimeVerification);
-        return o;
+    /** True unless runtime verification is disabled (then bootchain, compose and OS image are not checked). */
+    @Override
+    public boolean verifiesRuntime() {
+        return !disableRuntimeVerification;
     }
 
     // ------------------------------------------------------------------ accessors
@@ -309,8 +260,14 @@ public final class DstackTdxPolicy {
         return osImageHash;
     }
 
+    /** The allowed statuses as written in the JSON ({@code allowed_tcb_status}), in order. */
     public List<String> allowedTcbStatus() {
         return allowedTcbStatus;
+    }
+
+    /** The allowed statuses as values (Atlas's {@code TDRelaunchAdvised}, never returned, has no value). */
+    public Set<TcbStatus> allowedStatuses() {
+        return allowedStatuses;
     }
 
     /** Seconds, or null when no grace period is configured. */
@@ -337,6 +294,7 @@ public final class DstackTdxPolicy {
     }
 
     /** Things a reviewer should know about this policy (empty for a strict production policy). */
+    @Override
     public List<String> warnings() {
         List<String> w = new ArrayList<>();
         if (disableRuntimeVerification) {
@@ -365,6 +323,7 @@ public final class DstackTdxPolicy {
     }
 
     /** One line for reports: what was enforced. */
+    @Override
     public String summary() {
         StringBuilder sb = new StringBuilder("dstack_tdx; allowed ").append(allowedTcbStatus);
         if (gracePeriodSeconds != null) {
@@ -394,7 +353,7 @@ public final class DstackTdxPolicy {
     }
 
     /** The one message for a grace period over {@link #MAX_GRACE_PERIOD_SECONDS}, from JSON or the builder. */
-    private static AttestationException graceTooLarge(String value) {
+    static AttestationException graceTooLarge(String value) {
         return invalid("grace_period " + value + " is too large: the maximum is " + MAX_GRACE_PERIOD_SECONDS
                 + " s (365 days)");
     }

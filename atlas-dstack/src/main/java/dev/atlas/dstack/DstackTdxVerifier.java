@@ -3,74 +3,85 @@ package dev.atlas.dstack;
 import dev.atlas.dstack.internal.Digests;
 import dev.atlas.tdx.AttestationException;
 import dev.atlas.tdx.AttestationException.Reason;
-import dev.atlas.tdx.Collateral;
-import dev.atlas.tdx.CollateralCache;
-import dev.atlas.tdx.CollateralClient;
+import dev.atlas.tdx.CollateralSource;
 import dev.atlas.tdx.Quote;
 import dev.atlas.tdx.QuoteVerifier;
-import dev.atlas.tdx.TcbStatus;
 import dev.atlas.tdx.TdReport;
 import dev.atlas.tdx.VerifiedReport;
-import dev.atlas.tdx.internal.Dates;
 import dev.atlas.tdx.internal.Hex;
 import java.security.MessageDigest;
 import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 
 /**
- * Verifies a dstack TDX quote and event log against a {@link DstackTdxPolicy}: Atlas's checks in Atlas's
- * order (spec atls-protocol §1.9) plus the runtime-event digest checks Atlas lacks. Thread-safe; build once
- * and share.
+ * Integrity of dstack TDX evidence: is this quote and event log genuine, consistent, and bound to this session
+ * and this certificate key? It produces the {@link AttestationReport}; whether the workload is the one wanted is
+ * a separate question for an {@link Appraiser} (Atlas's is {@link DstackTdxPolicy}), as JOSE separates verifying
+ * a signature from checking the claims. Thread-safe; build once and share.
  *
  * <p>Order (it decides which failure is reported): event log consistency (placement, runtime digests,
- * duplicates, order) → certificate binding → quote decoding → collateral → DCAP → grace period → allowed
- * TCB status → report data → RTMR0-3 replay → (unless runtime verification is disabled) MRTD, RTMR0, RTMR1,
- * RTMR2 → compose hash → OS image hash.
+ * duplicates, order) → certificate binding → quote decoding (once) → TEE type → collateral and DCAP (through the
+ * {@link CollateralSource}, verifying once) → report data → RTMR0-3 replay. {@link #verify(Evidence, Appraiser)}
+ * then appraises: for a {@link DstackTdxPolicy}, grace period → allowed TCB status → (unless runtime
+ * verification is disabled) MRTD, RTMR0, RTMR1, RTMR2 → compose hash → OS image hash.
  */
 public final class DstackTdxVerifier {
-    /** Atlas's collateral cache lifetime. */
-    public static final Duration COLLATERAL_CACHE_TTL = Duration.ofHours(8);
-
-    private final DstackTdxPolicy policy;
     private final QuoteVerifier quoteVerifier;
     private final CollateralSource collateral;
     private final Clock clock;
 
     private DstackTdxVerifier(Builder b) {
-        this.policy = b.policy;
         this.clock = b.clock;
         this.quoteVerifier = b.quoteVerifier != null ? b.quoteVerifier : QuoteVerifier.builder().clock(b.clock).build();
-        if (b.collateral != null) {
-            this.collateral = b.collateral;
-        } else {
-            CollateralClient client = CollateralClient.builder().baseUrl(policy.collateralUrl()).build();
-            this.collateral = policy.cacheCollateral()
-                    ? CollateralSource.cached(client, CollateralCache.inMemory(COLLATERAL_CACHE_TTL, b.clock))
-                    : CollateralSource.fetching(client);
-        }
+        this.collateral = b.collateral;
     }
 
-    public static Builder builder(DstackTdxPolicy policy) {
-        return new Builder(policy);
-    }
-
-    public DstackTdxPolicy policy() {
-        return policy;
+    /** A builder; {@link Builder#collateralSource} is required (e.g. {@link CollateralSource#forUrl}). */
+    public static Builder builder() {
+        return new Builder();
     }
 
     /**
-     * Runs every check at the clock's current instant (read once).
+     * Integrity checks at the clock's current instant (read once). The report is not appraised.
      *
      * @throws AttestationException naming the first failed check, with expected and actual values where
      *     there are two
      */
     public AttestationReport verify(Evidence evidence) throws AttestationException {
+        return verify(evidence, clock.instant());
+    }
+
+    /** Integrity, then {@code appraiser}, both at the clock's current instant (read once). */
+    public AttestationReport verify(Evidence evidence, Appraiser appraiser) throws AttestationException {
+        return verify(evidence, appraiser, clock.instant());
+    }
+
+    /**
+     * Integrity, then {@code appraiser}, both at {@code now}.
+     *
+     * @return the report, marked {@link AttestationReport#appraised() appraised}
+     * @throws AttestationException the first failed integrity check, else the appraiser's rejection
+     */
+    public AttestationReport verify(Evidence evidence, Appraiser appraiser, Instant now) throws AttestationException {
+        Objects.requireNonNull(appraiser, "appraiser");
+        AttestationReport report = verify(evidence, now);
+        appraiser.appraise(report, now);
+        return report.appraisedBy(appraiser);
+    }
+
+    /**
+     * Integrity checks at {@code now}: event log, certificate binding, quote and TEE type, DCAP with the
+     * collateral source, report data, RTMR replay. The report is not appraised.
+     *
+     * @throws AttestationException naming the first failed check, with expected and actual values where
+     *     there are two
+     */
+    public AttestationReport verify(Evidence evidence, Instant now) throws AttestationException {
         Objects.requireNonNull(evidence, "evidence");
-        final Instant now = clock.instant();
+        Objects.requireNonNull(now, "now");
         QuoteResponse response = evidence.response;
 
         // Event log consistency: runtime events on RTMR3 only, sent digests equal to recomputed ones,
@@ -102,7 +113,7 @@ public final class DstackTdxVerifier {
             }
         }
 
-        // Quote decoding and TEE type.
+        // Quote decoding (the only parse of this verification) and TEE type.
         Quote quote = Quote.parse(response.quoteUnsafe());
         TdReport td = quote.tdReport();
         if (td == null) {
@@ -110,29 +121,9 @@ public final class DstackTdxVerifier {
                     + " enclave report, not a TD report");
         }
 
-        // Collateral and DCAP.
-        // A caching source calls the check on a miss before storing; that verification is the one we keep,
-        // so a miss does not verify twice.
-        VerifiedReport[] checked = new VerifiedReport[1];
-        Collateral[] checkedWith = new Collateral[1];
-        Collateral coll = collateral.collateralFor(quote, c -> {
-            checked[0] = quoteVerifier.verify(response.quoteUnsafe(), c, now);
-            checkedWith[0] = c;
-        });
-        VerifiedReport dcap = checkedWith[0] == coll ? checked[0]
-                : quoteVerifier.verify(response.quoteUnsafe(), coll, now);
-
-        // Grace period (only for exactly OutOfDate), then the allow list.
-        TcbStatus status = dcap.status();
-        if (policy.gracePeriodSeconds() != null && status == TcbStatus.OUT_OF_DATE) {
-            checkGracePeriod(dcap, policy.gracePeriodSeconds(), now);
-        }
-        if (!policy.allowedTcbStatus().contains(status.jsonName())) {
-            throw new AttestationException(Reason.TCB_STATUS_NOT_ALLOWED, "tcb_status",
-                    String.valueOf(policy.allowedTcbStatus()), status.jsonName(), "TCB status " + status.jsonName()
-                    + " not allowed (allowed: " + policy.allowedTcbStatus() + ", advisories " + dcap.advisoryIds()
-                    + ")");
-        }
+        // Collateral and DCAP: the source verifies exactly once and says whether its collateral was cached.
+        CollateralSource.Verified verified = collateral.verify(quote, quoteVerifier, now);
+        VerifiedReport dcap = verified.report();
 
         // Session binding.
         if (evidence.expectedReportData != null) {
@@ -154,60 +145,8 @@ public final class DstackTdxVerifier {
                         + " (quote), got " + Hex.encode(replayed.get(i)) + " (event log replay)");
             }
         }
-
-        if (!policy.disableRuntimeVerification()) {
-            Bootchain bc = policy.expectedBootchain();
-            String[][] fields = {{"mrtd", td.mrTd()}, {"rtmr0", td.rtmr(0)}, {"rtmr1", td.rtmr(1)},
-                {"rtmr2", td.rtmr(2)}};
-            for (String[] f : fields) {
-                String expected = bc.field(f[0]);
-                if (!expected.equals(f[1])) {
-                    throw new AttestationException(Reason.BOOTCHAIN_MISMATCH, f[0], expected, f[1],
-                            "bootchain mismatch: " + f[0] + " expected " + expected + ", got " + f[1]);
-                }
-            }
-            String expectedCompose = policy.composeHash();
-            String actualCompose = events.composeHash().orElse("<not found in event log>");
-            if (!expectedCompose.equals(actualCompose)) {
-                throw new AttestationException(Reason.APP_COMPOSE_MISMATCH, DstackEvents.COMPOSE_HASH, expectedCompose,
-                        actualCompose, "app compose hash mismatch: expected " + expectedCompose + ", got "
-                        + actualCompose);
-            }
-            String actualOs = events.osImageHash().orElse("<not found in event log>");
-            if (!policy.osImageHash().equals(actualOs)) {
-                throw new AttestationException(Reason.OS_IMAGE_HASH_MISMATCH, DstackEvents.OS_IMAGE_HASH,
-                        policy.osImageHash(), actualOs, "OS image hash mismatch: expected " + policy.osImageHash()
-                        + ", got " + actualOs);
-            }
-        }
         return new AttestationReport(dcap, events, certHash, evidence.peerCertificate != null,
-                evidence.expectedReportData != null, policy);
-    }
-
-    /**
-     * Atlas's grace period (spec §5.7): the matched platform TCB level must itself be OutOfDate, and
-     * {@code tcbDate + grace} must not lie before {@code now}.
-     */
-    static void checkGracePeriod(VerifiedReport dcap, long graceSeconds, Instant now) throws AttestationException {
-        if (dcap.tcbLevelStatus() != TcbStatus.OUT_OF_DATE) {
-            throw new AttestationException(Reason.GRACE_PERIOD_NOT_APPLICABLE, "tcb_level_status", "OutOfDate",
-                    String.valueOf(dcap.tcbLevelStatus()), "matched TCB level has status '" + dcap.tcbLevelStatus()
-                    + "', expected 'OutOfDate' (OutOfDate comes from the QE identity or the TDX module, which a"
-                    + " grace period does not cover)");
-        }
-        long tcbDate = Dates.epochSeconds(dcap.tcbDate(), "tcbDate of the matched TCB level is not an RFC 3339 date");
-        long expiration;
-        try {
-            expiration = Math.addExact(tcbDate, graceSeconds);
-        } catch (ArithmeticException e) {
-            throw new AttestationException(Reason.INVALID_POLICY, "grace_period causes timestamp overflow");
-        }
-        if (expiration < now.getEpochSecond()) {
-            throw new AttestationException(Reason.GRACE_PERIOD_EXPIRED, "grace_period",
-                    Instant.ofEpochSecond(expiration).toString(), now.toString(), "grace period expired for status"
-                    + " OutOfDate (tcb_date: " + dcap.tcbDate() + ", grace_period_secs: " + graceSeconds
-                    + ", expired at " + Instant.ofEpochSecond(expiration) + ")");
-        }
+                evidence.expectedReportData != null, verified.fromCache());
     }
 
     /** What one verification looks at. Build with {@link #builder(QuoteResponse)}. Immutable. */
@@ -291,14 +230,11 @@ public final class DstackTdxVerifier {
 
     /** Builder for {@link DstackTdxVerifier}. */
     public static final class Builder {
-        private final DstackTdxPolicy policy;
         private QuoteVerifier quoteVerifier;
         private CollateralSource collateral;
         private Clock clock = Clock.systemUTC();
 
-        private Builder(DstackTdxPolicy policy) {
-            this.policy = Objects.requireNonNull(policy, "policy");
-        }
+        private Builder() {}
 
         /** The DCAP verifier (default: production anchor, this builder's clock). */
         public Builder quoteVerifier(QuoteVerifier v) {
@@ -306,9 +242,9 @@ public final class DstackTdxVerifier {
             return this;
         }
 
-        /** Collateral (default: from the policy's {@code pccs_url}, cached for 8 h if {@code cache_collateral}). */
+        /** Where collateral comes from (required), e.g. {@link CollateralSource#forUrl(String, boolean, Clock)}. */
         public Builder collateralSource(CollateralSource s) {
-            this.collateral = s;
+            this.collateral = Objects.requireNonNull(s, "collateral source");
             return this;
         }
 
@@ -317,9 +253,12 @@ public final class DstackTdxVerifier {
             return this;
         }
 
+        /** @throws IllegalStateException without a collateral source */
         public DstackTdxVerifier build() {
+            if (collateral == null) {
+                throw new IllegalStateException("choose a collateral source (CollateralSource.forUrl, fixed, ...)");
+            }
             return new DstackTdxVerifier(this);
         }
     }
-
 }

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atlas.tdx.AttestationException;
 import dev.atlas.tdx.AttestationException.Reason;
 import dev.atlas.tdx.Collateral;
+import dev.atlas.tdx.CollateralSource;
 import dev.atlas.tdx.QuoteVerifier;
 import dev.atlas.tdx.TcbStatus;
 import dev.atlas.tdx.internal.Hex;
@@ -75,13 +76,22 @@ class DstackTdxVerifierTest {
         }
 
         AttestationReport verify(DstackTdxPolicy policy, Instant at) throws AttestationException {
-            DstackTdxVerifier v = DstackTdxVerifier.builder(policy)
+            return verifier(at).verify(evidence(), policy);
+        }
+
+        /** The verifier for this case's evidence, its clock fixed at {@code at}. */
+        DstackTdxVerifier verifier(Instant at) throws AttestationException {
+            return DstackTdxVerifier.builder()
                     .quoteVerifier(QuoteVerifier.builder().insecureTrustAnchorForTesting(ev.rootCertificate()).build())
                     .collateralSource(CollateralSource.fixed(Collateral.fromJson(ev.collateralJson())))
                     .clock(Clock.fixed(at, ZoneOffset.UTC))
                     .build();
-            return v.verify(DstackTdxVerifier.Evidence.builder(QuoteResponse.parse(response()))
-                    .sessionBinding(NONCE, EKM).peerCertificate(CERT).build());
+        }
+
+        /** The evidence with both bindings on. */
+        DstackTdxVerifier.Evidence evidence() throws AttestationException {
+            return DstackTdxVerifier.Evidence.builder(QuoteResponse.parse(response()))
+                    .sessionBinding(NONCE, EKM).peerCertificate(CERT).build();
         }
 
         AttestationReport verify() throws Exception {
@@ -377,31 +387,32 @@ class DstackTdxVerifierTest {
         Case c = honest();
         DcapEvidence sgx = DcapEvidence.sgx().build();
         String resp = "{\"quote\":\"" + Hex.encode(sgx.quote()) + "\",\"event_log\":\"[]\"}";
-        DstackTdxVerifier v = DstackTdxVerifier.builder(c.policy().build())
+        DstackTdxPolicy p = c.policy().build();
+        DstackTdxVerifier v = DstackTdxVerifier.builder()
                 .quoteVerifier(QuoteVerifier.builder().insecureTrustAnchorForTesting(sgx.rootCertificate()).build())
                 .collateralSource(CollateralSource.fixed(Collateral.fromJson(sgx.collateralJson())))
                 .clock(Clock.fixed(sgx.verificationTime(), ZoneOffset.UTC)).build();
         AttestationException e = assertThrows(AttestationException.class, () -> v.verify(DstackTdxVerifier.Evidence
-                .builder(QuoteResponse.parse(resp)).skipReportDataCheck().skipCertificateCheck().build()));
+                .builder(QuoteResponse.parse(resp)).skipReportDataCheck().skipCertificateCheck().build(), p));
         assertThat(e.reason()).isEqualTo(Reason.TEE_TYPE_MISMATCH);
     }
 
     // ---------------------------------------------------------------- collateral sources
 
-    /** A source that behaves like a cache miss: it runs the verifier's check before handing collateral out. */
+    /** A source that behaves like a cache miss: it verifies with the collateral before handing the result out. */
     static AttestationReport verifyThroughCheckingSource(Case c) throws Exception {
         Collateral coll = Collateral.fromJson(c.ev.collateralJson());
         java.util.concurrent.atomic.AtomicInteger checks = new java.util.concurrent.atomic.AtomicInteger();
-        DstackTdxVerifier v = DstackTdxVerifier.builder(c.policy().build())
+        DstackTdxPolicy p = c.policy().build();
+        DstackTdxVerifier v = DstackTdxVerifier.builder()
                 .quoteVerifier(QuoteVerifier.builder().insecureTrustAnchorForTesting(c.ev.rootCertificate()).build())
-                .collateralSource((quote, check) -> {
+                .collateralSource((quote, verifier, now) -> {
                     checks.incrementAndGet();
-                    check.check(coll);
-                    return coll;
+                    return new CollateralSource.Verified(verifier.verify(quote, coll, now), false);
                 })
                 .clock(Clock.fixed(c.ev.verificationTime(), ZoneOffset.UTC)).build();
         AttestationReport r = v.verify(DstackTdxVerifier.Evidence.builder(QuoteResponse.parse(c.response()))
-                .sessionBinding(NONCE, EKM).peerCertificate(CERT).build());
+                .sessionBinding(NONCE, EKM).peerCertificate(CERT).build(), p);
         assertThat(checks).hasValue(1);
         return r;
     }

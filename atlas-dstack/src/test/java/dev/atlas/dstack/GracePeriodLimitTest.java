@@ -36,14 +36,14 @@ class GracePeriodLimitTest {
 
     @Test
     void theMaximumItselfIsAccepted() throws Exception {
-        DstackTdxPolicy p = DstackTdxPolicy.fromJson(json("31536000"));
+        DstackTdxPolicy p = PolicyJson.parse(json("31536000"));
         assertThat(p.gracePeriodSeconds()).isEqualTo(31_536_000L);
-        assertThat(DstackTdxPolicy.fromJson(p.toJson()).gracePeriodSeconds()).isEqualTo(31_536_000L);
+        assertThat(PolicyJson.parse(p.toJson()).gracePeriodSeconds()).isEqualTo(31_536_000L);
     }
 
     @Test
     void theBuilderAppliesTheSameBound() throws Exception {
-        DstackTdxPolicy base = DstackTdxPolicy.fromJson(json("0"));
+        DstackTdxPolicy base = PolicyJson.parse(json("0"));
         for (long g : new long[] {Long.MAX_VALUE, DstackTdxPolicy.MAX_GRACE_PERIOD_SECONDS + 1}) {
             tooLarge(assertThrows(AttestationException.class, () -> builderLike(base).gracePeriodSeconds(g).build()));
         }

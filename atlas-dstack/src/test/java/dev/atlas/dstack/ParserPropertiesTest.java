@@ -106,8 +106,8 @@ class ParserPropertiesTest {
             b.gracePeriodSeconds(86400L);
         }
         DstackTdxPolicy p = b.build();
-        assertThat(DstackTdxPolicy.fromJson(p.toJson())).isEqualTo(p);
-        assertThat(DstackTdxPolicy.fromJson(p.toJson()).composeHash()).isEqualTo(AppCompose.ATLAS_DEFAULT_HASH);
+        assertThat(PolicyJson.parse(p.toJson())).isEqualTo(p);
+        assertThat(PolicyJson.parse(p.toJson()).composeHash()).isEqualTo(AppCompose.ATLAS_DEFAULT_HASH);
     }
 
     @Provide
@@ -118,7 +118,7 @@ class ParserPropertiesTest {
     @Property(tries = 300)
     void policy_parseNeverThrowsAnythingButAttestationException(@ForAll @Size(max = 200) String text) {
         try {
-            DstackTdxPolicy.fromJson(text);
+            PolicyJson.parse(text);
         } catch (AttestationException expected) {
             assertThat(expected.reason()).isEqualTo(dev.atlas.tdx.AttestationException.Reason.INVALID_POLICY);
         }

@@ -4,7 +4,7 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.atlas.tdx.AttestationException;
 
 /**
- * Jazzer target: policy JSON reading; whatever loads must write and read back to an equal policy.
+ * Jazzer target: {@link PolicyJson} reading (UTF-8 bytes); whatever loads must write and read back to an equal policy.
  * Seeds: {@code src/test/resources/dev/atlas/dstack/PolicyFuzzTestInputs}.
  */
 class PolicyFuzzTest {
@@ -16,8 +16,8 @@ class PolicyFuzzTest {
     /** Entry point for the Jazzer CLI (long runs on demand: bench/fuzz.sh). */
     public static void fuzzerTestOneInput(byte[] data) {
         try {
-            DstackTdxPolicy p = DstackTdxPolicy.fromJson(new String(data, java.nio.charset.StandardCharsets.UTF_8));
-            DstackTdxPolicy again = DstackTdxPolicy.fromJson(p.toJson());
+            DstackTdxPolicy p = PolicyJson.parse(data);
+            DstackTdxPolicy again = PolicyJson.parse(PolicyJson.write(p));
             if (!again.equals(p) || !java.util.Objects.equals(again.composeHash(), p.composeHash())) {
                 throw new AssertionError("policy does not round-trip: " + p.toJson());
             }

@@ -23,14 +23,14 @@ class PolicyTest {
     }
 
     static AttestationException invalid(String json) {
-        AttestationException e = assertThrows(AttestationException.class, () -> DstackTdxPolicy.fromJson(json));
+        AttestationException e = assertThrows(AttestationException.class, () -> PolicyJson.parse(json));
         assertThat(e.reason()).isEqualTo(Reason.INVALID_POLICY);
         return e;
     }
 
     @Test
     void atlasDefaults_whenMembersAbsent() throws Exception {
-        DstackTdxPolicy p = DstackTdxPolicy.fromJson(full(""));
+        DstackTdxPolicy p = PolicyJson.parse(full(""));
         assertThat(p.allowedTcbStatus()).containsExactly("UpToDate");
         assertThat(p.pccsUrl()).isEqualTo(DstackTdxPolicy.DEFAULT_PCCS_URL);
         assertThat(p.collateralUrl()).isEqualTo(DstackTdxPolicy.DEFAULT_PCCS_URL);
@@ -43,16 +43,16 @@ class PolicyTest {
 
     @Test
     void writesAtlasShape_andRoundTrips() throws Exception {
-        DstackTdxPolicy p = DstackTdxPolicy.fromJson(full(",\"grace_period\":3600,\"allowed_tcb_status\":[\"UpToDate\",\"OutOfDate\"]"));
+        DstackTdxPolicy p = PolicyJson.parse(full(",\"grace_period\":3600,\"allowed_tcb_status\":[\"UpToDate\",\"OutOfDate\"]"));
         String json = p.toJson();
         assertThat(json).startsWith("{\"type\":\"dstack_tdx\",\"expected_bootchain\":{\"mrtd\":");
         assertThat(json).contains(",\"app_compose\":{\"runner\":\"docker-compose\",\"n\":100.0},\"os_image_hash\":");
         assertThat(json).endsWith("\"allowed_tcb_status\":[\"UpToDate\",\"OutOfDate\"],\"grace_period\":3600,"
                 + "\"pccs_url\":\"https://pccs.phala.network/tdx/certification/v4\",\"cache_collateral\":false,"
                 + "\"disable_runtime_verification\":false}");
-        assertThat(DstackTdxPolicy.fromJson(json)).isEqualTo(p);
-        assertThat(DstackTdxPolicy.fromJson(p.toPrettyJson())).isEqualTo(p);
-        assertThat(DstackTdxPolicy.fromJson(json).composeHash()).isEqualTo(p.composeHash());
+        assertThat(PolicyJson.parse(json)).isEqualTo(p);
+        assertThat(PolicyJson.parse(p.toPrettyJson())).isEqualTo(p);
+        assertThat(PolicyJson.parse(json).composeHash()).isEqualTo(p.composeHash());
     }
 
     @Test
@@ -61,18 +61,18 @@ class PolicyTest {
         String json = "{\"type\":\"dstack_tdx\",\"allowed_tcb_status\":[\"UpToDate\"],\"cache_collateral\":false,"
                 + "\"disable_runtime_verification\":false,\"app_compose\":" + ComposeHash.serialize(AppCompose.atlasDefault())
                 + "," + BOOT + ",\"os_image_hash\":\"" + H32 + "\"}";
-        DstackTdxPolicy p = DstackTdxPolicy.fromJson(json);
+        DstackTdxPolicy p = PolicyJson.parse(json);
         assertThat(p.composeHash()).isEqualTo(AppCompose.ATLAS_DEFAULT_HASH);
     }
 
     @Test
     void pccsUrl_nullOrEmptyMeansIntelPcs() throws Exception {
-        assertThat(DstackTdxPolicy.fromJson(full(",\"pccs_url\":null")).collateralUrl()).isEqualTo(CollateralClient.INTEL_PCS_URL);
-        assertThat(DstackTdxPolicy.fromJson(full(",\"pccs_url\":\"\"")).collateralUrl()).isEqualTo(CollateralClient.INTEL_PCS_URL);
+        assertThat(PolicyJson.parse(full(",\"pccs_url\":null")).collateralUrl()).isEqualTo(CollateralClient.INTEL_PCS_URL);
+        assertThat(PolicyJson.parse(full(",\"pccs_url\":\"\"")).collateralUrl()).isEqualTo(CollateralClient.INTEL_PCS_URL);
         // written as an explicit null (Atlas drops it, which would read back as the Phala default)
-        DstackTdxPolicy intel = DstackTdxPolicy.fromJson(full(",\"pccs_url\":null"));
+        DstackTdxPolicy intel = PolicyJson.parse(full(",\"pccs_url\":null"));
         assertThat(intel.toJson()).contains("\"pccs_url\":null");
-        assertThat(DstackTdxPolicy.fromJson(intel.toJson()).collateralUrl()).isEqualTo(CollateralClient.INTEL_PCS_URL);
+        assertThat(PolicyJson.parse(intel.toJson()).collateralUrl()).isEqualTo(CollateralClient.INTEL_PCS_URL);
     }
 
     @Test
@@ -81,7 +81,7 @@ class PolicyTest {
         assertThat(d.disableRuntimeVerification()).isTrue();
         assertThat(d.allowedTcbStatus()).containsExactly("UpToDate", "SWHardeningNeeded", "OutOfDate");
         assertThat(d.warnings().get(0)).startsWith("runtime verification disabled");
-        assertThat(DstackTdxPolicy.fromJson(d.toJson())).isEqualTo(d);
+        assertThat(PolicyJson.parse(d.toJson())).isEqualTo(d);
         // Atlas's Policy::default(): valid JSON, but runtime fields are missing
         assertThat(invalid("{\"type\":\"dstack_tdx\"}").detail())
                 .isEqualTo("expected_bootchain and os_image_hash must be provided together");
@@ -90,10 +90,10 @@ class PolicyTest {
     @Test
     void additions_composeHashOrRawText() throws Exception {
         String raw = "{\"runner\": \"docker-compose\"}\n";
-        DstackTdxPolicy r = DstackTdxPolicy.fromJson("{\"type\":\"dstack_tdx\"," + BOOT + ",\"os_image_hash\":\"" + H32
+        DstackTdxPolicy r = PolicyJson.parse("{\"type\":\"dstack_tdx\"," + BOOT + ",\"os_image_hash\":\"" + H32
                 + "\",\"app_compose_raw\":" + new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(raw) + "}");
         assertThat(r.composeHash()).isEqualTo(ComposeHash.ofRawBytes(raw.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-        DstackTdxPolicy h = DstackTdxPolicy.fromJson("{\"type\":\"dstack_tdx\"," + BOOT + ",\"os_image_hash\":\"" + H32
+        DstackTdxPolicy h = PolicyJson.parse("{\"type\":\"dstack_tdx\"," + BOOT + ",\"os_image_hash\":\"" + H32
                 + "\",\"expected_compose_hash\":\"" + H32 + "\"}");
         assertThat(h.composeHash()).isEqualTo(H32);
         invalid(full(",\"expected_compose_hash\":\"" + H32 + "\""));
@@ -101,7 +101,7 @@ class PolicyTest {
 
     @Test
     void allSixVerifierStatusesMayBeAllowed_revokedNever() throws Exception {
-        DstackTdxPolicy p = DstackTdxPolicy.fromJson(full(",\"allowed_tcb_status\":[\"UpToDate\",\"SWHardeningNeeded\","
+        DstackTdxPolicy p = PolicyJson.parse(full(",\"allowed_tcb_status\":[\"UpToDate\",\"SWHardeningNeeded\","
                 + "\"ConfigurationNeeded\",\"ConfigurationAndSWHardeningNeeded\",\"OutOfDate\",\"OutOfDateConfigurationNeeded\"]"));
         assertThat(p.allowedTcbStatus()).hasSize(6);
         assertThat(invalid(full(",\"allowed_tcb_status\":[\"Revoked\"]")).detail()).contains("never be allowed");
@@ -160,7 +160,7 @@ class PolicyTest {
 
     @Test
     void disabledRuntimeVerification_stillValidatesHexButNeedsNoRuntimeFields() throws Exception {
-        DstackTdxPolicy.fromJson("{\"type\":\"dstack_tdx\",\"disable_runtime_verification\":true}");
+        PolicyJson.parse("{\"type\":\"dstack_tdx\",\"disable_runtime_verification\":true}");
         assertThat(invalid("{\"type\":\"dstack_tdx\",\"disable_runtime_verification\":true,\"os_image_hash\":\"XY\"}")
                 .detail()).isEqualTo("os_image_hash must be a lowercase hex string");
     }

@@ -86,7 +86,7 @@ public final class AtlsOkHttp {
     }
 
     /** The factory that attests inside {@code createSocket}. */
-    public SSLSocketFactory socketFactory() {
+    private SSLSocketFactory socketFactory() {
         return new Factory();
     }
 
@@ -94,7 +94,7 @@ public final class AtlsOkHttp {
      * The trust manager OkHttp asks for. Certificates are judged by the connector during attestation, before
      * OkHttp sees the socket; this one refuses any other use.
      */
-    public X509TrustManager trustManager() {
+    private X509TrustManager trustManager() {
         return new X509TrustManager() {
             @Override
             public void checkClientTrusted(X509Certificate[] chain, String authType) throws java.security.cert.CertificateException {
@@ -118,7 +118,7 @@ public final class AtlsOkHttp {
      * authenticated the server in its trust mode (hostname verification included, except in "trust the attested
      * certificate" mode where the attestation binds the certificate instead).
      */
-    public HostnameVerifier hostnameVerifier() {
+    private HostnameVerifier hostnameVerifier() {
         return (host, session) -> {
             AttestedConnection c = sessions.get(session);
             return c != null && c.host().equalsIgnoreCase(host);
@@ -126,7 +126,7 @@ public final class AtlsOkHttp {
     }
 
     /** A network interceptor that tags each request with its connection's report. */
-    public Interceptor reportInterceptor() {
+    private Interceptor reportInterceptor() {
         return chain -> {
             Request req = chain.request();
             okhttp3.Connection conn = chain.connection();

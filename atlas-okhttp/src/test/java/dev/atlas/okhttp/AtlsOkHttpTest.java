@@ -9,7 +9,7 @@ import dev.atlas.dstack.Bootchain;
 import dev.atlas.dstack.DstackTdxPolicy;
 import dev.atlas.server.AtlsServer;
 import dev.atlas.server.ServerCertificate;
-import dev.atlas.server.SimulatedQuoteProvider;
+import dev.atlas.server.testing.SimulatedQuoteProvider;
 import dev.atlas.tdx.AttestationException.Reason;
 import dev.atlas.tdx.TcbStatus;
 import dev.atlas.testing.MockPccs;
@@ -139,5 +139,15 @@ class AtlsOkHttpTest {
         Request req = new Request.Builder().url("https://127.0.0.1:" + server.port() + "/").build();
         IOException e = assertThrows(IOException.class, () -> client.newCall(req).execute());
         assertThat(e).hasMessageContaining("no attestation policy for 127.0.0.1");
+    }
+
+    @Test
+    void thePublicSurfaceIsWhatACallerCanReach() {
+        // The constructor is private, so instance methods could never be called: only the two static entry
+        // points are public.
+        assertThat(java.util.Arrays.stream(AtlsOkHttp.class.getDeclaredMethods())
+                .filter(m -> java.lang.reflect.Modifier.isPublic(m.getModifiers())).map(java.lang.reflect.Method::getName))
+                .containsExactlyInAnyOrder("configure", "report");
+        assertThat(AtlsOkHttp.class.getConstructors()).isEmpty();
     }
 }

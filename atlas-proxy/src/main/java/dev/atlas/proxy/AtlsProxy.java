@@ -3,9 +3,10 @@ package dev.atlas.proxy;
 import dev.atlas.proxy.internal.AtlsProxyChannels;
 import dev.atlas.proxy.internal.JsonLogListener;
 import dev.atlas.proxy.internal.MetricsListener;
+import dev.atlas.proxy.internal.PemTls;
 import dev.atlas.proxy.internal.ProxyRuntime;
+import dev.atlas.proxy.internal.SafeProxyListener;
 import dev.atlas.proxy.internal.Transport;
-import dev.atlas.server.ServerCertificate;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
@@ -17,8 +18,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.handler.ssl.ClientAuth;
-import io.netty.handler.ssl.JdkSslContext;
 import io.netty.handler.ssl.SslContext;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -41,7 +40,7 @@ import java.util.concurrent.TimeUnit;
  * TLS, so it never sees plaintext.
  *
  * <pre>{@code
- * try (AtlsProxy p = AtlsProxy.builder(ProxyConfig.load(System.getenv(), null, Map.of())).build().start()) {
+ * try (AtlsProxy p = AtlsProxy.builder(ProxyConfigReader.load(System.getenv(), null, Map.of())).build().start()) {
  *     p.awaitShutdownSignal(); // or p.shutdown() from a hook
  * }
  * }</pre>
@@ -81,57 +80,7 @@ public final class AtlsProxy implements AutoCloseable {
     }
 
     private static ProxyListener fanOut(List<ProxyListener> ls) {
-        ProxyListener[] a = ls.toArray(new ProxyListener[0]);
-        return new ProxyListener() {
-            @Override
-            public void started(InetSocketAddress listen, InetSocketAddress admin, ProxyConfig c) {
-                for (ProxyListener l : a) {
-                    l.started(listen, admin, c);
-                }
-            }
-
-            @Override
-            public void rejected(Rejection r) {
-                for (ProxyListener l : a) {
-                    l.rejected(r);
-                }
-            }
-
-            @Override
-            public void opened(Tunnel t) {
-                for (ProxyListener l : a) {
-                    l.opened(t);
-                }
-            }
-
-            @Override
-            public void closed(Tunnel t) {
-                for (ProxyListener l : a) {
-                    l.closed(t);
-                }
-            }
-
-            @Override
-            public void forwarded(boolean toTarget, int bytes) {
-                for (ProxyListener l : a) {
-                    l.forwarded(toTarget, bytes);
-                }
-            }
-
-            @Override
-            public void draining(int open, Duration deadline) {
-                for (ProxyListener l : a) {
-                    l.draining(open, deadline);
-                }
-            }
-
-            @Override
-            public void stopped(int forciblyClosed) {
-                for (ProxyListener l : a) {
-                    l.stopped(forciblyClosed);
-                }
-            }
-        };
+        return new SafeProxyListener(ls);
     }
 
     /** A builder for the given configuration. */
@@ -208,20 +157,15 @@ public final class AtlsProxy implements AutoCloseable {
         java.nio.file.Path key = config.tlsKey().get();
         readable(ProxyConfig.Setting.TLS_CERT, crt);
         readable(ProxyConfig.Setting.TLS_KEY, key);
-        ServerCertificate cert;
         try {
-            cert = ServerCertificate.fromPem(crt, key);
+            return PemTls.serverContext(crt, key);
+        } catch (IllegalStateException e) {
+            throw new IOException("TLS files " + crt + " and " + key + ": " + e.getMessage(), e);
         } catch (IOException | RuntimeException e) {
             String why = e.getMessage() == null ? "unreadable PEM" : e.getMessage();
             throw new IOException("TLS files " + ProxyConfig.Setting.TLS_CERT.env() + "=" + crt + " and "
                     + ProxyConfig.Setting.TLS_KEY.env() + "=" + key + ": " + why
                     + " (expected a PEM certificate chain, leaf first, and its unencrypted PEM private key)", e);
-        }
-        try {
-            return new JdkSslContext(cert.serverSslContext(), false, ClientAuth.NONE);
-        } catch (RuntimeException e) {
-            throw new IOException("TLS files " + crt + " and " + key + ": cannot build a TLS context: "
-                    + e.getMessage(), e);
         }
     }
 

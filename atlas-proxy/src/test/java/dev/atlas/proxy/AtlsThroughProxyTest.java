@@ -6,11 +6,11 @@ import dev.atlas.testing.RawWebSocket;
 
 import dev.atlas.client.AtlsConnector;
 import dev.atlas.client.AttestedConnection;
-import dev.atlas.dstack.Bootchain;
 import dev.atlas.dstack.DstackTdxPolicy;
+import dev.atlas.dstack.PolicyJson;
 import dev.atlas.server.AtlsServer;
 import dev.atlas.server.ServerCertificate;
-import dev.atlas.server.SimulatedQuoteProvider;
+import dev.atlas.server.testing.SimulatedQuoteProvider;
 import dev.atlas.tdx.TcbStatus;
 import dev.atlas.testing.MockPccs;
 import dev.atlas.testing.SimulatedCvm;
@@ -106,12 +106,7 @@ class AtlsThroughProxyTest {
                     .allow(TargetAddress.parseEntry(target)).defaultTarget(TargetAddress.parse(target)).build();
             try (AtlsProxy proxy = AtlsProxy.builder(config).log(new PrintStream(log, true, StandardCharsets.UTF_8))
                     .build().start()) {
-                DstackTdxPolicy policy = DstackTdxPolicy.builder()
-                        .expectedBootchain(Bootchain.of(cvm.mrTd(), cvm.rtmr(0), cvm.rtmr(1), cvm.rtmr(2)))
-                        .osImageHash(cvm.osImageHash())
-                        .appComposeRaw(new String(cvm.appCompose(), StandardCharsets.UTF_8))
-                        .pccsUrl(pccs.tdxUrl())
-                        .build();
+                DstackTdxPolicy policy = PolicyJson.parse(cvm.policyJson(pccs.tdxUrl()));
                 AtlsConnector connector = AtlsConnector.builder(policy).trustAttestedCertificate()
                         .insecureIntelRootForTesting(cvm.rootCertificate()).build();
                 try (AttestedConnection c = connector.attest(tunnelSocket(proxy.port(), target), "localhost",

@@ -8,6 +8,7 @@ import com.sun.net.httpserver.HttpsServer;
 import dev.atlas.dstack.DstackEvents;
 import dev.atlas.server.internal.JdkHttpServerDefaults;
 import dev.atlas.server.internal.LimitedInputStream;
+import dev.atlas.server.internal.SafeAtlsServerListener;
 import dev.atlas.server.internal.TdxQuoteHandler;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -53,7 +54,7 @@ import javax.net.ssl.SSLParameters;
  */
 public final class AtlsServer implements AutoCloseable {
     /** The path clients request the quote from. */
-    public static final String QUOTE_PATH = "/tdx_quote";
+    public static final String QUOTE_PATH = dev.atlas.protocol.AtlsProtocol.QUOTE_PATH;
 
     static {
         JdkHttpServerDefaults.apply();
@@ -64,6 +65,7 @@ public final class AtlsServer implements AutoCloseable {
     private final TdxQuoteHandler quoteHandler;
     private final java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
     private HttpsServer server;
+    private final java.util.concurrent.atomic.AtomicLong calls = new java.util.concurrent.atomic.AtomicLong();
 
     private AtlsServer(Builder b) {
         this.config = b;
@@ -148,6 +150,12 @@ public final class AtlsServer implements AutoCloseable {
 
     private void dispatch(HttpExchange ex) throws IOException {
         String path = ex.getRequestURI().getPath();
+        long t0 = System.nanoTime();
+        AtlsServerCall call = new AtlsServerCall(calls.incrementAndGet(), ex.getRemoteAddress(), ex.getRequestMethod(),
+                path == null ? "" : path, config.clock.instant());
+        ex.setAttribute(AtlsServerCall.ATTRIBUTE, call);
+        config.listener.callStart(call);
+        Exception failure = null;
         try {
             if (QUOTE_PATH.equals(path)) {
                 quoteHandler.handle(ex);
@@ -159,13 +167,13 @@ public final class AtlsServer implements AutoCloseable {
             }
             int refused = contentLengthStatus(ex.getRequestHeaders().get("Content-Length"), config.maxRequestBodyBytes);
             if (refused == 413) {
-                config.listener.requestRejected(ex.getRemoteAddress(), path, 413,
+                config.listener.requestRejected(call, 413,
                         "declared body over the limit of " + config.maxRequestBodyBytes + " bytes");
                 TdxQuoteHandler.send(ex, 413, "{\"detail\":\"Request Entity Too Large\"}");
                 return;
             }
             if (refused == 400) {
-                config.listener.requestRejected(ex.getRemoteAddress(), path, 400,
+                config.listener.requestRejected(call, 400,
                         "Content-Length is not one non-negative decimal integer");
                 TdxQuoteHandler.send(ex, 400, "{\"detail\":\"Bad Request\"}");
                 return;
@@ -173,20 +181,30 @@ public final class AtlsServer implements AutoCloseable {
             ex.setStreams(new LimitedInputStream(ex.getRequestBody(), config.maxRequestBodyBytes), null);
             config.app.handle(ex);
         } catch (LimitedInputStream.LimitExceededException e) {
-            config.listener.requestRejected(ex.getRemoteAddress(), path, 413, e.getMessage());
+            config.listener.requestRejected(call, 413, e.getMessage());
             if (ex.getResponseCode() == -1) {
                 TdxQuoteHandler.send(ex, 413, "{\"detail\":\"Request Entity Too Large\"}");
             }
         } catch (IOException | RuntimeException e) {
-            config.listener.applicationFailed(path, e);
+            failure = e;
+            config.listener.applicationFailed(call, e, since(t0));
             if (ex.getResponseCode() == -1) {
                 TdxQuoteHandler.send(ex, 500, "{\"detail\":\"Internal Server Error\"}");
             }
         } finally {
             ex.close();
+            if (failure != null) {
+                config.listener.callFailed(call, failure, since(t0));
+            } else {
+                config.listener.callEnd(call, ex.getResponseCode(), since(t0));
+            }
         }
     }
 
+
+    private static java.time.Duration since(long t0) {
+        return java.time.Duration.ofNanos(System.nanoTime() - t0);
+    }
 
     /**
      * Judges the request's {@code Content-Length} lines before anything is forwarded: 0 when absent or acceptable,
@@ -330,11 +348,11 @@ public final class AtlsServer implements AutoCloseable {
             c.certificate = certificate;
             c.provider = provider;
             c.maxRequestBodyBytes = maxRequestBodyBytes;
-            c.listener = listener;
+            c.listener = SafeAtlsServerListener.wrap(listener);
             c.clock = clock;
             c.checkQuoteReportData = checkQuoteReportData;
             c.app = upstream != null ? ReverseProxyHandler.to(upstream, java.time.Duration.ofSeconds(10),
-                    java.time.Duration.ofSeconds(300), listener) : app;
+                    java.time.Duration.ofSeconds(300), c.listener) : app;
             return new AtlsServer(c);
         }
     }

@@ -1,9 +1,12 @@
 package dev.atlas.server;
 
+import dev.atlas.protocol.Checks;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atlas.dstack.EventLogEntry;
+import dev.atlas.protocol.Checks;
 import dev.atlas.server.internal.AgentTransport;
 import dev.atlas.server.internal.EventLogBackfill;
 import java.io.IOException;
@@ -281,19 +284,13 @@ public final class GuestAgentQuoteProvider implements QuoteProvider {
 
         /** Deadline for one call (default 30 s: quote generation on real hardware takes a while). */
         public Builder timeout(Duration d) {
-            if (d.isNegative() || d.isZero()) {
-                throw new IllegalArgumentException("timeout must be positive");
-            }
-            this.timeout = d;
+            this.timeout = Checks.positive(d, "timeout");
             return this;
         }
 
         /** Largest agent response accepted (default 16 MiB). */
         public Builder maxResponseBytes(int n) {
-            if (n < 1024) {
-                throw new IllegalArgumentException("maxResponseBytes must be at least 1024");
-            }
-            this.maxResponseBytes = n;
+            this.maxResponseBytes = Checks.atLeast(n, 1024, "maxResponseBytes");
             return this;
         }
 

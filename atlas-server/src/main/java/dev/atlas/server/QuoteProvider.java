@@ -4,7 +4,7 @@ import java.io.IOException;
 
 /**
  * Where the aTLS server gets quotes and measures runtime events: the dstack guest agent
- * ({@link GuestAgentQuoteProvider}) or a simulated CVM ({@link SimulatedQuoteProvider}).
+ * ({@link GuestAgentQuoteProvider}) or a simulated CVM ({@code dev.atlas.server.testing.SimulatedQuoteProvider} in {@code atlas-server-testing}).
  *
  * <p>Implementations must be thread-safe: the server calls {@link #getQuote} from many connections at once.
  */

@@ -2,6 +2,7 @@ package dev.atlas.server;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
+import dev.atlas.server.internal.SafeAtlsServerListener;
 import dev.atlas.server.internal.TdxQuoteHandler;
 import java.io.IOException;
 import java.io.InputStream;
@@ -64,7 +65,7 @@ public final class ReverseProxyHandler implements HttpHandler {
     public static ReverseProxyHandler to(URI upstream, Duration connectTimeout, Duration responseTimeout,
             AtlsServerListener listener) {
         return new ReverseProxyHandler(Objects.requireNonNull(upstream), connectTimeout, responseTimeout,
-                Objects.requireNonNull(listener));
+                SafeAtlsServerListener.wrap(Objects.requireNonNull(listener)));
     }
 
     /** The upstream base URL. */
@@ -76,6 +77,7 @@ public final class ReverseProxyHandler implements HttpHandler {
     public void handle(HttpExchange ex) throws IOException {
         // Not try-with-resources: an exception must leave the exchange open so that the caller can still answer
         // (AtlsServer sends 413 when the body limit trips); the JDK server closes it after a thrown handler.
+        long t0 = System.nanoTime();
         URI in = ex.getRequestURI();
         if (in.getRawPath() == null || !in.getRawPath().startsWith("/")) {
             error(ex, 400, "Bad Request");
@@ -107,11 +109,11 @@ public final class ReverseProxyHandler implements HttpHandler {
         try {
             r = client.send(rb.build(), HttpResponse.BodyHandlers.ofInputStream());
         } catch (HttpTimeoutException e) {
-            listener.applicationFailed(in.getPath(), e);
+            listener.applicationFailed(TdxQuoteHandler.call(ex), e, since(t0));
             error(ex, 504, "Gateway Timeout");
             return;
         } catch (ConnectException e) {
-            listener.applicationFailed(in.getPath(), e);
+            listener.applicationFailed(TdxQuoteHandler.call(ex), e, since(t0));
             error(ex, 502, "Bad Gateway");
             return;
         } catch (InterruptedException e) {
@@ -119,7 +121,7 @@ public final class ReverseProxyHandler implements HttpHandler {
             error(ex, 502, "Bad Gateway");
             return;
         } catch (IOException e) {
-            listener.applicationFailed(in.getPath(), e);
+            listener.applicationFailed(TdxQuoteHandler.call(ex), e, since(t0));
             error(ex, 502, "Bad Gateway");
             return;
         }
@@ -208,5 +210,9 @@ public final class ReverseProxyHandler implements HttpHandler {
     @Override
     public String toString() {
         return "ReverseProxyHandler[" + upstream + "]";
+    }
+
+    private static Duration since(long t0) {
+        return Duration.ofNanos(System.nanoTime() - t0);
     }
 }

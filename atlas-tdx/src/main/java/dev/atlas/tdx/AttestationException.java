@@ -10,136 +10,167 @@ import java.util.Objects;
 public class AttestationException extends GeneralSecurityException {
     private static final long serialVersionUID = 1L;
 
-    /** Why verification (or evidence handling) failed. Later layers add their reasons here. */
+    /**
+     * What kind of failure this is, for callers that must act differently on each (exit codes, retries, alerts):
+     * fix the configuration, retry later, or do not trust the peer.
+     */
+    public enum Kind {
+        /** A bad policy, configuration or argument file: retrying cannot help; fix the input. */
+        CONFIGURATION,
+        /** The network, the peer or the collateral service could not be reached in time: a retry may succeed. */
+        IO,
+        /** The evidence is not trustworthy or does not match what was asked for: do not trust the peer. */
+        REJECTED
+    }
+
+    /**
+     * Why verification (or evidence handling) failed; each reason has one {@link #kind()}.
+     *
+     * <p>One enum for all layers, kept on purpose: its values are public API (switches, {@code EnumSet}s and JSON
+     * error codes of callers use them), and a reason interface per layer would make every {@code reason()}
+     * switch non-exhaustive. Upper layers decide by {@link #kind()}, not by knowing every value, so a new reason
+     * needs only its constant and its kind here; see {@code docs/dcap-semantics.md}.
+     */
     public enum Reason {
         // --- input decoding ---
         /** The quote bytes do not decode (truncation, bad length, unknown body type, size limit). */
-        MALFORMED_QUOTE,
+        MALFORMED_QUOTE(Kind.REJECTED),
         /** Quote version not 3, 4 or 5, or SGX/TDX version combination not accepted. */
-        UNSUPPORTED_VERSION,
+        UNSUPPORTED_VERSION(Kind.REJECTED),
         /** TEE type not SGX (0) or TDX (0x81). */
-        UNSUPPORTED_TEE_TYPE,
+        UNSUPPORTED_TEE_TYPE(Kind.REJECTED),
         /** Attestation key type other than ECDSA-256-with-P-256 (2). */
-        UNSUPPORTED_ATTESTATION_KEY_TYPE,
+        UNSUPPORTED_ATTESTATION_KEY_TYPE(Kind.REJECTED),
         /** QE vendor ID is not Intel's. */
-        UNKNOWN_QE_VENDOR,
+        UNKNOWN_QE_VENDOR(Kind.REJECTED),
         /** PCK certification data type other than 5 and no PCK chain in the collateral. */
-        UNSUPPORTED_CERTIFICATION_DATA,
+        UNSUPPORTED_CERTIFICATION_DATA(Kind.REJECTED),
         /** Collateral JSON, TCB info, QE identity, CRL or certificate bytes do not parse. */
-        MALFORMED_COLLATERAL,
+        MALFORMED_COLLATERAL(Kind.REJECTED),
 
         // --- PKI ---
         /** No certificate with the pinned root fingerprint, or a chain that does not lead to it. */
-        ROOT_CA_UNTRUSTED,
+        ROOT_CA_UNTRUSTED(Kind.REJECTED),
         /** A certificate chain breaks a path rule (CA as end entity, unknown critical extension, ...). */
-        CERT_CHAIN_INVALID,
+        CERT_CHAIN_INVALID(Kind.REJECTED),
         /** A certificate is outside its validity period (notAfter passed). */
-        CERT_EXPIRED,
+        CERT_EXPIRED(Kind.REJECTED),
         /** A certificate is not valid yet (notBefore in the future). */
-        CERT_NOT_YET_VALID,
+        CERT_NOT_YET_VALID(Kind.REJECTED),
         /** A certificate's serial is listed in its issuer's CRL. */
-        CERT_REVOKED,
+        CERT_REVOKED(Kind.REJECTED),
         /** No CRL from a certificate's issuer was supplied (unknown revocation status). */
-        CRL_MISSING,
+        CRL_MISSING(Kind.REJECTED),
         /** A CRL's signature, issuer or profile is invalid. */
-        CRL_INVALID,
+        CRL_INVALID(Kind.REJECTED),
         /** {@code now >= nextUpdate} for a CRL that was needed. */
-        CRL_EXPIRED,
+        CRL_EXPIRED(Kind.REJECTED),
 
         // --- collateral ---
         /** TCB info or QE identity {@code issueDate} lies after the verification time. */
-        COLLATERAL_NOT_YET_VALID,
+        COLLATERAL_NOT_YET_VALID(Kind.REJECTED),
         /** TCB info or QE identity {@code nextUpdate} lies before the verification time. */
-        COLLATERAL_EXPIRED,
+        COLLATERAL_EXPIRED(Kind.REJECTED),
         /** The TCB info signature does not verify with the TCB signing key. */
-        TCB_INFO_SIGNATURE_INVALID,
+        TCB_INFO_SIGNATURE_INVALID(Kind.REJECTED),
         /** The QE identity signature does not verify with the TCB signing key. */
-        QE_IDENTITY_SIGNATURE_INVALID,
+        QE_IDENTITY_SIGNATURE_INVALID(Kind.REJECTED),
         /** TCB info kind (SGX/TDX) or version does not fit the quote. */
-        TCB_INFO_MISMATCH,
+        TCB_INFO_MISMATCH(Kind.REJECTED),
         /** QE identity id/version does not fit the quote's TEE type. */
-        QE_IDENTITY_UNSUPPORTED,
+        QE_IDENTITY_UNSUPPORTED(Kind.REJECTED),
 
         // --- quote ---
         /** Intel's SGX extension in the PCK certificate is missing or malformed. */
-        PCK_EXTENSION_INVALID,
+        PCK_EXTENSION_INVALID(Kind.REJECTED),
         /** The QE report signature does not verify with the PCK key. */
-        QE_REPORT_SIGNATURE_INVALID,
+        QE_REPORT_SIGNATURE_INVALID(Kind.REJECTED),
         /** QE auth data is not 32 bytes. */
-        QE_AUTH_DATA_INVALID,
+        QE_AUTH_DATA_INVALID(Kind.REJECTED),
         /** The QE report's report data does not bind the attestation key. */
-        QE_REPORT_DATA_MISMATCH,
+        QE_REPORT_DATA_MISMATCH(Kind.REJECTED),
         /** The QE report does not satisfy the QE identity (MRSIGNER, ISVPRODID, MISCSELECT, attributes, debug). */
-        QE_IDENTITY_MISMATCH,
+        QE_IDENTITY_MISMATCH(Kind.REJECTED),
         /** The QE's ISVSVN is below every QE identity TCB level. */
-        QE_TCB_TOO_LOW,
+        QE_TCB_TOO_LOW(Kind.REJECTED),
         /** The quote signature does not verify with the attestation key. */
-        QUOTE_SIGNATURE_INVALID,
+        QUOTE_SIGNATURE_INVALID(Kind.REJECTED),
         /** The PCK certificate's FMSPC differs from the TCB info's. */
-        FMSPC_MISMATCH,
+        FMSPC_MISMATCH(Kind.REJECTED),
         /** A TCB level has a component count other than 16. */
-        TCB_COMPONENT_COUNT_MISMATCH,
+        TCB_COMPONENT_COUNT_MISMATCH(Kind.REJECTED),
         /** No TCB level of the TCB info matches the platform. */
-        NO_MATCHING_TCB_LEVEL,
+        NO_MATCHING_TCB_LEVEL(Kind.REJECTED),
         /** The TDX module (MRSIGNER_SEAM, SEAM attributes, module identity, module ISVSVN) does not match. */
-        TDX_MODULE_MISMATCH,
+        TDX_MODULE_MISMATCH(Kind.REJECTED),
         /** The merged TCB status is Revoked. */
-        TCB_REVOKED,
+        TCB_REVOKED(Kind.REJECTED),
         /** The workload (TD or enclave) is a debug one and debug was not allowed. */
-        DEBUG_ENABLED,
+        DEBUG_ENABLED(Kind.REJECTED),
         /** Reserved TD attribute bits set, or SEPT_VE_DISABLE clear. */
-        TD_ATTRIBUTES_INVALID,
+        TD_ATTRIBUTES_INVALID(Kind.REJECTED),
         /** A TD 1.5 quote has a non-zero MR_SERVICE_TD and service TDs were not allowed. */
-        SERVICE_TD_NOT_ALLOWED,
+        SERVICE_TD_NOT_ALLOWED(Kind.REJECTED),
 
         // --- collateral retrieval ---
         /** Fetching collateral failed (network, HTTP status, size limit, timeout, bad body). */
-        COLLATERAL_FETCH_FAILED,
+        COLLATERAL_FETCH_FAILED(Kind.IO),
 
         // --- dstack layer (atlas-dstack) ---
         /** The quote response (GetQuote or {@code /tdx_quote} JSON) does not have the expected shape. */
-        MALFORMED_RESPONSE,
+        MALFORMED_RESPONSE(Kind.REJECTED),
         /** The quote is not a TDX quote with a TD report. */
-        TEE_TYPE_MISMATCH,
+        TEE_TYPE_MISMATCH(Kind.REJECTED),
         /** The event log is not a JSON array of well-typed entries, or breaks a size limit. */
-        MALFORMED_EVENT_LOG,
+        MALFORMED_EVENT_LOG(Kind.REJECTED),
         /** The event log uses a format version this library does not implement (dstack V2 runtime events). */
-        UNSUPPORTED_EVENT_LOG_VERSION,
+        UNSUPPORTED_EVENT_LOG_VERSION(Kind.REJECTED),
         /** An entry sits on a register it cannot belong to (a runtime event off RTMR3, a boot event on it). */
-        EVENT_IMR_MISMATCH,
+        EVENT_IMR_MISMATCH(Kind.REJECTED),
         /** A runtime event's provided digest differs from the one recomputed from its name and payload. */
-        EVENT_DIGEST_MISMATCH,
+        EVENT_DIGEST_MISMATCH(Kind.REJECTED),
         /** A dstack event that must occur at most once occurs more often. */
-        DUPLICATE_EVENT,
+        DUPLICATE_EVENT(Kind.REJECTED),
         /** A dstack system event (e.g. {@code compose-hash}) appears after {@code system-ready}, where only
          *  application events can be. */
-        EVENT_ORDER_INVALID,
+        EVENT_ORDER_INVALID(Kind.REJECTED),
         /** An RTMR replayed from the event log differs from the quote's. */
-        RTMR_MISMATCH,
+        RTMR_MISMATCH(Kind.REJECTED),
         /** No {@code New TLS Certificate} event, or its hash differs from the peer certificate's. */
-        CERTIFICATE_NOT_IN_EVENT_LOG,
+        CERTIFICATE_NOT_IN_EVENT_LOG(Kind.REJECTED),
         /** The quote's report data does not bind this session (nonce and EKM) or the expected value. */
-        REPORT_DATA_MISMATCH,
+        REPORT_DATA_MISMATCH(Kind.REJECTED),
         /** The policy is invalid (unknown field, wrong type, bad hex, inconsistent settings). */
-        INVALID_POLICY,
+        INVALID_POLICY(Kind.CONFIGURATION),
         /** MRTD or RTMR0-2 differs from the policy's expected bootchain. */
-        BOOTCHAIN_MISMATCH,
+        BOOTCHAIN_MISMATCH(Kind.REJECTED),
         /** The {@code compose-hash} event is missing or differs from the policy's app compose. */
-        APP_COMPOSE_MISMATCH,
+        APP_COMPOSE_MISMATCH(Kind.REJECTED),
         /** The {@code os-image-hash} event is missing or differs from the policy's. */
-        OS_IMAGE_HASH_MISMATCH,
+        OS_IMAGE_HASH_MISMATCH(Kind.REJECTED),
         /** The verified TCB status is not in the policy's allowed list. */
-        TCB_STATUS_NOT_ALLOWED,
+        TCB_STATUS_NOT_ALLOWED(Kind.REJECTED),
         /** The status is OutOfDate and the grace period after the matched TCB level's date has passed. */
-        GRACE_PERIOD_EXPIRED,
+        GRACE_PERIOD_EXPIRED(Kind.REJECTED),
         /** A grace period was configured but the matched platform TCB level is not itself OutOfDate. */
-        GRACE_PERIOD_NOT_APPLICABLE,
+        GRACE_PERIOD_NOT_APPLICABLE(Kind.REJECTED),
 
         // --- aTLS client (atlas-client) ---
         /** The server answered {@code POST /tdx_quote} with a non-2xx status (the message quotes the body). */
-        QUOTE_REQUEST_FAILED,
+        QUOTE_REQUEST_FAILED(Kind.REJECTED),
         /** The TLS session cannot be bound: not TLS 1.3, no exporter, or no peer certificate. */
-        CHANNEL_BINDING_UNAVAILABLE,
+        CHANNEL_BINDING_UNAVAILABLE(Kind.REJECTED);
+
+        private final Kind kind;
+
+        Reason(Kind kind) {
+            this.kind = kind;
+        }
+
+        /** What kind of failure this reason is. Never null. */
+        public Kind kind() {
+            return kind;
+        }
     }
 
     private final Reason reason;
@@ -192,6 +223,11 @@ public class AttestationException extends GeneralSecurityException {
     /** The message without the reason prefix: which check failed and the values compared. */
     public String detail() {
         return detail;
+    }
+
+    /** What kind of failure this is ({@code reason().kind()}). Never null. */
+    public Kind kind() {
+        return reason.kind();
     }
 
     /** The machine-readable reason. Never null. */

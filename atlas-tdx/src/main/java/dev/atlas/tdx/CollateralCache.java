@@ -20,8 +20,10 @@ import java.util.concurrent.ExecutionException;
  * A cache of collateral keyed by (base URL, FMSPC, CA type, TEE), in memory and optionally on disk.
  *
  * <ul>
- *   <li>An entry is stored only after the caller's {@link Check} accepted it (normally: a quote verified
- *       with it), so an unverified entry is never served. Entries read back from disk are unverified until
+ *   <li>An entry is stored only after it verified: {@link #store} is called after a quote verified with it
+ *       (as {@link CollateralSource#cached} does, looking entries up with {@link #lookup}), and
+ *       {@link #get} stores only what the caller's {@link Check} accepted; an unverified entry is never
+ *       served. Entries read back from disk are unverified until
  *       they pass the check again.</li>
  *   <li>An entry expires at the earlier of (stored + TTL) and the earliest {@code nextUpdate} of its TCB
  *       info, QE identity and CRLs; an expired entry is never served.</li>
@@ -41,50 +43,38 @@ public final class CollateralCache {
         void check(Collateral c) throws AttestationException;
     }
 
-    /** Cache key. */
-    public static final class Key {
-        private final String id;
-
-        public Key(String baseUrl, String fmspc, String caType, TeeType tee) {
-            this.id = CollateralClient.normalizeBaseUrl(baseUrl) + "|" + fmspc.toUpperCase(java.util.Locale.ROOT) + "|"
-                    + Objects.requireNonNull(caType) + "|" + Objects.requireNonNull(tee);
+    /**
+     * Cache key: base URL (normalized as {@link CollateralClient} does), FMSPC (upper case), PCK CA type and TEE.
+     * {@link #toString()} is the one-line form used in messages.
+     */
+    public record Key(String baseUrl, String fmspc, String caType, TeeType tee) {
+        /** Normalizes the base URL and the FMSPC's case, so equal targets give equal keys. */
+        public Key {
+            baseUrl = CollateralClient.normalizeBaseUrl(baseUrl);
+            fmspc = fmspc.toUpperCase(java.util.Locale.ROOT);
+            Objects.requireNonNull(caType, "caType");
+            Objects.requireNonNull(tee, "tee");
         }
 
         String id() {
-            return id;
-        }
-
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof Key && ((Key) o).id.equals(id);
-        }
-
-        @Override
-        public int hashCode() {
-            return id.hashCode();
+            return baseUrl + "|" + fmspc + "|" + caType + "|" + tee;
         }
 
         @Override
         public String toString() {
-            return id;
+            return id();
         }
     }
 
-    private static final class Entry {
-        final Collateral collateral;
-        final Instant expiresAt;
-
-        Entry(Collateral collateral, Instant expiresAt) {
-            this.collateral = collateral;
-            this.expiresAt = expiresAt;
-        }
-    }
+    /** A stored collateral and when it stops being served. */
+    private record Entry(Collateral collateral, Instant expiresAt) { }
 
     private final Duration ttl;
     private final Clock clock;
     private final Path directory;
     private final Map<Key, Entry> entries = new ConcurrentHashMap<>();
     private final Map<Key, CompletableFuture<Entry>> inflight = new ConcurrentHashMap<>();
+    private final Map<Key, CompletableFuture<Collateral>> fetching = new ConcurrentHashMap<>();
 
     private CollateralCache(Duration ttl, Clock clock, Path directory) {
         this.ttl = ttl;
@@ -104,10 +94,105 @@ public final class CollateralCache {
     }
 
     private static Duration positive(Duration d) {
-        if (d == null || d.isNegative() || d.isZero()) {
-            throw new IllegalArgumentException("ttl must be positive");
+        return dev.atlas.tdx.internal.Checks.positive(d, "ttl");
+    }
+
+    /**
+     * The stored, unexpired collateral for {@code key}, if any (in memory only; entries are stored only after
+     * they verified). An expired entry is dropped and never returned.
+     */
+    public java.util.Optional<Collateral> lookup(Key key) {
+        Objects.requireNonNull(key, "key");
+        Entry e = entries.get(key);
+        if (e == null) {
+            return java.util.Optional.empty();
         }
-        return d;
+        if (clock.instant().isBefore(e.expiresAt())) {
+            return java.util.Optional.of(e.collateral());
+        }
+        entries.remove(key, e);
+        return java.util.Optional.empty();
+    }
+
+    /**
+     * Stores collateral that the caller has just verified (a quote verified with it), in memory and, for a disk
+     * cache, as a file. It expires at the earlier of now + TTL and its earliest {@code nextUpdate}.
+     *
+     * @throws AttestationException {@link AttestationException.Reason#COLLATERAL_EXPIRED} if it is already past
+     *     its {@code nextUpdate} (nothing is stored)
+     */
+    public void store(Key key, Collateral verified) throws AttestationException {
+        Objects.requireNonNull(key, "key");
+        Objects.requireNonNull(verified, "verified");
+        Instant now = clock.instant();
+        Instant exp = expiry(verified, now);
+        if (!now.isBefore(exp)) {
+            throw new AttestationException(AttestationException.Reason.COLLATERAL_EXPIRED, "fetched collateral for " + key
+                    + " is already past its nextUpdate (" + exp + ")");
+        }
+        if (directory != null) {
+            writeDisk(key, verified, now);
+        }
+        entries.put(key, new Entry(verified, exp));
+    }
+
+    /**
+     * An unexpired file entry for {@code key} (disk caches only), not yet verified in this process: the caller
+     * verifies it and then {@link #storeFromDisk stores} it, or ignores it and fetches.
+     */
+    java.util.Optional<Collateral> diskCandidate(Key key) {
+        if (directory == null) {
+            return java.util.Optional.empty();
+        }
+        Collateral c = readDisk(key);
+        if (c == null) {
+            return java.util.Optional.empty();
+        }
+        try {
+            return clock.instant().isBefore(expiry(c, fileStoredAt(key))) ? java.util.Optional.of(c)
+                    : java.util.Optional.empty();
+        } catch (AttestationException e) {
+            return java.util.Optional.empty();
+        }
+    }
+
+    /** Keeps a verified {@link #diskCandidate} in memory, expiring as its file does. */
+    void storeFromDisk(Key key, Collateral verified) throws AttestationException {
+        entries.put(key, new Entry(verified, expiry(verified, fileStoredAt(key))));
+    }
+
+    /** Runs {@code fetcher} once for all concurrent callers asking for the same {@code key}. Nothing is stored. */
+    Collateral fetchShared(Key key, Fetcher fetcher) throws AttestationException {
+        CompletableFuture<Collateral> mine = new CompletableFuture<>();
+        CompletableFuture<Collateral> running = fetching.putIfAbsent(key, mine);
+        if (running != null) {
+            return awaitCollateral(running);
+        }
+        try {
+            Collateral c = fetcher.fetch();
+            mine.complete(c);
+            return c;
+        } catch (AttestationException | RuntimeException ex) {
+            mine.completeExceptionally(ex);
+            throw ex;
+        } finally {
+            fetching.remove(key, mine);
+        }
+    }
+
+    private static Collateral awaitCollateral(CompletableFuture<Collateral> f) throws AttestationException {
+        try {
+            return f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AttestationException(AttestationException.Reason.COLLATERAL_FETCH_FAILED, "interrupted", e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof AttestationException a) {
+                throw new AttestationException(a.reason(), a.detail(), a);
+            }
+            throw new AttestationException(AttestationException.Reason.COLLATERAL_FETCH_FAILED, String.valueOf(e.getCause()),
+                    e.getCause());
+        }
     }
 
     /**
@@ -117,8 +202,8 @@ public final class CollateralCache {
     public Collateral get(Key key, Fetcher fetcher, Check check) throws AttestationException {
         Instant now = clock.instant();
         Entry e = entries.get(key);
-        if (e != null && now.isBefore(e.expiresAt)) {
-            return e.collateral;
+        if (e != null && now.isBefore(e.expiresAt())) {
+            return e.collateral();
         }
         if (e != null) {
             entries.remove(key, e);
@@ -132,7 +217,7 @@ public final class CollateralCache {
             Entry fresh = load(key, fetcher, check, now);
             entries.put(key, fresh);
             mine.complete(fresh);
-            return fresh.collateral;
+            return fresh.collateral();
         } catch (AttestationException | RuntimeException ex) {
             mine.completeExceptionally(ex);
             throw ex;
@@ -171,7 +256,7 @@ public final class CollateralCache {
 
     private static Collateral await(CompletableFuture<Entry> f) throws AttestationException {
         try {
-            return f.get().collateral;
+            return f.get().collateral();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AttestationException(AttestationException.Reason.COLLATERAL_FETCH_FAILED, "interrupted", e);

@@ -2,6 +2,7 @@ package dev.atlas.tdx;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.atlas.tdx.AttestationException.Reason;
+import dev.atlas.tdx.internal.Checks;
 import dev.atlas.tdx.internal.Der;
 import dev.atlas.tdx.internal.Hex;
 import dev.atlas.tdx.internal.Json;
@@ -110,7 +111,7 @@ public final class CollateralClient {
      */
     public Collateral fetch(Quote quote) throws AttestationException {
         Target t = target(quote);
-        return fetch(t.fmspc, t.caType, t.tee);
+        return fetch(t.fmspc(), t.caType(), t.tee());
     }
 
     /**
@@ -121,21 +122,11 @@ public final class CollateralClient {
      */
     public CollateralCache.Key cacheKey(Quote quote) throws AttestationException {
         Target t = target(quote);
-        return new CollateralCache.Key(baseUrl, t.fmspc, t.caType, t.tee);
+        return new CollateralCache.Key(baseUrl, t.fmspc(), t.caType(), t.tee());
     }
 
     /** What collateral a quote needs: from its PCK leaf (FMSPC, issuing CA) and its header (TEE). */
-    private static final class Target {
-        final String fmspc;
-        final String caType;
-        final TeeType tee;
-
-        Target(String fmspc, String caType, TeeType tee) {
-            this.fmspc = fmspc;
-            this.caType = caType;
-            this.tee = tee;
-        }
-    }
+    private record Target(String fmspc, String caType, TeeType tee) { }
 
     private static Target target(Quote quote) throws AttestationException {
         CertificationData cd = quote.certificationData();
@@ -169,20 +160,20 @@ public final class CollateralClient {
         Response tcb = get(baseUrl + "/" + teePath + "/certification/v4/tcb?fmspc=" + fm);
         String tcbChain = header(tcb, "TCB-Info-Issuer-Chain", "SGX-TCB-Info-Issuer-Chain");
         String tcbBody = tcb.text();
-        String tcbInfo = member(tcbBody, "tcbInfo", tcb.url);
-        byte[] tcbSig = signature(tcbBody, tcb.url);
+        String tcbInfo = member(tcbBody, "tcbInfo", tcb.url());
+        byte[] tcbSig = signature(tcbBody, tcb.url());
 
         Response qe = get(baseUrl + "/" + teePath + "/certification/v4/qe/identity?update=standard");
         String qeChain = header(qe, "SGX-Enclave-Identity-Issuer-Chain");
         String qeBody = qe.text();
-        String qeIdentity = member(qeBody, "enclaveIdentity", qe.url);
-        byte[] qeSig = signature(qeBody, qe.url);
+        String qeIdentity = member(qeBody, "enclaveIdentity", qe.url());
+        byte[] qeSig = signature(qeBody, qe.url());
 
         byte[] rootCrl = rootCaCrl(qeChain);
         return Collateral.builder()
                 .pckCrlIssuerChain(pckCrlChain)
                 .rootCaCrl(rootCrl)
-                .pckCrl(pckCrl.body)
+                .pckCrl(pckCrl.body())
                 .tcbInfoIssuerChain(tcbChain)
                 .tcbInfo(tcbInfo)
                 .tcbInfoSignature(tcbSig)
@@ -198,7 +189,7 @@ public final class CollateralClient {
             try {
                 Response r = get(baseUrl + "/sgx/certification/v4/rootcacrl");
                 String text = r.text().trim();
-                return Hex.isHex(text) && !text.isEmpty() ? Hex.decode(text) : r.body;
+                return Hex.isHex(text) && !text.isEmpty() ? Hex.decode(text) : r.body();
             } catch (AttestationException e) {
                 pccsFailure = e;
             }
@@ -213,7 +204,7 @@ public final class CollateralClient {
         } catch (java.security.cert.CertificateException | IllegalArgumentException e) {
             throw fetchFailed("root CA CRL: cannot read the root's CRL distribution point: " + e.getMessage(), e);
         }
-        return get(uri).body;
+        return get(uri).body();
     }
 
     /** The first URI of a certificate's CRL distribution points extension. */
@@ -262,33 +253,24 @@ public final class CollateralClient {
 
     private static String header(Response r, String... names) throws AttestationException {
         for (String n : names) {
-            java.util.Optional<String> v = r.headers.firstValue(n);
+            java.util.Optional<String> v = r.headers().firstValue(n);
             if (v.isPresent()) {
                 try {
                     return PercentDecoder.decode(v.get());
                 } catch (IllegalArgumentException e) {
-                    throw fetchFailed("header " + n + " from " + r.url + ": " + e.getMessage(), e);
+                    throw fetchFailed("header " + n + " from " + r.url() + ": " + e.getMessage(), e);
                 }
             }
         }
-        throw fetchFailed("response from " + r.url + " has no " + String.join(" or ", names) + " header", null);
+        throw fetchFailed("response from " + r.url() + " has no " + String.join(" or ", names) + " header", null);
     }
 
     private static AttestationException fetchFailed(String msg, Throwable cause) {
         return new AttestationException(Reason.COLLATERAL_FETCH_FAILED, msg, cause);
     }
 
-    private static final class Response {
-        final String url;
-        final java.net.http.HttpHeaders headers;
-        final byte[] body;
-
-        Response(String url, java.net.http.HttpHeaders headers, byte[] body) {
-            this.url = url;
-            this.headers = headers;
-            this.body = body;
-        }
-
+    /** One HTTP response: where it came from, its headers and body. */
+    private record Response(String url, java.net.http.HttpHeaders headers, byte[] body) {
         String text() {
             return new String(body, StandardCharsets.UTF_8);
         }
@@ -456,10 +438,7 @@ public final class CollateralClient {
         }
 
         public Builder maxResponseBytes(int n) {
-            if (n <= 0) {
-                throw new IllegalArgumentException("maxResponseBytes must be > 0");
-            }
-            this.maxResponseBytes = n;
+            this.maxResponseBytes = Checks.positive(n, "maxResponseBytes");
             return this;
         }
 
@@ -470,10 +449,7 @@ public final class CollateralClient {
         }
 
         private static Duration positive(Duration d, String name) {
-            if (d == null || d.isNegative() || d.isZero()) {
-                throw new IllegalArgumentException(name + " must be positive");
-            }
-            return d;
+            return Checks.positive(d, name);
         }
 
         public CollateralClient build() {

@@ -61,6 +61,8 @@ public final class QuoteVerifier {
     private final SignatureMemo memo;
     private final boolean cacheCertificates;
     private final Map<String, Object> pemChainCache = new ConcurrentHashMap<>();
+    /** Verifications started (for tests that prove a path verifies exactly once). */
+    private final java.util.concurrent.atomic.LongAdder verifications = new java.util.concurrent.atomic.LongAdder();
 
     private QuoteVerifier(Builder b) {
         this.testAnchor = b.testAnchor;
@@ -81,6 +83,11 @@ public final class QuoteVerifier {
         return new Builder();
     }
 
+    /** How many verifications this verifier has started (package-private: for tests). */
+    long verificationCount() {
+        return verifications.sum();
+    }
+
     /** True when this verifier trusts a test anchor instead of the Intel SGX Root CA. */
     public boolean usesTestAnchor() {
         return testAnchor != null;
@@ -99,14 +106,46 @@ public final class QuoteVerifier {
      */
     public VerifiedReport verify(byte[] quote, Collateral collateral, Instant now) throws AttestationException {
         Objects.requireNonNull(quote, "quote");
+        Quote parsed;
+        AttestationException parseFailure = null;
+        try {
+            parsed = Quote.parse(quote);
+        } catch (AttestationException e) {
+            // Reported at step 3, after the anchor and root revocation checks, as before.
+            parsed = null;
+            parseFailure = e;
+        }
+        return verify(parsed, parseFailure, collateral, now);
+    }
+
+    /** Verifies an already parsed quote at the configured clock's current instant (read once). */
+    public VerifiedReport verify(Quote quote, Collateral collateral) throws AttestationException {
+        return verify(quote, collateral, clock.instant());
+    }
+
+    /**
+     * Verifies an already parsed {@code quote} against {@code collateral} at {@code now} (truncated to whole
+     * seconds). The quote is not parsed again; use this overload when the caller has parsed it already (as
+     * {@code DstackTdxVerifier} and {@link CollateralSource} do).
+     *
+     * @throws AttestationException naming the failed check; never returns a Revoked status
+     */
+    public VerifiedReport verify(Quote quote, Collateral collateral, Instant now) throws AttestationException {
+        Objects.requireNonNull(quote, "quote");
+        return verify(quote, null, collateral, now);
+    }
+
+    private VerifiedReport verify(Quote parsed, AttestationException parseFailure, Collateral collateral, Instant now)
+            throws AttestationException {
         Objects.requireNonNull(collateral, "collateral");
         Objects.requireNonNull(now, "now");
+        verifications.increment();
         final Instant at = Instant.ofEpochSecond(now.getEpochSecond());
         final long nowSecs = at.getEpochSecond();
         CollateralParts parts = collateral.parts;
 
         // 0. Trust anchor: the pinned root, found among the supplied chains.
-        X509Certificate anchor = resolveAnchor(collateral, quote);
+        X509Certificate anchor = resolveAnchor(collateral, parsed);
 
         // 1-2. Root CA revocation, then both CRLs parsed (strict profile).
         X509CRL rootCrl = parts.rootCaCrl();
@@ -114,8 +153,11 @@ public final class QuoteVerifier {
         List<X509CRL> crls = List.of(rootCrl, pckCrl);
         Pki.checkRootRevocation(anchor, crls, at, memo);
 
-        // 3. Decode the quote.
-        Quote q = Quote.parse(quote);
+        // 3. Decode the quote (done once, by the caller or the byte[] overload; its failure is reported here).
+        if (parseFailure != null) {
+            throw parseFailure;
+        }
+        Quote q = parsed;
         QuoteHeader h = q.header();
         // 5. QE vendor.
         if (!QuoteHeader.INTEL_QE_VENDOR_ID.equals(h.qeVendorId())) {
@@ -236,20 +278,20 @@ public final class QuoteVerifier {
         // 18. Platform TCB level (and TDX module).
         Match platform = matchPlatform(q, tee, tcbInfo, levels, pck);
         // 19. Merge and reject Revoked.
-        TcbStatusWithAdvisory finalStatus = platform.status.merge(qeStatus);
+        TcbStatusWithAdvisory finalStatus = platform.status().merge(qeStatus);
         if (finalStatus.status() == TcbStatus.REVOKED) {
             throw new AttestationException(Reason.TCB_REVOKED, "TCB status is invalid: Revoked (platform "
-                    + platform.status + ", QE " + qeStatus + ")");
+                    + platform.status() + ", QE " + qeStatus + ")");
         }
         // 20. Attributes.
         validateAttributes(q);
-        return new VerifiedReport(q, finalStatus, platform.status, qeStatus, platform.tcbDate, platform.levelStatus,
+        return new VerifiedReport(q, finalStatus, platform.status(), qeStatus, platform.tcbDate(), platform.levelStatus(),
                 pck, tcbInfo.tcbEvaluationDataNumber(), at);
     }
 
     // ------------------------------------------------------------------------------------------------
 
-    private X509Certificate resolveAnchor(Collateral c, byte[] quote) throws AttestationException {
+    private X509Certificate resolveAnchor(Collateral c, Quote quote) throws AttestationException {
         if (testAnchor != null) {
             return testAnchor;
         }
@@ -263,14 +305,11 @@ public final class QuoteVerifier {
         if (found == null && c.pckCertificateChain() != null) {
             found = findByFingerprint(c.pckCertificateChain());
         }
-        if (found == null) {
-            try {
-                CertificationData cd = Quote.parse(quote).certificationData();
-                if (cd.type() == CertificationData.TYPE_PCK_CERT_CHAIN) {
-                    found = findByFingerprint(cd.bodyAsText());
-                }
-            } catch (AttestationException ignored) {
-                // The quote's own decoding error is reported at its step; here it only means "no root found".
+        if (found == null && quote != null) {
+            // A quote that did not decode has its error reported at its step; here it only means "no root found".
+            CertificationData cd = quote.certificationData();
+            if (cd.type() == CertificationData.TYPE_PCK_CERT_CHAIN) {
+                found = findByFingerprint(cd.bodyAsText());
             }
         }
         if (found == null) {
@@ -419,17 +458,8 @@ public final class QuoteVerifier {
                 + " is below minimum required " + lv.get(lv.size() - 1).isvSvn() + " from QE Identity");
     }
 
-    private static final class Match {
-        final TcbStatusWithAdvisory status;
-        final String tcbDate;
-        final TcbStatus levelStatus;
-
-        Match(TcbStatusWithAdvisory status, String tcbDate, TcbStatus levelStatus) {
-            this.status = status;
-            this.tcbDate = tcbDate;
-            this.levelStatus = levelStatus;
-        }
-    }
+    /** The matched platform TCB level: merged status, its tcbDate and the level's own status. */
+    private record Match(TcbStatusWithAdvisory status, String tcbDate, TcbStatus levelStatus) { }
 
     private static Match matchPlatform(Quote q, TeeType tee, TcbInfo info, List<TcbInfo.TcbLevel> levels,
             PckExtension pck) throws AttestationException {

@@ -10,9 +10,11 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * A simulated dstack confidential VM: a TD whose quotes are signed through a {@link MockIntelPki} (the mock
@@ -37,7 +39,11 @@ import java.util.Objects;
  * root) and where collateral comes from ({@link #collateralJson()}, or a {@link MockPccs} serving it).
  *
  * <p>The builder's {@code misbehave...}, {@link Builder#tcbStatus} and {@link Builder#debugTd} options make
- * CVMs that a correct verifier must reject; each changes one thing.
+ * CVMs that a correct verifier must reject; each changes one thing, and each is one {@link Misbehaviour}
+ * ({@link #misbehaviours()}).
+ *
+ * <p>{@link #policyJson(String)} hands out the Atlas policy that accepts exactly this CVM (as
+ * {@code MockWebServer.url()} hands out its URL), so tests need not build it themselves.
  *
  * <p>Thread-safe.
  */
@@ -60,6 +66,32 @@ public final class SimulatedCvm {
             "b24d3b24e9e3c16012376b52362ca09856c4adecb709d5fac33addf1c47e193da075b125b6c364115771390a5461e217";
     /** Upper bound on runtime events, so that a runaway caller cannot grow the log without limit. */
     public static final int MAX_RUNTIME_EVENTS = 1024;
+
+    /**
+     * The ways a simulated CVM can deviate from an honest one, each set by one builder option. All but
+     * {@link #STRIP_RUNTIME_DIGESTS} make evidence a correct verifier with the CVM's own
+     * {@linkplain #policyJson(String) policy} must reject.
+     */
+    public enum Misbehaviour {
+        /** {@link Builder#tcbStatus}: the platform's TCB level has another status (e.g. {@code OutOfDate}). */
+        TCB_STATUS,
+        /** {@link Builder#debugTd}: a debug TD (TD attributes DEBUG bit set). */
+        DEBUG_TD,
+        /** {@link Builder#misbehaveMeasureCompose}: measures a compose other than the declared one. */
+        MEASURE_OTHER_COMPOSE,
+        /**
+         * {@link Builder#misbehaveRewritePayload}: the log it sends carries another payload for one runtime
+         * event, while digest and RTMR3 stay honest (Atlas's gap, spec §1.9).
+         */
+        REWRITE_PAYLOAD,
+        /** {@link Builder#misbehaveReplayQuote}: every quote is the first one, whatever the report data. */
+        REPLAY_QUOTE,
+        /**
+         * {@link Builder#stripRuntimeDigests}: runtime events sent with empty digests, as dstack 0.5.6 and later
+         * do. Honest: a verifier must accept it.
+         */
+        STRIP_RUNTIME_DIGESTS
+    }
 
     /** Which key provider the simulated CVM booted with (decides whether {@code os-image-hash} exists). */
     public enum KeyProvider {
@@ -403,6 +435,52 @@ public final class SimulatedCvm {
         synchronized (lock) {
             return runtimeEvents.size();
         }
+    }
+
+    /** How this CVM deviates from an honest one (empty for an honest CVM). */
+    public Set<Misbehaviour> misbehaviours() {
+        EnumSet<Misbehaviour> m = EnumSet.noneOf(Misbehaviour.class);
+        if (config.tcbStatus != null) {
+            m.add(Misbehaviour.TCB_STATUS);
+        }
+        if (config.debugTd) {
+            m.add(Misbehaviour.DEBUG_TD);
+        }
+        if (config.measuredCompose != null) {
+            m.add(Misbehaviour.MEASURE_OTHER_COMPOSE);
+        }
+        if (config.rewriteEvent != null) {
+            m.add(Misbehaviour.REWRITE_PAYLOAD);
+        }
+        if (config.replayQuote) {
+            m.add(Misbehaviour.REPLAY_QUOTE);
+        }
+        if (config.stripRuntimeDigests) {
+            m.add(Misbehaviour.STRIP_RUNTIME_DIGESTS);
+        }
+        return Set.copyOf(m);
+    }
+
+    /**
+     * The Atlas {@code dstack_tdx} policy JSON that accepts this CVM's declared measurements: its bootchain
+     * (MRTD, RTMR0-2), its declared app compose ({@code app_compose_raw}, the exact bytes), its OS image hash,
+     * collateral from {@code pccsUrl} (typically {@link MockPccs#tdxUrl()}), cached; the default TCB statuses.
+     * An honest CVM verifies under it; a {@linkplain Misbehaviour misbehaving} one fails on what it changed.
+     */
+    public String policyJson(String pccsUrl) {
+        Objects.requireNonNull(pccsUrl, "pccsUrl");
+        ObjectNode o = MAPPER.createObjectNode();
+        o.put("type", "dstack_tdx");
+        ObjectNode b = o.putObject("expected_bootchain");
+        b.put("mrtd", mrTd());
+        b.put("rtmr0", rtmr(0));
+        b.put("rtmr1", rtmr(1));
+        b.put("rtmr2", rtmr(2));
+        o.put("app_compose_raw", new String(appCompose(), StandardCharsets.UTF_8));
+        o.put("os_image_hash", osImageHash());
+        o.put("pccs_url", pccsUrl);
+        o.put("cache_collateral", true);
+        return o.toString();
     }
 
     /** A short description of how this CVM misbehaves, or "honest". */

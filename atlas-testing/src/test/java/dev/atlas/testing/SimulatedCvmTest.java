@@ -122,4 +122,20 @@ class SimulatedCvmTest {
         }
         throw new AssertionError("no " + event);
     }
+
+    @Test
+    void misbehavioursAndPolicyJson() throws Exception {
+        SimulatedCvm honest = SimulatedCvm.builder().seed(3).build();
+        assertThat(honest.misbehaviours()).isEmpty();
+        assertThat(SimulatedCvm.builder().seed(3).debugTd().misbehaveReplayQuote().build().misbehaviours())
+                .containsExactlyInAnyOrder(SimulatedCvm.Misbehaviour.DEBUG_TD, SimulatedCvm.Misbehaviour.REPLAY_QUOTE);
+        JsonNode p = new ObjectMapper().readTree(honest.policyJson("http://127.0.0.1:1/tdx/certification/v4"));
+        assertThat(p.get("type").textValue()).isEqualTo("dstack_tdx");
+        assertThat(p.get("expected_bootchain").get("mrtd").textValue()).isEqualTo(honest.mrTd());
+        assertThat(p.get("expected_bootchain").get("rtmr2").textValue()).isEqualTo(honest.rtmr(2));
+        assertThat(p.get("app_compose_raw").textValue()).isEqualTo(new String(honest.appCompose(), StandardCharsets.UTF_8));
+        assertThat(p.get("os_image_hash").textValue()).isEqualTo(honest.osImageHash());
+        assertThat(p.get("pccs_url").textValue()).isEqualTo("http://127.0.0.1:1/tdx/certification/v4");
+        assertThat(p.get("cache_collateral").booleanValue()).isTrue();
+    }
 }

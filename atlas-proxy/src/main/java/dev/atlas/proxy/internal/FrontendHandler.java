@@ -1,6 +1,5 @@
 package dev.atlas.proxy.internal;
 
-import dev.atlas.proxy.InvalidTargetException;
 import dev.atlas.proxy.IpRange;
 import dev.atlas.proxy.ProxyListener;
 import dev.atlas.proxy.RejectReason;
@@ -40,14 +39,13 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The HTTP phase of a client connection: health and metrics requests, and the checks before a tunnel opens.
- * Order (it decides which refusal a request gets): draining, WebSocket handshake validity, rate limit, tunnel
- * limits, token, Origin, target syntax, allowlist, resolution, resolved address, connect. Only when the target
+ * The HTTP phase of a client connection: health and metrics requests, and a tunnel request's way to its 101.
+ * {@link TunnelAdmission} runs the checks before resolution and the resolved-address check (their order decides
+ * which refusal a request gets); this handler adds resolution, connect and the upgrade. Only when the target
  * is connected does the client get its 101; every refusal is an HTTP status with the reason name as body.
  */
 public final class FrontendHandler extends ChannelInboundHandlerAdapter {
@@ -192,89 +190,15 @@ public final class FrontendHandler extends ChannelInboundHandlerAdapter {
 
     private void tunnelRequest(ChannelHandlerContext ctx, FullHttpRequest req) {
         String client = clientAddress(ctx, req);
-        String rawTarget = "-";
-        if (rt.draining) {
-            reject(ctx, client, rawTarget, RejectReason.DRAINING, "the proxy is shutting down");
+        TunnelAdmission.Admission admission = rt.admission.admit(client, new NettyRequest(req));
+        if (admission instanceof TunnelAdmission.Rejected r) {
+            reject(ctx, client, r.target(), r.reason(), r.detail());
             return;
         }
-        String bad = handshakeProblem(req);
-        if (bad != null) {
-            reject(ctx, client, rawTarget, RejectReason.BAD_HANDSHAKE, bad);
-            return;
-        }
-        Subprotocols sub = Subprotocols.choose(req.headers().getAll(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL));
-        if (sub.refusal() != null) {
-            reject(ctx, client, rawTarget, RejectReason.UNSUPPORTED_SUBPROTOCOL, sub.refusal());
-            return;
-        }
-        if (!rt.rate.tryAcquire(client)) {
-            reject(ctx, client, rawTarget, RejectReason.RATE_LIMITED, "more than " + rt.config.ratePerClient()
-                    + " new tunnels per second (burst " + rt.config.rateBurst() + ")");
-            return;
-        }
-        switch (rt.slots.tryAcquire(client)) {
-            case TOTAL_FULL -> {
-                reject(ctx, client, rawTarget, RejectReason.TOO_MANY_TUNNELS, rt.config.maxTunnels() + " tunnels open");
-                return;
-            }
-            case CLIENT_FULL -> {
-                reject(ctx, client, rawTarget, RejectReason.TOO_MANY_TUNNELS_FOR_CLIENT,
-                        rt.config.maxTunnelsPerClient() + " tunnels open for this client");
-                return;
-            }
-            case OK -> slotClient = client;
-        }
-        if (rt.config.tokenRequired() && !rt.config.tokenMatches(presentedToken(req))) {
-            reject(ctx, client, rawTarget, RejectReason.UNAUTHORIZED, "missing or wrong bearer token");
-            return;
-        }
-        if (!rt.config.allowedOrigins().isEmpty()) {
-            String origin = req.headers().get(HttpHeaderNames.ORIGIN);
-            if (origin == null || req.headers().getAll(HttpHeaderNames.ORIGIN).size() != 1
-                    || !rt.config.allowedOrigins().contains(origin.strip().toLowerCase(Locale.ROOT))) {
-                reject(ctx, client, rawTarget, RejectReason.ORIGIN_NOT_ALLOWED,
-                        origin == null ? "no Origin header" : "Origin not in the allowed list");
-                return;
-            }
-        }
-        List<String> targets;
-        try {
-            targets = targetParameters(req.uri());
-        } catch (IllegalArgumentException e) {
-            reject(ctx, client, rawTarget, RejectReason.BAD_TARGET, "undecodable query string");
-            return;
-        }
-        TargetAddress target;
-        if (targets.size() > 1) {
-            reject(ctx, client, abbreviate(String.join(",", targets)), RejectReason.BAD_TARGET,
-                    "the target parameter is given more than once");
-            return;
-        } else if (targets.isEmpty()) {
-            if (rt.config.defaultTarget().isEmpty()) {
-                reject(ctx, client, rawTarget, RejectReason.NO_TARGET, "no target parameter and no default target");
-                return;
-            }
-            target = rt.config.defaultTarget().get();
-        } else {
-            rawTarget = abbreviate(targets.get(0));
-            try {
-                target = TargetAddress.parse(targets.get(0));
-            } catch (InvalidTargetException e) {
-                reject(ctx, client, rawTarget, RejectReason.BAD_TARGET, e.getMessage());
-                return;
-            }
-        }
-        if (!rt.config.allows(target)) {
-            reject(ctx, client, target.toString(), RejectReason.TARGET_NOT_ALLOWED, "not in the allowlist");
-            return;
-        }
-        // The subprotocol goes into the 101 as a response header (Netty's own selection reads only the first
-        // Sec-WebSocket-Protocol line); it was decided above, before any target connection.
-        if (!"13".equals(req.headers().get(HttpHeaderNames.SEC_WEBSOCKET_VERSION, "").strip())) {
-            reject(ctx, client, target.toString(), RejectReason.BAD_HANDSHAKE,
-                    "unsupported WebSocket version (Sec-WebSocket-Version: 13 required)");
-            return;
-        }
+        TunnelAdmission.Accepted accepted = (TunnelAdmission.Accepted) admission;
+        slotClient = client;
+        TargetAddress target = accepted.target();
+        String selected = accepted.subprotocol();
         long maxFrame = rt.config.maxFrameBytes();
         long maxMessage = rt.config.maxMessageBytes();
         WebSocketServerHandshaker hs = new WebSocketServerHandshaker13("ws://proxy/", null, decoderConfig()) {
@@ -289,7 +213,7 @@ public final class FrontendHandler extends ChannelInboundHandlerAdapter {
         FullHttpRequest kept = req.retainedDuplicate();
         long t0 = System.nanoTime();
         if (target.literalAddress().isPresent()) {
-            resolved(ctx, kept, hs, sub.selected(), client, target, List.of(target.literalAddress().get()), true, t0);
+            resolved(ctx, kept, hs, selected, client, target, List.of(target.literalAddress().get()), true, t0);
         } else {
             rt.resolveExecutor.execute(() -> {
                 List<InetAddress> addrs;
@@ -302,7 +226,7 @@ public final class FrontendHandler extends ChannelInboundHandlerAdapter {
                     });
                     return;
                 }
-                ctx.executor().execute(() -> resolved(ctx, kept, hs, sub.selected(), client, target, addrs, false, t0));
+                ctx.executor().execute(() -> resolved(ctx, kept, hs, selected, client, target, addrs, false, t0));
             });
         }
     }
@@ -321,22 +245,13 @@ public final class FrontendHandler extends ChannelInboundHandlerAdapter {
     private void resolved(ChannelHandlerContext ctx, FullHttpRequest req, WebSocketServerHandshaker hs, String sub,
             String client,
             TargetAddress target, List<InetAddress> addrs, boolean literal, long t0) {
-        List<InetAddress> ok = new ArrayList<>();
-        String why = "name resolved to no address";
-        for (InetAddress a : addrs) {
-            String r = Addresses.refusal(a, literal, rt.config.allowedCidrs());
-            if (r == null) {
-                ok.add(a);
-            } else {
-                why = r + " (" + Addresses.text(a) + ")";
-            }
-        }
-        if (ok.isEmpty()) {
+        TunnelAdmission.Addresses checked = rt.admission.admitAddresses(target, addrs, literal);
+        if (checked.rejected() != null) {
             req.release();
-            reject(ctx, client, target.toString(), RejectReason.ADDRESS_NOT_ALLOWED, why);
+            reject(ctx, client, checked.rejected().target(), checked.rejected().reason(), checked.rejected().detail());
             return;
         }
-        connect(ctx, req, hs, sub, client, target, ok, 0, t0);
+        connect(ctx, req, hs, sub, client, target, checked.usable(), 0, t0);
     }
 
     private void connect(ChannelHandlerContext ctx, FullHttpRequest req, WebSocketServerHandshaker hs, String sub,
@@ -429,7 +344,7 @@ public final class FrontendHandler extends ChannelInboundHandlerAdapter {
                         rt.config.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
             }
             backend.pipeline().addLast("relay", t.backendRelay());
-            rt.listener.opened(t.summary());
+            rt.listener.tunnelStart(t.summary());
             if (!backend.isActive()) {
                 t.finish(dev.atlas.proxy.CloseReason.TARGET_CLOSED, null);
                 return;
@@ -439,52 +354,32 @@ public final class FrontendHandler extends ChannelInboundHandlerAdapter {
         });
     }
 
-    /** Null when the request is a usable RFC 6455 upgrade, else why not. */
-    private static String handshakeProblem(FullHttpRequest req) {
-        if (req.method() != HttpMethod.GET) {
-            return "the upgrade must be a GET";
+    /** The request as {@link TunnelAdmission} reads it. */
+    private record NettyRequest(FullHttpRequest req) implements TunnelAdmission.Request {
+        @Override
+        public String method() {
+            return req.method().name();
         }
-        if (!HttpVersion.HTTP_1_1.equals(req.protocolVersion())) {
-            return "the upgrade must be HTTP/1.1";
-        }
-        if (!req.headers().containsValue(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE, true)) {
-            return "Connection: Upgrade missing";
-        }
-        if (req.headers().getAll(HttpHeaderNames.SEC_WEBSOCKET_KEY).size() != 1) {
-            return "exactly one Sec-WebSocket-Key required";
-        }
-        if (req.content().isReadable()) {
-            return "an upgrade request has no body";
-        }
-        return null;
-    }
 
-    /** The token from {@code Authorization: Bearer} or from an offered {@code atls-proxy.bearer.<token>} subprotocol. */
-    static String presentedToken(FullHttpRequest req) {
-        List<String> auth = req.headers().getAll(HttpHeaderNames.AUTHORIZATION);
-        if (auth.size() > 1) {
-            return null;
+        @Override
+        public boolean http11() {
+            return HttpVersion.HTTP_1_1.equals(req.protocolVersion());
         }
-        if (auth.size() == 1) {
-            String a = auth.get(0).strip();
-            if (a.length() > 7 && a.regionMatches(true, 0, "Bearer ", 0, 7)) {
-                return a.substring(7).strip();
-            }
-            return null;
+
+        @Override
+        public List<String> headers(String name) {
+            return req.headers().getAll(name);
         }
-        String found = null;
-        for (String h : req.headers().getAll(HttpHeaderNames.SEC_WEBSOCKET_PROTOCOL)) {
-            for (String p : h.split(",")) {
-                String t = p.strip();
-                if (t.startsWith(TOKEN_SUBPROTOCOL_PREFIX)) {
-                    if (found != null) {
-                        return null; // two tokens: ambiguous
-                    }
-                    found = t.substring(TOKEN_SUBPROTOCOL_PREFIX.length());
-                }
-            }
+
+        @Override
+        public boolean hasBody() {
+            return req.content().isReadable();
         }
-        return found;
+
+        @Override
+        public String uri() {
+            return req.uri();
+        }
     }
 
     /**
@@ -560,10 +455,6 @@ public final class FrontendHandler extends ChannelInboundHandlerAdapter {
 
     private static InetAddress peer(ChannelHandlerContext ctx) {
         return ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress();
-    }
-
-    static String abbreviate(String s) {
-        return s.length() <= 120 ? s : s.substring(0, 120) + "…";
     }
 
     private void reject(ChannelHandlerContext ctx, String client, String target, RejectReason reason, String detail) {

@@ -87,7 +87,7 @@ public final class JsonLogListener implements ProxyListener {
     }
 
     @Override
-    public void opened(Tunnel t) {
+    public void tunnelStart(Tunnel t) {
         line("info", "tunnel_open", g -> {
             g.writeNumberField("tunnel", t.id());
             g.writeStringField("client", t.client());
@@ -98,7 +98,7 @@ public final class JsonLogListener implements ProxyListener {
     }
 
     @Override
-    public void closed(Tunnel t) {
+    public void tunnelEnd(Tunnel t, java.time.Duration took) {
         line("info", "tunnel_close", g -> {
             g.writeNumberField("tunnel", t.id());
             g.writeStringField("client", t.client());

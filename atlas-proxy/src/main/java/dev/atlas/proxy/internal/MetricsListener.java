@@ -54,13 +54,13 @@ public final class MetricsListener implements ProxyListener {
     }
 
     @Override
-    public void opened(Tunnel t) {
+    public void tunnelStart(Tunnel t) {
         opened.increment();
         connect.record(t.connectTime());
     }
 
     @Override
-    public void closed(Tunnel t) {
+    public void tunnelEnd(Tunnel t, java.time.Duration took) {
         closed.get(t.closeReason()).increment();
         duration.record(t.duration());
     }

@@ -21,6 +21,7 @@ public final class ProxyRuntime {
     public final ProxyListener listener;
     final TunnelSlots slots;
     final RateLimiter rate;
+    final TunnelAdmission admission;
     final Resolver resolver;
     final ExecutorService resolveExecutor;
     final PrometheusMeterRegistry registry;
@@ -36,6 +37,7 @@ public final class ProxyRuntime {
         this.listener = listener;
         this.slots = new TunnelSlots(config.maxTunnels(), config.maxTunnelsPerClient());
         this.rate = new RateLimiter(config.ratePerClient(), config.rateBurst(), System::nanoTime);
+        this.admission = new TunnelAdmission(config, rate, slots, () -> draining);
         this.resolver = resolver;
         this.resolveExecutor = resolveExecutor;
         this.registry = registry;

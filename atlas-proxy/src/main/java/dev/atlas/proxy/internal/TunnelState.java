@@ -45,6 +45,7 @@ final class TunnelState {
     private final Channel clientCh;
     private final Channel backendCh;
     private final long openedNanos = System.nanoTime();
+    private final java.time.Instant started;
     private long toTarget;
     private long toClient;
     private boolean closeSent;
@@ -63,6 +64,7 @@ final class TunnelState {
         this.target = target;
         this.address = address;
         this.connectTime = connectTime;
+        this.started = rt.clock.instant();
         this.clientCh = clientCh;
         this.backendCh = backendCh;
     }
@@ -73,7 +75,7 @@ final class TunnelState {
 
     ProxyListener.Tunnel summary() {
         Duration d = finished ? Duration.ofNanos(System.nanoTime() - openedNanos) : Duration.ZERO;
-        return new ProxyListener.Tunnel(id, client, target, address, connectTime, toTarget, toClient, d, reason,
+        return new ProxyListener.Tunnel(id, client, started, target, address, connectTime, toTarget, toClient, d, reason,
                 sent, received);
     }
 
@@ -119,7 +121,8 @@ final class TunnelState {
         }
         rt.tunnels.remove(id);
         rt.slots.release(client);
-        rt.listener.closed(summary());
+        ProxyListener.Tunnel end = summary();
+        rt.listener.tunnelEnd(end, end.duration());
     }
 
     private static CloseWebSocketFrame close(WebSocketCloseStatus s, String text) {

@@ -1,5 +1,7 @@
 package dev.atlas.server.internal;
 
+import dev.atlas.protocol.Http1ResponseReader;
+
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.URI;
@@ -82,7 +84,7 @@ public interface AgentTransport {
                     }
                     ByteArrayOutputStream in = new ByteArrayOutputStream();
                     ByteBuffer buf = ByteBuffer.allocate(16 * 1024);
-                    int limit = maxResponseBytes + Http1Response.MAX_HEAD_BYTES;
+                    int limit = maxResponseBytes + Http1ResponseReader.MAX_HEAD_BYTES;
                     while (true) {
                         buf.clear();
                         int n = ch.read(buf);
@@ -94,9 +96,9 @@ public interface AgentTransport {
                             throw new IOException("guest agent response exceeds " + limit + " bytes");
                         }
                     }
-                    Http1Response r;
+                    Http1ResponseReader.Response r;
                     try {
-                        r = Http1Response.parse(in.toByteArray(), maxResponseBytes);
+                        r = Http1ResponseReader.parseClosed(in.toByteArray(), maxResponseBytes);
                     } catch (IllegalArgumentException e) {
                         throw new IOException("malformed guest agent response: " + e.getMessage(), e);
                     }

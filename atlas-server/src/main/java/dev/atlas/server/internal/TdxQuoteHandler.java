@@ -1,5 +1,7 @@
 package dev.atlas.server.internal;
 
+import dev.atlas.protocol.AtlsProtocol;
+
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -10,6 +12,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpsExchange;
 import dev.atlas.dstack.ReportData;
+import dev.atlas.server.AtlsServerCall;
 import dev.atlas.server.AtlsServerListener;
 import dev.atlas.server.GetQuoteResponse;
 import dev.atlas.server.QuoteProvider;
@@ -23,7 +26,6 @@ import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.HexFormat;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
@@ -50,15 +52,14 @@ import javax.net.ssl.SSLSession;
  */
 public final class TdxQuoteHandler {
     /** Largest request body accepted. The reference client sends exactly 80 bytes. */
-    public static final int MAX_BODY = 4096;
+    public static final int MAX_BODY = AtlsProtocol.MAX_REQUEST_BODY;
     /** The RFC 9266 exporter label. */
-    public static final String EXPORTER_LABEL = "EXPORTER-Channel-Binding";
+    public static final String EXPORTER_LABEL = AtlsProtocol.EXPORTER_LABEL;
 
     private static final ObjectMapper STRICT = new ObjectMapper()
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     private static final ObjectMapper MAPPER = new ObjectMapper();
-    private static final HexFormat HEX = HexFormat.of();
 
     static {
         STRICT.getFactory().setStreamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(32).build());
@@ -129,19 +130,30 @@ public final class TdxQuoteHandler {
             throw new InvalidRequest("model_attributes_type",
                     "Input should be a valid dictionary or object to extract fields from", "body");
         }
-        JsonNode v = n.get("nonce_hex");
+        JsonNode v = n.get(AtlsProtocol.NONCE_FIELD);
         if (v == null) {
             throw new InvalidRequest("missing", "Field required", "body", "nonce_hex");
         }
         if (!v.isTextual()) {
             throw new InvalidRequest("string_type", "Input should be a valid string", "body", "nonce_hex");
         }
-        String s = v.textValue();
-        if (s.length() != 64 || !s.chars().allMatch(c -> Character.digit(c, 16) >= 0 && c < 128)) {
+        try {
+            return AtlsProtocol.parseNonceHex(v.textValue());
+        } catch (IllegalArgumentException e) {
             throw new InvalidRequest("value_error", "Value error, nonce_hex must be exactly 64 hex characters",
                     "body", "nonce_hex");
         }
-        return HEX.parseHex(s.toLowerCase(java.util.Locale.ROOT));
+    }
+
+    /** The call the server attached to {@code ex} (one made up when the handler runs on its own). */
+    public static AtlsServerCall call(HttpExchange ex) {
+        if (ex.getAttribute(AtlsServerCall.ATTRIBUTE) instanceof AtlsServerCall c) {
+            return c;
+        }
+        AtlsServerCall c = new AtlsServerCall(0, ex.getRemoteAddress(), ex.getRequestMethod(),
+                String.valueOf(ex.getRequestURI().getPath()), java.time.Instant.now());
+        ex.setAttribute(AtlsServerCall.ATTRIBUTE, c);
+        return c;
     }
 
     /** Handles one exchange whose path is {@code /tdx_quote}. */
@@ -182,16 +194,18 @@ public final class TdxQuoteHandler {
         Arrays.fill(ekm, (byte) 0);
 
         String json;
+        listener.quoteStart(call(ex));
         try {
             json = respond(reportData);
         } catch (ProviderFailure e) {
-            listener.quoteFailed(ex.getRemoteAddress(), e.getMessage(), e.getCause());
+            listener.quoteFailed(call(ex), new IOException(e.getMessage(), e.getCause()),
+                    Duration.ofNanos(System.nanoTime() - start));
             send(ex, 500, "{\"detail\":{\"success\":false,\"error\":\"Failed to obtain TDX quote or TCB info\","
                     + "\"quote_type\":\"tdx\"}}");
             return;
         }
         send(ex, 200, json);
-        listener.quoteServed(ex.getRemoteAddress(), Duration.ofNanos(System.nanoTime() - start));
+        listener.quoteEnd(call(ex), Duration.ofNanos(System.nanoTime() - start));
     }
 
     /** A provider failure, with the reason for logs (never sent to the client). */
@@ -275,14 +289,14 @@ public final class TdxQuoteHandler {
             return null;
         }
         try {
-            return es.exportKeyingMaterialData(EXPORTER_LABEL, null, 32);
+            return es.exportKeyingMaterialData(EXPORTER_LABEL, null, AtlsProtocol.EXPORTER_LENGTH);
         } catch (javax.net.ssl.SSLKeyException | UnsupportedOperationException e) {
             return null;
         }
     }
 
     private void reject(HttpExchange ex, int status, String json, String reason) throws IOException {
-        listener.requestRejected(ex.getRemoteAddress(), ex.getRequestURI().getPath(), status, reason);
+        listener.requestRejected(call(ex), status, reason);
         send(ex, status, json);
     }
 

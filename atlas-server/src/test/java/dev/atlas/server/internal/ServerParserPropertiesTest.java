@@ -1,40 +1,15 @@
 package dev.atlas.server.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.HexFormat;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
-import net.jqwik.api.constraints.IntRange;
 import net.jqwik.api.constraints.Size;
 
-/** Properties of the server-side parsers. */
+/** Properties of the server-side parsers (the guest-agent response reader's are in atlas-protocol). */
 class ServerParserPropertiesTest {
-    @Property(tries = 300)
-    void chunkedAndContentLengthFramingsGiveTheSameBody(@ForAll @Size(max = 3000) byte[] body,
-            @ForAll @IntRange(min = 1, max = 700) int chunk) {
-        byte[] fixed = concat(("HTTP/1.1 200 OK\r\nContent-Length: " + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII), body);
-        ByteArrayOutputStream c = new ByteArrayOutputStream();
-        c.writeBytes("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-        for (int i = 0; i < body.length; i += chunk) {
-            int n = Math.min(chunk, body.length - i);
-            c.writeBytes((Integer.toHexString(n) + "\r\n").getBytes(StandardCharsets.US_ASCII));
-            c.write(body, i, n);
-            c.writeBytes("\r\n".getBytes(StandardCharsets.US_ASCII));
-        }
-        c.writeBytes("0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-        assertThat(Http1Response.parse(fixed, 1 << 20).body()).isEqualTo(body);
-        assertThat(Http1Response.parse(c.toByteArray(), 1 << 20).body()).isEqualTo(body);
-        // One byte more than framed is an error, never silently dropped.
-        assertThatThrownBy(() -> Http1Response.parse(concat(fixed, new byte[] {'x'}), 1 << 20))
-                .hasMessageContaining("bytes after");
-        assertThatThrownBy(() -> Http1Response.parse(concat(c.toByteArray(), new byte[] {'x'}), 1 << 20))
-                .isInstanceOf(IllegalArgumentException.class);
-    }
-
     @Property(tries = 200)
     void everyWellFormedNonceIsAcceptedAndRoundTrips(@ForAll @Size(32) byte[] nonce) throws Exception {
         String hex = HexFormat.of().formatHex(nonce);
@@ -50,11 +25,5 @@ class ServerParserPropertiesTest {
         PyJson.string(s, sb);
         assertThat(sb.chars().allMatch(ch -> ch >= 0x20 && ch < 0x7f)).isTrue();
         assertThat(new com.fasterxml.jackson.databind.ObjectMapper().readTree(sb.toString()).textValue()).isEqualTo(s);
-    }
-
-    private static byte[] concat(byte[] a, byte[] b) {
-        byte[] out = java.util.Arrays.copyOf(a, a.length + b.length);
-        System.arraycopy(b, 0, out, a.length, b.length);
-        return out;
     }
 }

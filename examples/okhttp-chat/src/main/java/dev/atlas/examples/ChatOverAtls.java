@@ -5,11 +5,8 @@ import dev.atlas.client.AtlsConnector;
 import dev.atlas.dstack.AttestationReport;
 import dev.atlas.dstack.DstackTdxPolicy;
 import dev.atlas.okhttp.AtlsOkHttp;
-import dev.atlas.server.AtlsServer;
 import dev.atlas.server.ServerCertificate;
-import dev.atlas.server.SimulatedQuoteProvider;
-import dev.atlas.testing.MockPccs;
-import dev.atlas.testing.SimulatedCvm;
+import dev.atlas.server.testing.SimulatedAtlsServer;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -35,7 +32,7 @@ import okhttp3.Response;
 public final class ChatOverAtls {
     public static void main(String[] args) throws Exception {
         if (args.length >= 2) {
-            DstackTdxPolicy policy = DstackTdxPolicy.fromJson(Files.readString(Path.of(args[1])));
+            DstackTdxPolicy policy = dev.atlas.dstack.PolicyJson.parse(Files.readString(Path.of(args[1])));
             AtlsConnector.Builder b = AtlsConnector.builder(policy).trustAttestedCertificate();
             if (args.length >= 3) {
                 b.insecureIntelRootForTesting((java.security.cert.X509Certificate) java.security.cert.CertificateFactory
@@ -44,18 +41,13 @@ public final class ChatOverAtls {
             System.out.println(chat(b.build(), args[0]));
             return;
         }
-        SimulatedCvm cvm = SimulatedCvm.builder().build();
-        try (AtlsServer server = AtlsServer.builder()
+        // A simulated CVM behind an aTLS server, its mock PCCS and its policy (atlas-server-testing).
+        try (SimulatedAtlsServer sim = SimulatedAtlsServer.builder()
                 .certificate(ServerCertificate.selfSigned(Clock.systemUTC(), Duration.ofDays(1), "localhost"))
-                .quoteProvider(SimulatedQuoteProvider.of(cvm)).handler(ChatOverAtls::fakeLlm).build().start();
-             MockPccs pccs = MockPccs.start(cvm)) {
-            DstackTdxPolicy policy = DstackTdxPolicy.builder()
-                    .expectedBootchain(dev.atlas.dstack.Bootchain.of(cvm.mrTd(), cvm.rtmr(0), cvm.rtmr(1), cvm.rtmr(2)))
-                    .appComposeRaw(new String(cvm.appCompose(), StandardCharsets.UTF_8))
-                    .osImageHash(cvm.osImageHash()).pccsUrl(pccs.tdxUrl()).cacheCollateral(true).build();
-            AtlsConnector connector = AtlsConnector.builder(policy).trustAttestedCertificate()
-                    .insecureIntelRootForTesting(cvm.rootCertificate()).build();
-            System.out.println(chat(connector, "https://127.0.0.1:" + server.port()));
+                .handler(ChatOverAtls::fakeLlm).start()) {
+            AtlsConnector connector = AtlsConnector.builder(sim.policy()).trustAttestedCertificate()
+                    .insecureIntelRootForTesting(sim.cvm().rootCertificate()).build();
+            System.out.println(chat(connector, "https://127.0.0.1:" + sim.port()));
         }
     }
 
