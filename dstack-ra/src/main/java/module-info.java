@@ -3,6 +3,7 @@
  * and V1 msgpack attestation formats with {@code AppInfo} and the measurements, and env encryption.
  */
 module dev.atlas.dstack.ra {
+    requires transitive dev.atlas.tdx;
     requires org.bouncycastle.provider;
     requires com.fasterxml.jackson.databind;
 

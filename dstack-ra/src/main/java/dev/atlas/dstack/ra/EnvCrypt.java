@@ -135,7 +135,7 @@ public final class EnvCrypt {
             throw new RaException(Reason.INVALID_ARGUMENT, "env key", "must be 32 bytes");
         }
         if (ciphertext.length > MAX_CIPHERTEXT) {
-            throw new RaException(Reason.TOO_LARGE, "encrypted_env",
+            throw new RaException(Reason.ENV_TOO_LARGE, "encrypted_env",
                     ciphertext.length + " bytes > " + MAX_CIPHERTEXT);
         }
         if (ciphertext.length < PUB + IV + TAG) {

@@ -112,7 +112,7 @@ public final class KmsSignatures {
         } else if (legacy != null) {
             signer = recoverEnvPublicKeySigner(x25519Public, legacy, appId);
         } else {
-            throw new RaException(Reason.MISSING_FIELD, "signature", "neither signature_v1 nor signature given");
+            throw new RaException(Reason.SIGNATURE_MALFORMED, "signature", "neither signature_v1 nor signature given");
         }
         requireSigner(signer, expectedKms, Reason.SIGNER_MISMATCH, "signature");
         return signer;
@@ -162,13 +162,13 @@ public final class KmsSignatures {
         try {
             appPub = Secp256k1.recoverMessage(getKeyMessage(purpose, key.publicKey()), appSig);
         } catch (RaException e) {
-            throw new RaException(Reason.CHAIN_APP_LINK, "signature_chain[0]", e.getMessage(), e);
+            throw new RaException(Reason.CHAIN_APP_LINK, "signature_chain[0]", e.detail(), e);
         }
         byte[] kmsPub;
         try {
             kmsPub = recoverK256Signer(kmsSig, appId, appPub);
         } catch (RaException e) {
-            throw new RaException(Reason.CHAIN_KMS_LINK, "signature_chain[1]", e.getMessage(), e);
+            throw new RaException(Reason.CHAIN_KMS_LINK, "signature_chain[1]", e.detail(), e);
         }
         requireSigner(kmsPub, expectedKms, Reason.CHAIN_KMS_LINK, "signature_chain[1]");
         return new ChainResult(appPub, kmsPub);

@@ -17,9 +17,10 @@
  *   <li>{@link dev.atlas.dstack.ra.EnvCrypt}: X25519 + AES-256-GCM env encryption.</li>
  * </ul>
  *
- * <p>Every failure is a checked {@link dev.atlas.dstack.ra.RaException} whose
- * {@link dev.atlas.dstack.ra.RaException.Reason} names the check and whose {@code field()} names the field
- * a decoder rejected. Key types and secrets print no secret in {@code toString} or in messages.
+ * <p>Every failure is a checked {@link dev.atlas.dstack.ra.RaException}, an
+ * {@link dev.atlas.tdx.AttestationException} whose coarse {@code reason()} and {@code kind()} callers switch on;
+ * its fine {@link dev.atlas.dstack.ra.RaException.Reason} ({@code raReason()}) names the check and its
+ * {@code field()} (also {@code subject()}) names the field a decoder rejected. Key types and secrets print no secret in {@code toString} or in messages.
  *
  * <p><b>Why Bouncy Castle</b> ({@code bcprov-jdk18on} only, its lightweight API): the module runs on JDK 17,
  * whose providers have no secp256k1 (SunEC dropped it in 16), no Keccak-256 (the JDK has only the standard

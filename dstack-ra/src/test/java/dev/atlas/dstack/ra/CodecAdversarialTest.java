@@ -18,7 +18,7 @@ class CodecAdversarialTest {
         Throwable[] t = new Throwable[1];
         assertThatThrownBy(c).isInstanceOf(RaException.class).satisfies(e -> t[0] = e);
         RaException e = (RaException) t[0];
-        assertThat(e.reason()).as(e.getMessage()).isEqualTo(r);
+        assertThat(e.raReason()).as(e.getMessage()).isEqualTo(r);
         return e;
     }
 

@@ -18,7 +18,7 @@ class EnvCryptTest {
 
     static void assertReason(org.assertj.core.api.ThrowableAssert.ThrowingCallable c, Reason r) {
         assertThatThrownBy(c).isInstanceOf(RaException.class)
-                .satisfies(e -> assertThat(((RaException) e).reason()).as(e.getMessage()).isEqualTo(r));
+                .satisfies(e -> assertThat(((RaException) e).raReason()).as(e.getMessage()).isEqualTo(r));
     }
 
     @Test
@@ -56,7 +56,7 @@ class EnvCryptTest {
             t[i] ^= 0x01;
             final int at = i;
             assertThatThrownBy(() -> EnvCrypt.decrypt(KEY, t)).as("byte " + at).isInstanceOf(RaException.class)
-                    .satisfies(e -> assertThat(((RaException) e).reason())
+                    .satisfies(e -> assertThat(((RaException) e).raReason())
                             .isIn(Reason.ENV_TAMPERED, Reason.ENV_BAD_PUBLIC_KEY));
         }
         // IV, ciphertext and tag changes are always ENV_TAMPERED
@@ -81,7 +81,7 @@ class EnvCryptTest {
             byte[] cut = Arrays.copyOf(ct, n);
             assertReason(() -> EnvCrypt.decrypt(KEY, cut), Reason.ENV_TAMPERED);
         }
-        assertReason(() -> EnvCrypt.decrypt(KEY, new byte[EnvCrypt.MAX_CIPHERTEXT + 1]), Reason.TOO_LARGE);
+        assertReason(() -> EnvCrypt.decrypt(KEY, new byte[EnvCrypt.MAX_CIPHERTEXT + 1]), Reason.ENV_TOO_LARGE);
     }
 
     @Test
@@ -98,7 +98,7 @@ class EnvCryptTest {
             byte[] ct = EnvCrypt.encryptBytes(bad.getBytes(StandardCharsets.UTF_8), pub, RANDOM);
             assertThatThrownBy(() -> EnvCrypt.decrypt(KEY, ct)).isInstanceOf(RaException.class)
                     .satisfies(e -> {
-                        assertThat(((RaException) e).reason()).isEqualTo(Reason.ENV_PLAINTEXT_INVALID);
+                        assertThat(((RaException) e).raReason()).isEqualTo(Reason.ENV_PLAINTEXT_INVALID);
                         assertThat(e.getMessage()).doesNotContain("SECRETVALUE");
                     });
         }

@@ -115,9 +115,9 @@ class KeyDerivationTest {
         java.util.Arrays.fill(ff, (byte) 0xff);
         for (byte[] s : new byte[][] {zero, ff}) {
             assertThatThrownBy(() -> P256PrivateKey.fromScalar(s)).isInstanceOf(RaException.class)
-                    .extracting(e -> ((RaException) e).reason()).isEqualTo(RaException.Reason.KEY_OUT_OF_RANGE);
+                    .extracting(e -> ((RaException) e).raReason()).isEqualTo(RaException.Reason.KEY_OUT_OF_RANGE);
             assertThatThrownBy(() -> K256PrivateKey.fromScalar(s)).isInstanceOf(RaException.class)
-                    .extracting(e -> ((RaException) e).reason()).isEqualTo(RaException.Reason.KEY_OUT_OF_RANGE);
+                    .extracting(e -> ((RaException) e).raReason()).isEqualTo(RaException.Reason.KEY_OUT_OF_RANGE);
         }
     }
 

@@ -53,7 +53,7 @@ class MrConfigTest {
     static void fails(String doc, RaException.Reason r, String field) {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> MrConfigV3.fromDocument(doc))
                 .isInstanceOf(RaException.class).satisfies(e -> {
-                    assertThat(((RaException) e).reason()).as(e.getMessage()).isEqualTo(r);
+                    assertThat(((RaException) e).raReason()).as(e.getMessage()).isEqualTo(r);
                     if (field != null) {
                         assertThat(((RaException) e).field()).isEqualTo(field);
                     }

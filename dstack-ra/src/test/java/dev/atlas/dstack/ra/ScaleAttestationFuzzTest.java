@@ -36,7 +36,7 @@ class ScaleAttestationFuzzTest {
     }
 
     static void check(RaException e) {
-        if (e.reason() == null) {
+        if (e.raReason() == null) {
             throw new AssertionError("no reason");
         }
     }

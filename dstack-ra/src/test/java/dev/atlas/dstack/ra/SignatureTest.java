@@ -20,7 +20,7 @@ class SignatureTest {
 
     static void assertReason(ThrowingCallable c, Reason r) {
         assertThatThrownBy(c).isInstanceOf(RaException.class)
-                .satisfies(e -> assertThat(((RaException) e).reason()).as(e.getMessage()).isEqualTo(r));
+                .satisfies(e -> assertThat(((RaException) e).raReason()).as(e.getMessage()).isEqualTo(r));
     }
 
     static K256PrivateKey key(int seed) throws RaException {
@@ -107,7 +107,7 @@ class SignatureTest {
             try {
                 Secp256k1.recover(hash, RecoverableSignature.of(noPoint));
             } catch (RaException e) {
-                assertThat(e.reason()).isEqualTo(Reason.SIGNATURE_RECOVERY_FAILED);
+                assertThat(e.raReason()).isEqualTo(Reason.SIGNATURE_RECOVERY_FAILED);
                 break;
             }
         }
@@ -155,7 +155,7 @@ class SignatureTest {
         assertReason(() -> KmsSignatures.verifyEnvPublicKey(pub, APP_ID, legacy, v1, ts, Instant.ofEpochSecond(ts + 1000),
                 kms.publicKey()), Reason.TIMESTAMP_TOO_OLD);
         assertReason(() -> KmsSignatures.verifyEnvPublicKey(pub, APP_ID, null, null, null, Instant.now(), kms.publicKey()),
-                Reason.MISSING_FIELD);
+                Reason.SIGNATURE_MALFORMED);
     }
 
     @Test
