@@ -28,7 +28,8 @@ class AttestationExceptionKindTest {
                 notRejected.add(r);
             }
         }
-        assertThat(notRejected).containsExactlyInAnyOrder(Reason.COLLATERAL_FETCH_FAILED, Reason.INVALID_POLICY);
+        assertThat(notRejected).containsExactlyInAnyOrder(Reason.COLLATERAL_FETCH_FAILED, Reason.INVALID_POLICY,
+                Reason.INVALID_ARGUMENT);
     }
 
     @Test

@@ -29,7 +29,9 @@ public class AttestationException extends GeneralSecurityException {
      * <p>One enum for all layers, kept on purpose: its values are public API (switches, {@code EnumSet}s and JSON
      * error codes of callers use them), and a reason interface per layer would make every {@code reason()}
      * switch non-exhaustive. Upper layers decide by {@link #kind()}, not by knowing every value, so a new reason
-     * needs only its constant and its kind here; see {@code docs/dcap-semantics.md}.
+     * needs only its constant and its kind here; see {@code docs/dcap-semantics.md}. A layer with a finer
+     * vocabulary of its own subclasses this exception instead of adding a value per check, and maps each of its
+     * reasons to one value here (dstack-ra's {@code RaException}; see {@code docs/dstack-ra.md}).
      */
     public enum Reason {
         // --- input decoding ---
@@ -159,7 +161,29 @@ public class AttestationException extends GeneralSecurityException {
         /** The server answered {@code POST /tdx_quote} with a non-2xx status (the message quotes the body). */
         QUOTE_REQUEST_FAILED(Kind.REJECTED),
         /** The TLS session cannot be bound: not TLS 1.3, no exporter, or no peer certificate. */
-        CHANNEL_BINDING_UNAVAILABLE(Kind.REJECTED);
+        CHANNEL_BINDING_UNAVAILABLE(Kind.REJECTED),
+
+        // --- dstack shared vocabulary (dstack-ra; its RaException.Reason says which check) ---
+        /** A dstack-ra call got an argument of the wrong size or shape (a 19-byte app id, a 31-byte env key, bad
+         *  hex, a PKCS#8 key that is not P-256) or a key scalar that is 0 or not below the curve order. */
+        INVALID_ARGUMENT(Kind.CONFIGURATION),
+        /** A dstack attestation or a part of it ({@code VersionedAttestation} V0 SCALE or V1 msgpack, the msgpack
+         *  {@code AppInfo}, the MrConfigV3 document, the vm_config) does not decode: truncated, wrong type or
+         *  length, non-canonical, unknown version or variant, missing, unknown or duplicate field, a limit. */
+        MALFORMED_ATTESTATION(Kind.REJECTED),
+        /** A dstack attestation for a platform this library does not verify (GCP-TDX, Nitro Enclave, SEV-SNP,
+         *  AWS NitroTPM). */
+        UNSUPPORTED_PLATFORM(Kind.REJECTED),
+        /** A recoverable secp256k1 (Keccak-256) signature or a KMS signature chain is missing or malformed, does
+         *  not recover, or recovers to a key other than the expected one. */
+        SIGNATURE_INVALID(Kind.REJECTED),
+        /** A timestamped signature (the env public key's {@code signature_v1}) is older than the allowed age or
+         *  further in the future than the allowed skew. */
+        SIGNATURE_TIMESTAMP_INVALID(Kind.REJECTED),
+        /** An encrypted env (X25519 + AES-256-GCM) cannot be decrypted: truncated, too large, tampered, a
+         *  low-order X25519 key (also refused when encrypting, since the guest would refuse it), or a plaintext
+         *  that is not the env JSON. */
+        ENV_DECRYPTION_FAILED(Kind.REJECTED);
 
         private final Kind kind;
 

@@ -1,0 +1,149 @@
+package dev.atlas.dstack.ra;
+
+import dev.atlas.tdx.AttestationException;
+import java.util.Objects;
+
+/**
+ * The checked exception of {@code dstack-ra}, a member of the one {@link AttestationException} family.
+ *
+ * <p>Two reasons, one per layer:
+ * <ul>
+ *   <li>{@link #reason()} (inherited) is the coarse {@link AttestationException.Reason}, for example
+ *       {@code MALFORMED_ATTESTATION} or {@code SIGNATURE_INVALID}; with {@link #kind()} it is what callers switch
+ *       on, and it is API of {@code atlas-tdx};</li>
+ *   <li>{@link #raReason()} is the fine {@link RaException.Reason}, for example {@code NON_CANONICAL} or
+ *       {@code CHAIN_KMS_LINK}: which check of this module failed. It is API of {@code dstack-ra}, and each value
+ *       maps to exactly one coarse reason ({@link Reason#coarse()}).</li>
+ * </ul>
+ * This keeps dstack's decoder and signature vocabulary out of the lowest enum (issue 16) while callers that
+ * {@code catch (AttestationException e)} keep deciding by {@code e.kind()}.
+ *
+ * <p>For decoders, {@link #field()} (also {@link #subject()}) names the field, for example
+ * {@code quote.event_log[3].digest}. Messages never contain key material or plaintext.
+ */
+public final class RaException extends AttestationException {
+    private static final long serialVersionUID = 2L;
+
+    /**
+     * Which check of {@code dstack-ra} failed. This enum hides the inherited {@link AttestationException.Reason}
+     * inside this class only; outside it is always spelled {@code RaException.Reason}.
+     */
+    public enum Reason {
+        /** An argument of the wrong size or shape (for example a 19-byte app id, a negative timestamp, bad hex). */
+        INVALID_ARGUMENT(AttestationException.Reason.INVALID_ARGUMENT),
+        /** A derived or given scalar is 0 or not below the curve order. */
+        KEY_OUT_OF_RANGE(AttestationException.Reason.INVALID_ARGUMENT),
+        /** A signature is missing, not 65 bytes, has r or s out of range, or an unknown recovery id. */
+        SIGNATURE_MALFORMED(AttestationException.Reason.SIGNATURE_INVALID),
+        /** No public key can be recovered from the signature (r is not an x coordinate). */
+        SIGNATURE_RECOVERY_FAILED(AttestationException.Reason.SIGNATURE_INVALID),
+        /** The signature recovers to a key other than the expected one. */
+        SIGNER_MISMATCH(AttestationException.Reason.SIGNATURE_INVALID),
+        /** A timestamped signature is older than the allowed age. */
+        TIMESTAMP_TOO_OLD(AttestationException.Reason.SIGNATURE_TIMESTAMP_INVALID),
+        /** A timestamped signature is further in the future than the allowed skew. */
+        TIMESTAMP_IN_FUTURE(AttestationException.Reason.SIGNATURE_TIMESTAMP_INVALID),
+        /** A signature chain has the wrong number of links. */
+        CHAIN_LENGTH(AttestationException.Reason.SIGNATURE_INVALID),
+        /** The app link of a {@code GetKey} chain does not sign the derived key with the given purpose. */
+        CHAIN_APP_LINK(AttestationException.Reason.SIGNATURE_INVALID),
+        /** The KMS link of a chain recovers to a key other than the expected KMS root key. */
+        CHAIN_KMS_LINK(AttestationException.Reason.SIGNATURE_INVALID),
+        /** Attestation, {@code AppInfo} or MrConfig input larger than the format's limit. */
+        TOO_LARGE(AttestationException.Reason.MALFORMED_ATTESTATION),
+        /** Input ends inside a field. */
+        TRUNCATED(AttestationException.Reason.MALFORMED_ATTESTATION),
+        /** Bytes left after a complete value. */
+        TRAILING_BYTES(AttestationException.Reason.MALFORMED_ATTESTATION),
+        /** A field has the wrong wire type (for example a string where a map is required). */
+        WRONG_TYPE(AttestationException.Reason.MALFORMED_ATTESTATION),
+        /** A fixed-size field has the wrong length (for example {@code report_data} not 64 bytes). */
+        BAD_LENGTH(AttestationException.Reason.MALFORMED_ATTESTATION),
+        /** A length or integer that is not in its shortest form (SCALE compact). */
+        NON_CANONICAL(AttestationException.Reason.MALFORMED_ATTESTATION),
+        /** The first byte selects no known attestation format, or {@code version} is not 1 (3 for MrConfig). */
+        UNKNOWN_VERSION(AttestationException.Reason.MALFORMED_ATTESTATION),
+        /** A known but unsupported platform (only TDX is implemented). */
+        UNSUPPORTED_PLATFORM(AttestationException.Reason.UNSUPPORTED_PLATFORM),
+        /** An enum index or {@code kind} that names no variant. */
+        UNKNOWN_VARIANT(AttestationException.Reason.MALFORMED_ATTESTATION),
+        /** A string that is not valid UTF-8. */
+        INVALID_UTF8(AttestationException.Reason.MALFORMED_ATTESTATION),
+        /** A required field is missing. */
+        MISSING_FIELD(AttestationException.Reason.MALFORMED_ATTESTATION),
+        /** A key that a strict document ({@code deny_unknown_fields}) does not define. */
+        UNKNOWN_FIELD(AttestationException.Reason.MALFORMED_ATTESTATION),
+        /** A map key appears twice. */
+        DUPLICATE_FIELD(AttestationException.Reason.MALFORMED_ATTESTATION),
+        /** A collection with more elements, or nesting deeper, than allowed. */
+        LIMIT_EXCEEDED(AttestationException.Reason.MALFORMED_ATTESTATION),
+        /** A TDX quote that is too short or of an unknown version or body type. */
+        BAD_QUOTE(AttestationException.Reason.MALFORMED_QUOTE),
+        /** The vm_config / sys-config JSON cannot be read. */
+        BAD_CONFIG(AttestationException.Reason.MALFORMED_ATTESTATION),
+        /** An encrypted env shorter than public key, IV and tag. */
+        ENV_TRUNCATED(AttestationException.Reason.ENV_DECRYPTION_FAILED),
+        /** An encrypted env larger than {@link EnvCrypt#MAX_CIPHERTEXT} (our limit). */
+        ENV_TOO_LARGE(AttestationException.Reason.ENV_DECRYPTION_FAILED),
+        /** The AES-GCM tag does not verify: wrong key, or a changed byte. */
+        ENV_TAMPERED(AttestationException.Reason.ENV_DECRYPTION_FAILED),
+        /** The sender's (or, when encrypting, the recipient's) X25519 key is a low-order point (all-zero shared
+         *  secret). */
+        ENV_BAD_PUBLIC_KEY(AttestationException.Reason.ENV_DECRYPTION_FAILED),
+        /** The decrypted env is not {@code {"env":[{"key":..,"value":..}]}}. */
+        ENV_PLAINTEXT_INVALID(AttestationException.Reason.ENV_DECRYPTION_FAILED);
+
+        private final AttestationException.Reason coarse;
+
+        Reason(AttestationException.Reason coarse) {
+            this.coarse = Objects.requireNonNull(coarse);
+        }
+
+        /** The coarse reason of the {@link AttestationException} family this check belongs to. Never null. */
+        public AttestationException.Reason coarse() {
+            return coarse;
+        }
+
+        /** {@code coarse().kind()}. Never null. */
+        public AttestationException.Kind kind() {
+            return coarse.kind();
+        }
+    }
+
+    private final Reason raReason;
+    private final String field;
+
+    public RaException(Reason reason, String message) {
+        this(reason, null, message, null);
+    }
+
+    public RaException(Reason reason, String field, String message) {
+        this(reason, field, message, null);
+    }
+
+    public RaException(Reason reason, String field, String message, Throwable cause) {
+        super(Objects.requireNonNull(reason, "reason").coarse(), field, null, null,
+                (field == null ? "" : field + ": ") + message);
+        this.raReason = reason;
+        this.field = field;
+        if (cause != null) {
+            initCause(cause);
+        }
+    }
+
+    /** The fine, {@code dstack-ra} reason; {@link #reason()} is its {@link Reason#coarse() coarse} one. */
+    public Reason raReason() {
+        return raReason;
+    }
+
+    /** The field that failed to decode, or null when the failure is not about one field; see {@link #subject()}. */
+    public String field() {
+        return field;
+    }
+
+    /** {@code COARSE (FINE): field: message}, for example {@code MALFORMED_ATTESTATION (TRUNCATED): quote: ...}. */
+    @Override
+    public String getMessage() {
+        return reason() + " (" + raReason + "): " + detail();
+    }
+}

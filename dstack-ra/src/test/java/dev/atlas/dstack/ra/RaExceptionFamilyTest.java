@@ -1,0 +1,145 @@
+package dev.atlas.dstack.ra;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.atlas.tdx.AttestationException;
+import dev.atlas.tdx.AttestationException.Kind;
+import java.util.EnumMap;
+import java.util.EnumSet;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link RaException} is an {@link AttestationException}: every fine {@link RaException.Reason} maps to one coarse
+ * {@link AttestationException.Reason} and so has a kind, and callers catch the family and decide by kind.
+ */
+class RaExceptionFamilyTest {
+    private static final AttestationException.Reason INVALID_ARGUMENT = AttestationException.Reason.INVALID_ARGUMENT;
+    private static final AttestationException.Reason SIGNATURE = AttestationException.Reason.SIGNATURE_INVALID;
+    private static final AttestationException.Reason TIMESTAMP =
+            AttestationException.Reason.SIGNATURE_TIMESTAMP_INVALID;
+    private static final AttestationException.Reason MALFORMED = AttestationException.Reason.MALFORMED_ATTESTATION;
+    private static final AttestationException.Reason ENV = AttestationException.Reason.ENV_DECRYPTION_FAILED;
+
+    /** The mapping is API of both modules; this table pins it (docs/dstack-ra.md has the same table). */
+    static Map<RaException.Reason, AttestationException.Reason> expectedMapping() {
+        Map<RaException.Reason, AttestationException.Reason> m = new EnumMap<>(RaException.Reason.class);
+        m.put(RaException.Reason.INVALID_ARGUMENT, INVALID_ARGUMENT);
+        m.put(RaException.Reason.KEY_OUT_OF_RANGE, INVALID_ARGUMENT);
+        for (RaException.Reason r : EnumSet.of(RaException.Reason.SIGNATURE_MALFORMED,
+                RaException.Reason.SIGNATURE_RECOVERY_FAILED, RaException.Reason.SIGNER_MISMATCH,
+                RaException.Reason.CHAIN_LENGTH, RaException.Reason.CHAIN_APP_LINK, RaException.Reason.CHAIN_KMS_LINK)) {
+            m.put(r, SIGNATURE);
+        }
+        m.put(RaException.Reason.TIMESTAMP_TOO_OLD, TIMESTAMP);
+        m.put(RaException.Reason.TIMESTAMP_IN_FUTURE, TIMESTAMP);
+        for (RaException.Reason r : EnumSet.of(RaException.Reason.TOO_LARGE, RaException.Reason.TRUNCATED,
+                RaException.Reason.TRAILING_BYTES, RaException.Reason.WRONG_TYPE, RaException.Reason.BAD_LENGTH,
+                RaException.Reason.NON_CANONICAL, RaException.Reason.UNKNOWN_VERSION,
+                RaException.Reason.UNKNOWN_VARIANT, RaException.Reason.INVALID_UTF8, RaException.Reason.MISSING_FIELD,
+                RaException.Reason.UNKNOWN_FIELD, RaException.Reason.DUPLICATE_FIELD,
+                RaException.Reason.LIMIT_EXCEEDED, RaException.Reason.BAD_CONFIG)) {
+            m.put(r, MALFORMED);
+        }
+        m.put(RaException.Reason.UNSUPPORTED_PLATFORM, AttestationException.Reason.UNSUPPORTED_PLATFORM);
+        m.put(RaException.Reason.BAD_QUOTE, AttestationException.Reason.MALFORMED_QUOTE);
+        for (RaException.Reason r : EnumSet.of(RaException.Reason.ENV_TRUNCATED, RaException.Reason.ENV_TOO_LARGE,
+                RaException.Reason.ENV_TAMPERED, RaException.Reason.ENV_BAD_PUBLIC_KEY,
+                RaException.Reason.ENV_PLAINTEXT_INVALID)) {
+            m.put(r, ENV);
+        }
+        return m;
+    }
+
+    @Test
+    void everyFineReasonMapsToOneCoarseReasonAndHasAKind() {
+        Map<RaException.Reason, AttestationException.Reason> expected = expectedMapping();
+        assertThat(expected.keySet()).containsExactlyInAnyOrderElementsOf(EnumSet.allOf(RaException.Reason.class));
+        for (RaException.Reason r : RaException.Reason.values()) {
+            assertThat(r.coarse()).as(r.name()).isEqualTo(expected.get(r));
+            assertThat(r.kind()).as(r.name()).isNotNull().isEqualTo(r.coarse().kind());
+
+            RaException e = new RaException(r, "quote.event_log[0].digest", "some check");
+            AttestationException asFamily = e;
+            assertThat(asFamily.reason()).isEqualTo(r.coarse());
+            assertThat(asFamily.kind()).isEqualTo(r.kind());
+            assertThat(e.raReason()).isEqualTo(r);
+            assertThat(e.field()).isEqualTo("quote.event_log[0].digest");
+            assertThat(e.subject()).contains("quote.event_log[0].digest");
+            assertThat(e.expected()).isEmpty();
+            assertThat(e.detail()).isEqualTo("quote.event_log[0].digest: some check");
+            assertThat(e.getMessage())
+                    .isEqualTo(r.coarse() + " (" + r + "): quote.event_log[0].digest: some check");
+
+            RaException noField = new RaException(r, "whole input");
+            assertThat(noField.field()).isNull();
+            assertThat(noField.subject()).isEmpty();
+            assertThat(noField.getMessage()).isEqualTo(r.coarse() + " (" + r + "): whole input");
+        }
+    }
+
+    @Test
+    void theCoarseValuesDstackRaAddedHaveTheirKinds() {
+        assertThat(INVALID_ARGUMENT.kind()).isEqualTo(Kind.CONFIGURATION);
+        for (AttestationException.Reason r : EnumSet.of(SIGNATURE, TIMESTAMP, MALFORMED, ENV,
+                AttestationException.Reason.UNSUPPORTED_PLATFORM, AttestationException.Reason.MALFORMED_QUOTE)) {
+            assertThat(r.kind()).as(r.name()).isEqualTo(Kind.REJECTED);
+        }
+        // no dstack-ra check is a retryable one: it never touches the network
+        for (RaException.Reason r : RaException.Reason.values()) {
+            assertThat(r.kind()).as(r.name()).isNotEqualTo(Kind.IO);
+        }
+    }
+
+    @Test
+    void theCauseIsKept() {
+        IllegalStateException cause = new IllegalStateException("inner");
+        RaException e = new RaException(RaException.Reason.CHAIN_APP_LINK, "signature_chain[0]", "x", cause);
+        assertThat(e.getCause()).isSameAs(cause);
+        assertThat(new RaException(RaException.Reason.TRUNCATED, "x").getCause()).isNull();
+    }
+
+    interface Call {
+        void run() throws AttestationException;
+    }
+
+    /** What a caller that knows only atlas-tdx's family does: catch it and switch on the kind. */
+    static String decide(Call c) {
+        try {
+            c.run();
+            return "ok";
+        } catch (AttestationException e) {
+            return switch (e.kind()) {
+                case CONFIGURATION -> "fix the input: " + e.reason();
+                case IO -> "retry: " + e.reason();
+                case REJECTED -> "do not trust: " + e.reason();
+            };
+        }
+    }
+
+    @Test
+    void callersCatchAttestationExceptionAndSwitchOnKind() {
+        assertThat(decide(() -> VersionedAttestation.decode(new byte[] {0x42})))
+                .isEqualTo("do not trust: MALFORMED_ATTESTATION");
+        assertThat(decide(() -> VersionedAttestation.decode(new byte[] {0x00})))
+                .isEqualTo("do not trust: MALFORMED_ATTESTATION");
+        assertThat(decide(() -> RecoverableSignature.of(new byte[64])))
+                .isEqualTo("do not trust: SIGNATURE_INVALID");
+        assertThat(decide(() -> EnvCrypt.decrypt(EnvCryptTest.KEY, new byte[10])))
+                .isEqualTo("do not trust: ENV_DECRYPTION_FAILED");
+        assertThat(decide(() -> EnvCrypt.publicKey(SecretBytes.of(new byte[31]))))
+                .isEqualTo("fix the input: INVALID_ARGUMENT");
+    }
+
+    @Test
+    void aCallerCanStillReadTheFineReason() {
+        try {
+            VersionedAttestation.decode(new byte[] {0x00});
+            throw new AssertionError("decoded");
+        } catch (AttestationException e) {
+            assertThat(e).isInstanceOf(RaException.class);
+            assertThat(((RaException) e).raReason()).isEqualTo(RaException.Reason.TRUNCATED);
+            assertThat(e.subject()).isPresent();
+        }
+    }
+}
