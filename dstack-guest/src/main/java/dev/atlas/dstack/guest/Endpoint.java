@@ -39,7 +39,8 @@ public record Endpoint(Path socket, URI url) {
     }
 
     /**
-     * Parses an endpoint: {@code http://…} and {@code https://…} URLs, {@code unix:/path}, or a socket path.
+     * Parses an endpoint: {@code http://…} and {@code https://…} URLs, {@code unix:/path}, or a socket path
+     * (anything else with {@code ://} is refused).
      *
      * @throws IllegalArgumentException if it is empty or a malformed URL
      */
@@ -56,6 +57,9 @@ public record Endpoint(Path socket, URI url) {
             }
         }
         String path = text.startsWith("unix:") ? text.substring(5) : text;
+        if (path.contains("://")) {
+            throw new IllegalArgumentException("endpoint scheme must be http, https or unix");
+        }
         if (path.isEmpty() || path.indexOf('\0') >= 0) {
             throw new IllegalArgumentException("malformed socket path");
         }

@@ -48,6 +48,7 @@ final class FakeAgent implements AutoCloseable {
     private final Function<String, Reply> handler;
     private final String endpoint;
     private final Thread thread;
+    private Path socket;
 
     private FakeAgent(ServerSocketChannel server, String endpoint, Function<String, Reply> handler) {
         this.server = server;
@@ -61,7 +62,9 @@ final class FakeAgent implements AutoCloseable {
     static FakeAgent unix(Path socket, Function<String, Reply> handler) throws IOException {
         ServerSocketChannel s = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         s.bind(UnixDomainSocketAddress.of(socket));
-        return new FakeAgent(s, socket.toString(), handler);
+        FakeAgent a = new FakeAgent(s, socket.toString(), handler);
+        a.socket = socket;
+        return a;
     }
 
     static FakeAgent tcp(Function<String, Reply> handler) throws IOException {
@@ -134,5 +137,8 @@ final class FakeAgent implements AutoCloseable {
     public void close() throws IOException {
         server.close();
         thread.interrupt();
+        if (socket != null) {
+            java.nio.file.Files.deleteIfExists(socket);
+        }
     }
 }
