@@ -14,9 +14,9 @@ import java.nio.file.Path;
 final class TlsFixture {
     private TlsFixture() {}
 
+    /** {@code ../shared/testdata/dstack/NAME} (the test is skipped when the folder is absent). */
     static Path shared(String name) {
-        String base = System.getProperty("dstack.testdata", "../../shared/testdata/dstack");
-        return Path.of(base).resolve(name);
+        return dev.atlas.testing.SharedTestData.dir().resolve("dstack").resolve(name);
     }
 
     static JsonNode appkeys() {

@@ -10,7 +10,7 @@ import net.jqwik.api.Property;
 import net.jqwik.api.constraints.Size;
 
 /** Properties of the response parsers: hex round-trips, and arbitrary input fails only as MALFORMED_RESPONSE. */
-class ResponseParsersProperties {
+class ResponseParsersPropertiesTest {
     static final ResponseParsers.Ctx CTX = new ResponseParsers.Ctx("unix:/test", "Test");
 
     @Property
