@@ -37,12 +37,14 @@ public final class DstackClient {
 
     private final Endpoint endpoint;
     private final Transport transport;
-    private final Builder settings;
+    /** The same settings with the {@link #REACHABLE_TIMEOUT} read timeout (or the read timeout, if shorter). */
+    private final Transport quickTransport;
 
-    private DstackClient(Builder b, Endpoint endpoint, long readMillis) {
+    private DstackClient(Endpoint endpoint, long connectMillis, long readMillis, int maxBody, SSLContext ssl) {
         this.endpoint = endpoint;
-        this.settings = b;
-        this.transport = new Transport(endpoint, b.connectTimeout.toMillis(), readMillis, b.maxResponseBytes, b.ssl);
+        this.transport = new Transport(endpoint, connectMillis, readMillis, maxBody, ssl);
+        this.quickTransport = new Transport(endpoint, connectMillis,
+                Math.min(REACHABLE_TIMEOUT.toMillis(), readMillis), maxBody, ssl);
     }
 
     /** A builder: endpoint lookup against the process environment, 3 s connect, 30 s read, 4 MiB. */
@@ -144,10 +146,8 @@ public final class DstackClient {
 
     /** Whether {@code Info} answers well within {@link #REACHABLE_TIMEOUT} (or the read timeout, if shorter). */
     public boolean isReachable() {
-        long ms = Math.min(REACHABLE_TIMEOUT.toMillis(), settings.readTimeout.toMillis());
-        DstackClient quick = new DstackClient(settings, endpoint, ms);
         try {
-            quick.info();
+            ResponseParsers.info(ctx("Info"), call(quickTransport, "Info", "{}"));
             return true;
         } catch (DstackGuestException e) {
             return false;
@@ -173,7 +173,11 @@ public final class DstackClient {
     }
 
     private byte[] call(String method, String json) throws DstackGuestException {
-        Http1ResponseReader.Response r = transport.call(method, json.getBytes(StandardCharsets.UTF_8));
+        return call(transport, method, json);
+    }
+
+    private byte[] call(Transport t, String method, String json) throws DstackGuestException {
+        Http1ResponseReader.Response r = t.call(method, json.getBytes(StandardCharsets.UTF_8));
         if (r.status() == 200) {
             return r.body();
         }
@@ -231,14 +235,15 @@ public final class DstackClient {
 
         public DstackClient build() {
             Endpoint ep = Endpoint.resolve(endpoint, env != null ? env : System.getenv(), exists);
-            if (ssl == null) {
+            SSLContext tls = ssl;
+            if (tls == null) {
                 try {
-                    ssl = SSLContext.getDefault();
+                    tls = SSLContext.getDefault();
                 } catch (NoSuchAlgorithmException e) {
                     throw new IllegalStateException("no default TLS context", e);
                 }
             }
-            return new DstackClient(this, ep, readTimeout.toMillis());
+            return new DstackClient(ep, connectTimeout.toMillis(), readTimeout.toMillis(), maxResponseBytes, tls);
         }
     }
 }

@@ -179,6 +179,13 @@ final class Transport {
                 var params = s.getSSLParameters();
                 params.setEndpointIdentificationAlgorithm("HTTPS");
                 s.setSSLParameters(params);
+                try {
+                    s.startHandshake();
+                } catch (SocketTimeoutException e) {
+                    throw fail(Reason.TIMEOUT, method, "TLS handshake not done within " + readMillis + " ms", e);
+                } catch (IOException e) {
+                    throw fail(Reason.CONNECT_FAILED, method, "TLS handshake failed: " + e.getClass().getSimpleName(), e);
+                }
                 OutputStream os = s.getOutputStream();
                 os.write(req);
                 os.flush();
