@@ -1,0 +1,11 @@
+/**
+ * The dstack guest-agent SDK for Java apps inside a CVM: {@link dev.atlas.dstack.guest.DstackClient} speaks
+ * pRPC JSON to the guest agent over its Unix socket or http(s), with typed records, strict bounded reads and
+ * timeouts. JDK + Jackson only.
+ */
+module dev.atlas.dstack.guest {
+    requires dev.atlas.protocol;
+    requires com.fasterxml.jackson.databind;
+
+    exports dev.atlas.dstack.guest;
+}
