@@ -51,19 +51,25 @@ public record AppInfo(byte[] appId, byte[] composeHash, byte[] instanceId, byte[
         if (mrSystem.length != 32 || mrAggregated.length != 32) {
             throw new IllegalArgumentException("mr_system and mr_aggregated are 32 bytes");
         }
-        if (initScriptHashes != null) {
-            List<byte[]> l = new ArrayList<>();
-            for (byte[] h : initScriptHashes) {
-                if (h.length != 32) {
-                    throw new IllegalArgumentException("each init_script_hash must be 32 bytes");
-                }
-                l.add(h.clone());
-            }
-            if (l.size() > MAX_INIT_SCRIPTS) {
-                throw new IllegalArgumentException("at most " + MAX_INIT_SCRIPTS + " init_script_hashes");
-            }
-            initScriptHashes = List.copyOf(l);
+        initScriptHashes = copyInitScriptHashes(initScriptHashes);
+    }
+
+    /** {@code hashes} checked (32 bytes each, at most {@link #MAX_INIT_SCRIPTS}) and deep-copied; null stays null. */
+    static List<byte[]> copyInitScriptHashes(List<byte[]> hashes) {
+        if (hashes == null) {
+            return null;
         }
+        if (hashes.size() > MAX_INIT_SCRIPTS) {
+            throw new IllegalArgumentException("at most " + MAX_INIT_SCRIPTS + " init_script_hashes");
+        }
+        List<byte[]> l = new ArrayList<>();
+        for (byte[] h : hashes) {
+            if (h.length != 32) {
+                throw new IllegalArgumentException("each init_script_hash must be 32 bytes");
+            }
+            l.add(h.clone());
+        }
+        return List.copyOf(l);
     }
 
     private static byte[] copy(byte[] b, String name) {

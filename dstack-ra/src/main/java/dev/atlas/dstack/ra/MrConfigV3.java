@@ -57,19 +57,7 @@ public record MrConfigV3(byte[] appId, byte[] composeHash, byte[] gpuPolicyHash,
         Objects.requireNonNull(keyProvider, "keyProvider");
         keyProviderId = keyProviderId == null ? null : keyProviderId.clone();
         instanceId = instanceId == null ? null : instanceId.clone();
-        if (initScriptHashes != null) {
-            List<byte[]> l = new ArrayList<>();
-            for (byte[] h : initScriptHashes) {
-                if (h.length != 32) {
-                    throw new IllegalArgumentException("each init_script_hash must be 32 bytes");
-                }
-                l.add(h.clone());
-            }
-            if (l.size() > AppInfo.MAX_INIT_SCRIPTS) {
-                throw new IllegalArgumentException("at most 5 init_script_hashes");
-            }
-            initScriptHashes = List.copyOf(l);
-        }
+        initScriptHashes = AppInfo.copyInitScriptHashes(initScriptHashes);
     }
 
     /** {@code MrConfigV3::new}: empty app id, key provider id and instance id become absent. */
