@@ -153,7 +153,7 @@ public final class AtlsServer implements AutoCloseable {
         long t0 = System.nanoTime();
         AtlsServerCall call = new AtlsServerCall(calls.incrementAndGet(), ex.getRemoteAddress(), ex.getRequestMethod(),
                 path == null ? "" : path, config.clock.instant());
-        ex.setAttribute(AtlsServerCall.ATTRIBUTE, call);
+        TdxQuoteHandler.bind(ex, call);
         config.listener.callStart(call);
         Exception failure = null;
         try {
@@ -193,6 +193,7 @@ public final class AtlsServer implements AutoCloseable {
             }
         } finally {
             ex.close();
+            TdxQuoteHandler.unbind(ex);
             if (failure != null) {
                 config.listener.callFailed(call, failure, since(t0));
             } else {

@@ -20,7 +20,4 @@ public record AtlsServerCall(long id, InetSocketAddress peer, String method, Str
         Objects.requireNonNull(path, "path");
         Objects.requireNonNull(start, "start");
     }
-
-    /** The exchange attribute under which the server keeps the call of a request. */
-    public static final String ATTRIBUTE = "dev.atlas.server.AtlsServerCall";
 }

@@ -71,6 +71,53 @@ class AtlsServerListenerTest {
         assertThat(app.id()).isEqualTo(quote.id() + 1);
     }
 
+    /**
+     * Concurrent requests keep their own calls. Regression: the call used to travel in the exchange's
+     * attributes, which the JDK keeps per HttpContext, so one request's quoteEnd could carry another's call.
+     */
+    @Test
+    void concurrentRequestsKeepTheirOwnCalls() throws Exception {
+        List<Event> events = Collections.synchronizedList(new ArrayList<>());
+        int clients = 8;
+        try (SimulatedAtlsServer s = SimulatedAtlsServer.builder().server(b -> b.listener(recording(events, false)))
+                .start()) {
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(clients);
+            try {
+                List<java.util.concurrent.Future<Integer>> fs = new ArrayList<>();
+                for (int i = 0; i < clients; i++) {
+                    fs.add(pool.submit(() -> {
+                        int ok = 0;
+                        try (JsseClient c = JsseClient.connect(s.server().address(), s.certificate().leaf())) {
+                            for (int k = 0; k < 5; k++) {
+                                ok += c.exchange(JsseClient.quoteRequest("localhost",
+                                        AtlsServerTest.body(AtlsServerTest.nonce()))).status() == 200 ? 1 : 0;
+                            }
+                        }
+                        return ok;
+                    }));
+                }
+                for (var f : fs) {
+                    assertThat(f.get(30, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(5);
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (events.size() < clients * 5 * 4 && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        List<AtlsServerCall> distinct;
+        synchronized (events) {
+            distinct = events.stream().map(Event::call).distinct().toList();
+        }
+        assertThat(distinct).hasSize(clients * 5);
+        for (AtlsServerCall call : distinct) {
+            assertThat(namesOf(events, call)).as("events of call %d", call.id())
+                    .containsExactly("callStart", "quoteStart", "quoteEnd", "callEnd");
+        }
+    }
+
     @Test
     void aThrowingListenerNeverFailsARequest() throws Exception {
         List<Event> events = Collections.synchronizedList(new ArrayList<>());

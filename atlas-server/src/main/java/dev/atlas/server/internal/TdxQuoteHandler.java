@@ -145,15 +145,32 @@ public final class TdxQuoteHandler {
         }
     }
 
-    /** The call the server attached to {@code ex} (one made up when the handler runs on its own). */
+    /**
+     * The call of each request in flight, by exchange (identity). Not the exchange's attributes: the JDK's
+     * {@code HttpExchange.setAttribute} stores into the {@code HttpContext}'s map, shared by every exchange of
+     * that context, so a second request on another thread would overwrite the first one's call.
+     */
+    private static final java.util.concurrent.ConcurrentHashMap<HttpExchange, AtlsServerCall> CALLS =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** Attaches {@code call} to {@code ex} until {@link #unbind}. */
+    public static void bind(HttpExchange ex, AtlsServerCall call) {
+        CALLS.put(ex, call);
+    }
+
+    /** Ends the attachment made by {@link #bind}. */
+    public static void unbind(HttpExchange ex) {
+        CALLS.remove(ex);
+    }
+
+    /** The call the server attached to {@code ex} (one made up, id 0, when the handler runs on its own). */
     public static AtlsServerCall call(HttpExchange ex) {
-        if (ex.getAttribute(AtlsServerCall.ATTRIBUTE) instanceof AtlsServerCall c) {
+        AtlsServerCall c = CALLS.get(ex);
+        if (c != null) {
             return c;
         }
-        AtlsServerCall c = new AtlsServerCall(0, ex.getRemoteAddress(), ex.getRequestMethod(),
+        return new AtlsServerCall(0, ex.getRemoteAddress(), ex.getRequestMethod(),
                 String.valueOf(ex.getRequestURI().getPath()), java.time.Instant.now());
-        ex.setAttribute(AtlsServerCall.ATTRIBUTE, c);
-        return c;
     }
 
     /** Handles one exchange whose path is {@code /tdx_quote}. */
