@@ -21,7 +21,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -49,8 +49,9 @@ class DstackSdkInteropTest {
     @TempDir
     Path tmp;
 
-    @BeforeAll
-    static void locate() throws Exception {
+    /** Per test (not {@code @BeforeAll}) so that surefire reports each test as skipped, with the message. */
+    @BeforeEach
+    void locate() throws Exception {
         String dir = System.getProperty("atlas.dstack.sdk.dir");
         if (dir == null || dir.isBlank()) {
             dir = System.getenv("ATLAS_DSTACK_SDK_DIR");
