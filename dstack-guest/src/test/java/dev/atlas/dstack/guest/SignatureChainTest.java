@@ -107,6 +107,36 @@ class SignatureChainTest {
         assertThat(hash).startsWith("94f5f2fd").endsWith("b13b");
     }
 
+    /**
+     * Upstream known answer: dstack's simulator ({@code sdk/simulator/appkeys.json}: {@code k256_key},
+     * {@code k256_signature}; its app id is the {@code app-id} event of {@code sdk/simulator/attestation.bin})
+     * with the KMS and app public keys that {@code sdk/go/dstack/client_web3_test.go} expects for
+     * {@code GetKey("/test/path", "test-purpose")}. The KMS link is dstack's own bytes.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"unix", "tcp"})
+    void upstreamSimulatorChain(String t) throws Exception {
+        K256PrivateKey simApp = K256PrivateKey.fromScalar(HEX.parseHex(KMS_ROOT));
+        RecoverableSignature simK256Signature = RecoverableSignature.of(HEX.parseHex(
+                "9e618603e72d01fedb82deff6daf2d62a572becf0059eec3f89c1ab40e1f2e59"
+                + "4d2a283f843f34e8f39e4cc49a612496ce67223a12ac923f8efe330346dfc6c500"));
+        String simAppId = "5bb4ff9a3837357f19dc176407a5709c62eb6c56";
+        byte[] goExpectedKms = HEX.parseHex("0321529e458424ab1f710a3a57ec4dad2fb195ddca572f7469242ba6c7563085b6");
+        byte[] goExpectedApp = HEX.parseHex("02818494263695e8839122dbd88e281d7380622999df4e60a14befa0f2d096fc7c");
+        GetKeyResult sim = KmsSignatures.getKey(simApp, simK256Signature, "/test/path", "test-purpose");
+        List<byte[]> chain = new ArrayList<>();
+        sim.signatureChain().forEach(x -> chain.add(x.bytes()));
+        DstackClient c = client(t, simAppId, sim.key().scalar(), chain);
+        DerivedKey k = c.getKey("/test/path", "test-purpose", goExpectedKms);
+        ChainResult r = k.verifySignatureChain(goExpectedKms, HEX.parseHex(simAppId), "test-purpose");
+        assertThat(r.appPublicKey()).isEqualTo(goExpectedApp);
+        assertThat(r.kmsPublicKey()).isEqualTo(goExpectedKms);
+        // the same chain under another app id (the compose hash prefix) does not verify
+        assertRejected(() -> k.verifySignatureChain(goExpectedKms,
+                HEX.parseHex("c143116fef3940e7f776bfc0919c256232ae5338"), "test-purpose"),
+                RaException.Reason.CHAIN_KMS_LINK, HEX.formatHex(sim.key().scalar()));
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"unix", "tcp"})
     void verifiesThroughTheClient(String t) throws Exception {
