@@ -33,12 +33,14 @@ public record DerivedKey(byte[] key, List<byte[]> signatureChain) {
      * this check does not derive.
      *
      * @return the recovered app and KMS public keys (compressed)
-     * @throws RaException kind {@code REJECTED}: {@code CHAIN_LENGTH} (not exactly 2 links),
-     *     {@code CHAIN_APP_LINK} (link 0 recovers to no key), {@code CHAIN_KMS_LINK} (link 1 recovers to no key
-     *     or to another key than {@code expectedKmsPublicKey} — also what a tampered key, another purpose,
-     *     another app id or a swapped chain give, since a recoverable signature over a changed message
-     *     recovers to some other key), {@code SIGNATURE_MALFORMED}, {@code KEY_OUT_OF_RANGE}; messages name
-     *     public keys only, never the derived key
+     * @throws RaException kind {@code REJECTED} (coarse {@code SIGNATURE_INVALID}): {@code CHAIN_LENGTH} (not
+     *     exactly 2 links), {@code CHAIN_APP_LINK} (link 0 recovers to no key), {@code CHAIN_KMS_LINK} (link 1
+     *     recovers to no key or to another key than {@code expectedKmsPublicKey} — also what a tampered key,
+     *     another purpose, another app id or a swapped chain give, since a recoverable signature over a
+     *     changed message recovers to some other key), {@code SIGNATURE_MALFORMED} (a link that is not 65
+     *     bytes or has r/s out of range); {@code KEY_OUT_OF_RANGE} (coarse {@code INVALID_ARGUMENT}) when the
+     *     key is not a secp256k1 scalar, or {@code INVALID_ARGUMENT} for an expected key off the curve.
+     *     Messages name public keys only, never the derived key
      */
     public ChainResult verifySignatureChain(byte[] expectedKmsPublicKey, byte[] appId, String purpose)
             throws RaException {
