@@ -3,6 +3,7 @@ package dev.atlas.dstack.guest;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atlas.dstack.guest.DstackGuestException.Reason;
+import dev.atlas.dstack.ra.RaException;
 import dev.atlas.protocol.Http1ResponseReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -87,6 +88,33 @@ public final class DstackClient {
         o.put("purpose", Objects.requireNonNull(purpose, "purpose"));
         o.put("algorithm", Objects.requireNonNull(algorithm, "algorithm"));
         return ResponseParsers.key(ctx("GetKey"), call("GetKey", o.toString()));
+    }
+
+    /**
+     * {@code GetKey(path, purpose)} ({@code secp256k1}) with its signature chain verified against the KMS root
+     * key the caller trusts: calls {@code Info} for the app id, then {@code GetKey}, then
+     * {@link DerivedKey#verifySignatureChain}. Returns the key only when the chain verifies.
+     *
+     * @throws DstackGuestException a failed call ({@code Info} or {@code GetKey})
+     * @throws RaException the chain does not verify (kind {@code REJECTED}, fine reason {@code CHAIN_*}; see
+     *     {@link DerivedKey#verifySignatureChain})
+     */
+    public DerivedKey getKey(String path, String purpose, byte[] expectedKmsPublicKey)
+            throws DstackGuestException, RaException {
+        Objects.requireNonNull(expectedKmsPublicKey, "expectedKmsPublicKey");
+        byte[] appId = appIdBytes(info().appId());
+        DerivedKey k = getKey(path, purpose, "secp256k1");
+        k.verifySignatureChain(expectedKmsPublicKey, appId, purpose);
+        return k;
+    }
+
+    /** {@code Info}'s parser has already checked the hex; this keeps the check local. */
+    private static byte[] appIdBytes(String appId) throws RaException {
+        try {
+            return HexFormat.of().parseHex(appId);
+        } catch (IllegalArgumentException e) {
+            throw new RaException(RaException.Reason.INVALID_ARGUMENT, "app_id", "Info's app_id is not hex");
+        }
     }
 
     /** {@code GetTlsKey}: a fresh key with its certificate chain, parsed, ready as a key store. */

@@ -8,7 +8,8 @@ import java.util.Objects;
  * key material. {@link #reason()} says what went wrong.
  *
  * <p>An {@link IOException} rather than an {@code AttestationException}: talking to the local agent is
- * transport, not verification, and this module stays JDK + Jackson only.
+ * transport, not verification. Verification failures (the {@code GetKey} signature chain) are
+ * {@code dstack-ra}'s {@link dev.atlas.dstack.ra.RaException}s, kept apart from these.
  */
 public final class DstackGuestException extends IOException {
     private static final long serialVersionUID = 1L;
