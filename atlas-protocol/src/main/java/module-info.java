@@ -5,4 +5,5 @@
  */
 module dev.atlas.protocol {
     exports dev.atlas.protocol;
+    exports dev.atlas.protocol.internal to dev.atlas.client, dev.atlas.server;
 }
