@@ -149,6 +149,14 @@ class PrpcDispatcherTest {
                 "{\"path\":\"/a b\",\"n\":\"42\",\"flag\":\"true\",\"list\":[\"x\",\"y\"],\"sub\":{\"k\":\"v\"},"
                         + "\"json\":\"\"}");
         assertThat(get("/Echo?a=1&a=2").bodyText()).isEqualTo(err("query field `a`: multiple values for one key"));
+        // bracket contents that look like our internal tags are plain names (a Jazzer finding)
+        assertThat(get("/Echo?hl[%23]=02&x[i:1]=y&z[a:]=w").bodyText())
+                .isEqualTo("{\"hl\":{\"#\":\"02\"},\"x\":{\"i:1\":\"y\"},\"z\":{\"a:\":\"w\"}}");
+        assertThat(get("/Echo?l[0]=a&l[x]=b").bodyText()).isEqualTo(err("query field `l`: mixes list indexes and field names"));
+        assertThat(get("/Echo?l[0]=a&l[]=b").bodyText()).isEqualTo(err("query field `l`: mixes `[]` and `[n]`"));
+        assertThat(get("/Echo?a[b][c][d][e][f]=1").status()).isEqualTo(200);
+        assertThat(get("/Echo?a[b][c][d][e][f][g]=1").bodyText()).contains("nesting deeper than 5");
+        assertThat(get("/Echo?a%5B0%5D=1").bodyText()).contains("encoded brackets");
         assertThat(get("/Echo?a=%zz").bodyText()).isEqualTo(err("query field `a`: invalid percent-encoding"));
     }
 
