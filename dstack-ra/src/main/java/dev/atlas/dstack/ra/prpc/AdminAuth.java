@@ -172,7 +172,10 @@ public final class AdminAuth {
             return true;
         }
         String authz = header(headers, "Authorization");
-        if (authz != null && authz.length() <= MAX_CREDENTIAL_CHARS) {
+        if (authz != null) {
+            if (authz.length() > MAX_CREDENTIAL_CHARS) {
+                return false;
+            }
             if (authz.startsWith("Bearer ")) {
                 return verifyToken(authz.substring(7).strip());
             }

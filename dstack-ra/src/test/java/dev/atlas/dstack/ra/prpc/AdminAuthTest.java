@@ -91,6 +91,8 @@ class AdminAuthTest {
             assertThat(ok(gw, "GET", "", "Authorization", bad)).as(bad).isFalse();
         }
         assertThat(ok(gw, "GET", "token=s3cret", "Authorization", "Digest x")).isTrue();
+        // an oversized Authorization header is refused outright
+        assertThat(ok(gw, "GET", "token=s3cret", "Authorization", "Bearer " + "x".repeat(9000))).isFalse();
     }
 
     @Test
