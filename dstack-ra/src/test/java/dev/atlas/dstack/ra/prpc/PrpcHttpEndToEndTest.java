@@ -142,6 +142,35 @@ class PrpcHttpEndToEndTest {
     }
 
     @Test
+    void adminFilterGuardsOtherRoutes() throws Exception {
+        server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        server.setExecutor(pool);
+        AtomicReference<Object> routed = new AtomicReference<>();
+        com.sun.net.httpserver.HttpContext ui = server.createContext("/", ex -> {
+            routed.set(ex.getAttribute(AdminAuth.ROUTED_QUERY_ATTRIBUTE));
+            byte[] b = "ui".getBytes(StandardCharsets.US_ASCII);
+            ex.sendResponseHeaders(200, b.length);
+            ex.getResponseBody().write(b);
+            ex.close();
+        });
+        ui.getFilters().add(AdminAuth.forVmm().token("tok").build().httpFilter());
+        server.start();
+        String base = "http://127.0.0.1:" + server.getAddress().getPort();
+        java.net.http.HttpClient h = java.net.http.HttpClient.newBuilder()
+                .version(java.net.http.HttpClient.Version.HTTP_1_1).build();
+        var denied = h.send(java.net.http.HttpRequest.newBuilder(URI.create(base + "/index.html")).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(denied.statusCode()).isEqualTo(401);
+        assertThat(denied.headers().firstValue("www-authenticate")).contains("Basic realm=\"dstack-vmm API\"");
+        assertThat(routed.get()).isNull();
+        var ok = h.send(java.net.http.HttpRequest.newBuilder(URI.create(base + "/index.html?token=tok&tab=vms"))
+                .build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(ok.statusCode()).isEqualTo(200);
+        assertThat(ok.body()).isEqualTo("ui");
+        assertThat(routed.get()).isEqualTo("tab=vms");
+    }
+
+    @Test
     void declaredHugeBodyIsNotRead() throws Exception {
         URI base = start(dispatcher(1024));
         try (Socket s = new Socket(InetAddress.getLoopbackAddress(), base.getPort())) {
