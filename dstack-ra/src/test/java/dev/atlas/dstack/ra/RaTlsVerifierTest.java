@@ -364,6 +364,28 @@ class RaTlsVerifierTest {
     }
 
     @Test
+    void msgpackV1Attestation_verifies() throws Exception {
+        KeyPair k = p256();
+        X509Certificate leaf = f.leaf(k.getPublic()).attestation(f.attestationFor(k.getPublic()).withVersion(1)
+                .encode()).signedBy(f.appCa, f.appCaKey.getPrivate());
+        RaTlsVerifier.Result r = f.verifier().build().verify(List.of(leaf, f.appCa, f.rootCa), NOW);
+        assertThat(r.leaf().versionedAttestation().orElseThrow().version()).isEqualTo(1);
+        assertThat(r.report()).isPresent();
+    }
+
+    @Test
+    void theJdkPkixValidatorAcceptsTheChain() throws Exception {
+        // the custom extensions are non-critical, so a standard X.509 stack validates the same chain
+        java.security.cert.CertPath path = java.security.cert.CertificateFactory.getInstance("X.509")
+                .generateCertPath(honest.subList(0, 2));
+        java.security.cert.PKIXParameters params = new java.security.cert.PKIXParameters(
+                java.util.Set.of(new java.security.cert.TrustAnchor(f.rootCa, null)));
+        params.setRevocationEnabled(false);
+        params.setDate(java.util.Date.from(NOW));
+        java.security.cert.CertPathValidator.getInstance("PKIX").validate(path, params);
+    }
+
+    @Test
     void builderGuards() {
         assertThrows(IllegalStateException.class, () -> RaTlsVerifier.builder().trustedCa(f.rootCa).build());
         assertThrows(IllegalStateException.class, () -> RaTlsVerifier.builder().trustedCa(f.rootCa)
