@@ -31,6 +31,7 @@ import dev.atlas.tdx.QuoteVerifier;
 import java.io.ByteArrayInputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -354,6 +355,38 @@ class GuestAgentSimulatorTest {
                 "/GetTlsKey?subject=q&usage_client_auth=true&not_before=1700000000&not_after=1800000000");
         assertThat(r.status()).isEqualTo(200);
         assertThat(json(r).get("certificate_chain").size()).isEqualTo(2);
+    }
+
+    @Test
+    void keepAliveServesPipelinedRequestsInOrder() throws Exception {
+        URI u = sim.internalUrl().orElseThrow();
+        try (java.net.Socket sock = new java.net.Socket(u.getHost(), u.getPort())) {
+            sock.setSoTimeout(30_000);
+            String quote = "{\"report_data\":\"01\"}";
+            String req = "POST /GetQuote HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+                    + quote.length() + "\r\n\r\n" + quote
+                    + "GET /Version HTTP/1.1\r\nHost: x\r\n\r\n";
+            sock.getOutputStream().write(req.getBytes(StandardCharsets.US_ASCII));
+            java.io.DataInputStream in = new java.io.DataInputStream(sock.getInputStream());
+            String first = readResponse(in);
+            String second = readResponse(in);
+            assertThat(first).startsWith("HTTP/1.1 200").contains("\"report_data\":\"01");
+            assertThat(second).startsWith("HTTP/1.1 200").contains("\"version\":\"" + GuestAgentSimulator.DEFAULT_VERSION);
+            assertThat(sock.isClosed()).isFalse();
+        }
+    }
+
+    /** One response with a Content-Length body, head and body as text. */
+    static String readResponse(java.io.DataInputStream in) throws Exception {
+        StringBuilder head = new StringBuilder();
+        while (!head.toString().endsWith("\r\n\r\n")) {
+            head.append((char) in.readUnsignedByte());
+        }
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(head);
+        assertThat(m.find()).isTrue();
+        byte[] body = new byte[Integer.parseInt(m.group(1))];
+        in.readFully(body);
+        return head + new String(body, StandardCharsets.UTF_8);
     }
 
     @Test
