@@ -559,6 +559,44 @@ class GuestAgentSimulatorTest {
     }
 
     @Test
+    void kmsKeyProviderHasNoLocalCaUntilACertSignerIsGiven() throws Exception {
+        ObjectNode keys = (ObjectNode) JSON.readTree(Files.readAllBytes(files.resolve("appkeys.json")));
+        keys.putObject("key_provider").putObject("Kms").put("url", "https://kms.example:12001")
+                .put("pubkey", HEX.formatHex(SIM_KMS)).put("tmp_ca_key", "-").put("tmp_ca_cert", "-");
+        Path kmsKeys = dir.resolve("kms-appkeys.json");
+        Files.write(kmsKeys, JSON.writeValueAsBytes(keys));
+        try (GuestAgentSimulator s = GuestAgentSimulator.builder().keys(kmsKeys).appId(SIM_APP_ID)
+                .internalSocket(dir.resolve("kms.sock")).start()) {
+            RawHttp.Response r = RawHttp.post(s.internalSocket().orElseThrow(), "/GetTlsKey", "{\"subject\":\"k\"}");
+            assertThat(r.status()).isEqualTo(400);
+            assertThat(json(r).get("error").asText()).contains("Failed to sign the CSR");
+            assertThat(json(RawHttp.post(s.internalSocket().orElseThrow(), "/Info", "")).get("app_cert").asText())
+                    .isEmpty();
+        }
+        // a CertSigner receives SignCert's arguments: the SCALE CSR v2 and the key's DER signature over it
+        java.util.concurrent.atomic.AtomicReference<dev.atlas.dstack.ra.CertSigningRequest> seen =
+                new java.util.concurrent.atomic.AtomicReference<>();
+        try (GuestAgentSimulator s = GuestAgentSimulator.builder().keys(kmsKeys).appId(SIM_APP_ID)
+                .certSigner((csr, sig) -> {
+                    dev.atlas.dstack.ra.CertSigningRequest c = dev.atlas.dstack.ra.CertSigningRequest.decode(csr, 2);
+                    c.verifySignature(sig);
+                    seen.set(c);
+                    return List.of("LEAF", "CA", "ROOT");
+                })
+                .internalSocket(dir.resolve("kms2.sock")).start()) {
+            RawHttp.Response r = RawHttp.post(s.internalSocket().orElseThrow(), "/GetTlsKey",
+                    "{\"subject\":\"k\",\"usage_ra_tls\":true,\"with_app_info\":true}");
+            assertThat(r.status()).isEqualTo(200);
+            assertThat(json(r).get("certificate_chain").toString()).isEqualTo("[\"LEAF\",\"CA\",\"ROOT\"]");
+            dev.atlas.dstack.ra.CertSigningRequest c = seen.get();
+            assertThat(c.config().subject()).isEqualTo("k");
+            assertThat(c.config().extQuote()).isTrue();
+            assertThat(c.config().extAppInfo()).isTrue();
+            assertThat(c.versionedAttestation().reportData()).isEqualTo(RaTlsCertificate.reportData(c.publicKey()));
+        }
+    }
+
+    @Test
     void startFailsOnBadFiles() throws Exception {
         Path bad = dir.resolve("bad-appkeys.json");
         Files.writeString(bad, "{\"k256_key\":1}");
