@@ -39,7 +39,8 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  *           provider appends the event to every event log it returns: on current dstack the application "owns
  *           the event-log story" for its own RTMR3 extensions. Extending and quoting are serialized inside this
  *           provider, so a log it returns always contains every extension made before that quote.</li>
- *       <li>{@code AUTO} (default): {@code EmitEvent}, and when the agent answers 404 (method removed) the
+ *       <li>{@code AUTO} (default): {@code EmitEvent}, and when the agent answers that the method does not exist (404, or
+ *           pRPC's 400 {@code Service not found}: removed in current dstack) the
  *           native file if it exists; otherwise the call fails and the server does not start.</li>
  *     </ul>
  *   </li>
@@ -146,7 +147,9 @@ public final class GuestAgentQuoteProvider implements QuoteProvider {
             if (r.status() == 200) {
                 return;
             }
-            boolean removed = r.status() == 404;
+            // Current dstack has no EmitEvent: its pRPC dispatcher answers an unknown method with 400
+            // {"error": "Service not found: EmitEvent"} (older builds and plain HTTP servers with 404).
+            boolean removed = r.status() == 404 || (r.status() == 400 && r.text().contains("Service not found"));
             if (!(measurement == Measurement.AUTO && removed && Files.exists(nativeRtmr3))) {
                 throw new IOException("guest agent EmitEvent failed with status " + r.status()
                         + (removed ? " (the API was removed in current dstack; the native RTMR3 file " + nativeRtmr3

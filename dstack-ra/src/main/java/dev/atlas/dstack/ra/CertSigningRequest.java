@@ -175,10 +175,8 @@ public final class CertSigningRequest {
                 .extQuote(r.bool("csr.config.ext_quote"));
         if (apiVersion == 2) {
             cb.extAppInfo(r.bool("csr.config.ext_app_info"));
-            cb.notBefore(r.option("csr.config.not_before")
-                    ? OptionalLong.of(r.u64("csr.config.not_before")) : OptionalLong.empty());
-            cb.notAfter(r.option("csr.config.not_after")
-                    ? OptionalLong.of(r.u64("csr.config.not_after")) : OptionalLong.empty());
+            cb.notBefore(unixSeconds(r, "csr.config.not_before"));
+            cb.notAfter(unixSeconds(r, "csr.config.not_after"));
             byte[] attestation = r.rest();
             VersionedAttestation.decode(attestation);
             return new CertSigningRequest(spki, key, cb.build(), attestation, 2, csr.clone());
@@ -188,6 +186,21 @@ public final class CertSigningRequest {
         r.end("csr");
         VersionedAttestation upgraded = LegacyAttestation.fromTdxQuote(quote, eventLog, "csr.quote", "csr.event_log");
         return new CertSigningRequest(spki, key, cb.build(), upgraded.encode(), 1, csr.clone());
+    }
+
+    /**
+     * An {@code Option<u64>} of Unix seconds. A u64 at or above 2^63 (read as a negative {@code long}) is no
+     * time a certificate can carry; it is refused here rather than read as a time before 1970.
+     */
+    private static OptionalLong unixSeconds(ScaleReader r, String field) throws RaException {
+        if (!r.option(field)) {
+            return OptionalLong.empty();
+        }
+        long v = r.u64(field);
+        if (v < 0) {
+            throw new RaException(Reason.LIMIT_EXCEEDED, field, Long.toUnsignedString(v) + " is not a usable time");
+        }
+        return OptionalLong.of(v);
     }
 
     private static String name(ScaleReader r, String field) throws RaException {

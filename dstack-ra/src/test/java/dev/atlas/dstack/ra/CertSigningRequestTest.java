@@ -101,6 +101,17 @@ class CertSigningRequestTest {
     }
 
     @Test
+    void aU64TimeAtOrAbove2to63_isRefusedNamingTheField() {
+        String hex = HEX.formatHex(full().encode());
+        String notAfter = "01" + "00d2496b00000000";
+        assertThat(hex).containsOnlyOnce(notAfter);
+        byte[] mutated = HEX.parseHex(hex.replace(notAfter, "01" + "ffffffffffffffff"));
+        RaException e = assertThrows(RaException.class, () -> CertSigningRequest.decode(mutated, 2));
+        assertThat(e.raReason()).isEqualTo(RaException.Reason.LIMIT_EXCEEDED);
+        assertThat(e.field()).isEqualTo("csr.config.not_after");
+    }
+
+    @Test
     void signAndVerify() throws Exception {
         CertSigningRequest r = full();
         byte[] sig = r.sign(KEY.getPrivate());

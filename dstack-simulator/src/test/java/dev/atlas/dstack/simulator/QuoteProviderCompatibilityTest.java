@@ -14,8 +14,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The aTLS server's {@link GuestAgentQuoteProvider} on top of the simulator: it measures its certificate with
- * {@code EmitEvent} (dstack ≤ 0.5.x), then quotes; with {@code withoutEmitEvent()} the call fails as against a
- * current dstack agent without a native RTMR3 file.
+ * {@code EmitEvent} (dstack ≤ 0.5.x), then quotes; with {@code withoutEmitEvent()} (current dstack) it falls back to the
+ * native RTMR3 file, and fails saying why when there is none.
  */
 class QuoteProviderCompatibilityTest {
     @TempDir Path dir;
@@ -42,7 +42,21 @@ class QuoteProviderCompatibilityTest {
             GuestAgentQuoteProvider p = GuestAgentQuoteProvider.builder()
                     .endpoint(s.internalSocket().orElseThrow().toString()).build();
             assertThatThrownBy(() -> p.emitEvent("e", new byte[1])).isInstanceOf(IOException.class)
-                    .hasMessageContaining("EmitEvent");
+                    .hasMessageContaining("EmitEvent").hasMessageContaining("removed");
+        }
+    }
+
+    /** dstack's answer for the removed method is pRPC's 400 "Service not found": AUTO falls back to the native file. */
+    @Test
+    void withoutEmitEventAutoFallsBackToTheNativeRtmr3File() throws Exception {
+        Path rtmr3 = java.nio.file.Files.createFile(dir.resolve("rtmr3:sha384"));
+        try (GuestAgentSimulator s = GuestAgentSimulator.builder().seed(new byte[32]).withoutEmitEvent()
+                .internalSocket(dir.resolve("dstack.sock")).start()) {
+            GuestAgentQuoteProvider p = GuestAgentQuoteProvider.builder()
+                    .endpoint(s.internalSocket().orElseThrow().toString()).nativeRtmr3(rtmr3).build();
+            p.emitEvent("New TLS Certificate", "abcd".getBytes(StandardCharsets.US_ASCII));
+            assertThat(java.nio.file.Files.size(rtmr3)).isEqualTo(48);
+            assertThat(p.description()).contains("natively");
         }
     }
 }
