@@ -8,7 +8,10 @@ module dev.atlas.dstack.ra {
     requires transitive dev.atlas.dstack; // RaTlsVerifier: DstackTdxVerifier, Appraiser, AttestationReport
     requires org.bouncycastle.provider;
     requires org.bouncycastle.pkix; // X.509 building (RA-TLS certificates)
-    requires com.fasterxml.jackson.databind;
+    requires transitive com.fasterxml.jackson.databind;
+    requires java.net.http;
+    requires transitive jdk.httpserver;
 
     exports dev.atlas.dstack.ra;
+    exports dev.atlas.dstack.ra.prpc;
 }
