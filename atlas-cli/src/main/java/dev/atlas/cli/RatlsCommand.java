@@ -345,7 +345,7 @@ final class RatlsCommand implements Runnable {
                 a.put("mr_aggregated", HEX.formatHex(ai.mrAggregated()));
                 a.put("os_image_hash", HEX.formatHex(ai.osImageHash()));
                 a.put("key_provider_info", ReportText.payload(ai.keyProviderInfo()));
-                l.add("app_info", "");
+                l.add("app_info", "present (extension .9)");
                 l.add("  app_id", HEX.formatHex(ai.appId())).add("  compose_hash", HEX.formatHex(ai.composeHash()))
                         .add("  instance_id", HEX.formatHex(ai.instanceId()))
                         .add("  device_id", HEX.formatHex(ai.deviceId()))
