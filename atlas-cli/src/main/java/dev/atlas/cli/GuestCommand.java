@@ -16,6 +16,7 @@ import dev.atlas.dstack.guest.TlsKeyRequest;
 import dev.atlas.dstack.ra.K256PrivateKey;
 import dev.atlas.dstack.ra.KmsSignatures;
 import dev.atlas.dstack.ra.RaException;
+import dev.atlas.dstack.ra.RaTlsCertificate;
 import dev.atlas.dstack.ra.RecoverableSignature;
 import dev.atlas.dstack.ra.Secp256k1;
 import dev.atlas.tdx.AttestationException;
@@ -525,6 +526,17 @@ final class GuestCommand implements Runnable {
             }
             TlsKey k = c.getTlsKey(rb.build());
             ObjectNode o = Text.object();
+            // The leaf's dstack extensions; an attestation bound to another key is refused before anything is saved.
+            RaTlsCertificate leaf = RaTlsCertificate.parse(k.certificates().get(0));
+            Boolean bound = RatlsCommand.Inspect.binding(leaf);
+            if (Boolean.FALSE.equals(bound)) {
+                throw new RaException(RaException.Reason.RATLS_BINDING_MISMATCH, "attestation.report_data",
+                        "the leaf's attestation is not bound to the leaf key (SHA-512(\"ratls-cert:\" || SPKI))");
+            }
+            ObjectNode ra = o.putObject("ratls");
+            ra.put("usage", leaf.usage().orElse(null));
+            ra.put("attestation", bound != null);
+            ra.put("app_info", leaf.appInfo().isPresent());
             ArrayNode pems = o.putArray("certificate_chain");
             k.certificateChainPem().forEach(pems::add);
             ArrayNode certs = o.putArray("certificates");
@@ -544,6 +556,9 @@ final class GuestCommand implements Runnable {
                     l.add("  dns", dnsNames(x).isEmpty() ? "-" : String.join(", ", dnsNames(x)));
                     l.add("  valid", x.getNotBefore().toInstant() + " .. " + x.getNotAfter().toInstant());
                     l.add("  issuer", x.getIssuerX500Principal().getName());
+                    l.add("  usage", leaf.usage().orElse("-"));
+                    l.add("  ra-tls", bound == null ? "no attestation" : "attestation bound to the leaf key"
+                            + (leaf.appInfo().isPresent() ? ", app info" : ""));
                 }
                 n++;
             }

@@ -11,7 +11,9 @@ import dev.atlas.dstack.ra.K256PrivateKey;
 import dev.atlas.dstack.ra.KeyDerivation;
 import dev.atlas.dstack.ra.KmsSignatures;
 import dev.atlas.dstack.ra.KmsSignatures.GetKeyResult;
+import dev.atlas.dstack.ra.RaTlsCertificate;
 import dev.atlas.dstack.ra.RecoverableSignature;
+import dev.atlas.dstack.ra.VersionedAttestation;
 import dev.atlas.testing.SimulatedCvm;
 import dev.atlas.testing.SimulatedGuestAgent;
 import java.math.BigInteger;
@@ -317,7 +319,11 @@ class GuestCommandTest {
             KeyPair ca = g.generateKeyPair();
             KeyPair leaf = g.generateKeyPair();
             X509Certificate caCert = cert("CN=Dstack App CA", "CN=Dstack App CA", ca.getPublic(), ca, null);
-            X509Certificate leafCert = cert("CN=app.example", "CN=Dstack App CA", leaf.getPublic(), ca, "app.example");
+            X509Certificate leafCert = !raTlsLeaf
+                    ? cert("CN=app.example", "CN=Dstack App CA", leaf.getPublic(), ca, "app.example")
+                    : RaTlsCertificate.builder().subject("app.example").altNames(java.util.List.of("app.example"))
+                            .usage(RaTlsCertificate.USAGE_APP_CUSTOM).publicKey(leaf.getPublic())
+                            .attestation(attestationFor(bindTo != null ? bindTo : leaf.getPublic()).encode()).signedBy(caCert, ca.getPrivate());
             String keyPem = pem("PRIVATE KEY", leaf.getPrivate().getEncoded());
             tlsKey = new String[] {keyPem, pem("CERTIFICATE", leafCert.getEncoded()), pem("CERTIFICATE", caCert.getEncoded())};
             ObjectNode o = M.createObjectNode().put("key", keyPem);
@@ -326,6 +332,16 @@ class GuestCommandTest {
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /** Whether GetTlsKey's leaf carries an attestation: bound to {@link #bindTo}, or (null) to its own key. */
+    boolean raTlsLeaf;
+    java.security.PublicKey bindTo;
+
+    static VersionedAttestation attestationFor(java.security.PublicKey key) {
+        SimulatedCvm.GetQuoteResponse r = SimulatedCvm.builder().seed(9).build().getQuote(RaTlsCertificate.reportData(key));
+        return new VersionedAttestation(0, r.quote(), java.util.List.of(), java.util.List.of(), r.reportData(),
+                r.vmConfig(), null);
     }
 
     static X509Certificate cert(String subject, String issuer, java.security.PublicKey pub, KeyPair signer, String dns)
@@ -395,6 +411,35 @@ class GuestCommandTest {
                 dir.resolve("no/such/dir/k.pem").toString(), "--endpoint", ep);
         assertThat(noDir.err()).contains("--out-key").contains("directory does not exist");
         assertThat(fails(2, "guest", "tls-key", "--endpoint", ep).err()).contains("--subject");
+    }
+
+    @Test
+    void tlsKeyReportsTheRaTlsBindingAndRefusesAnAttestationOfAnotherKey() throws Exception {
+        String ep = endpoint();
+        raTlsLeaf = true;
+        CliRun r = ok("guest", "tls-key", "--subject", "app.example", "--ra-tls", "--endpoint", ep);
+        assertThat(r.out()).contains("app:custom", "attestation bound to the leaf key");
+        JsonNode j = M.readTree(ok("guest", "tls-key", "--subject", "app.example", "--ra-tls", "--json", "--endpoint",
+                ep).out());
+        assertThat(j.get("ratls").get("attestation").asBoolean()).isTrue();
+        assertThat(j.get("ratls").get("usage").asText()).isEqualTo("app:custom");
+        // the agent hands out a leaf whose attestation is bound to another key: refused, nothing saved
+        bindTo = p256().getPublic();
+        Path key = dir.resolve("never.key");
+        CliRun bad = fails(1, "guest", "tls-key", "--subject", "app.example", "--ra-tls", "--out-key", key.toString(),
+                "--endpoint", ep);
+        assertThat(bad.err()).contains("RATLS_BINDING_MISMATCH");
+        assertThat(key).doesNotExist();
+    }
+
+    static KeyPair p256() {
+        try {
+            KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
+            g.initialize(new ECGenParameterSpec("secp256r1"));
+            return g.generateKeyPair();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     // ------------------------------------------------------------------------------------------------ sign, verify
