@@ -72,6 +72,10 @@ final class EnvCommand implements Runnable {
 
     /** All of stdin, at most {@code max} bytes. */
     static byte[] stdin(int max) throws CliErrors.CliException {
+        java.io.Console console = System.console();
+        if (console != null && console.isTerminal()) {
+            System.err.println("reading standard input until end of file (Ctrl-D); pipe a file in with < FILE");
+        }
         InputStream in = System.in;
         ByteArrayOutputStream b = new ByteArrayOutputStream();
         byte[] buf = new byte[8192];
