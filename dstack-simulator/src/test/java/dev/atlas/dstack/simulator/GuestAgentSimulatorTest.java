@@ -31,6 +31,7 @@ import dev.atlas.tdx.QuoteVerifier;
 import java.io.ByteArrayInputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -338,6 +339,54 @@ class GuestAgentSimulatorTest {
         r = RawHttp.post(endpoint("unix"), "/GetQuote", "{\"report_data\":\"zz\"}");
         assertThat(r.status()).isEqualTo(400);
         assertThat(json(r).get("error").asText()).contains("report_data");
+    }
+
+    @Test
+    void wrongTypesInGetTlsKeyNameTheField() throws Exception {
+        for (String[] c : new String[][] {{"{\"not_before\":\"soon\"}", "not_before"},
+                {"{\"not_after\":-1}", "not_after"}, {"{\"usage_ra_tls\":5}", "usage_ra_tls"},
+                {"{\"alt_names\":[1]}", "alt_names"}, {"{\"subject\":[]}", "subject"}}) {
+            RawHttp.Response r = RawHttp.post(endpoint("tcp"), "/GetTlsKey", c[0]);
+            assertThat(r.status()).as(c[0]).isEqualTo(400);
+            assertThat(json(r).get("error").asText()).as(c[0]).contains(c[1]);
+        }
+        // a GET query gives strings: booleans and numbers are read from them
+        RawHttp.Response r = RawHttp.get(endpoint("unix"),
+                "/GetTlsKey?subject=q&usage_client_auth=true&not_before=1700000000&not_after=1800000000");
+        assertThat(r.status()).isEqualTo(200);
+        assertThat(json(r).get("certificate_chain").size()).isEqualTo(2);
+    }
+
+    @Test
+    void keepAliveServesPipelinedRequestsInOrder() throws Exception {
+        URI u = sim.internalUrl().orElseThrow();
+        try (java.net.Socket sock = new java.net.Socket(u.getHost(), u.getPort())) {
+            sock.setSoTimeout(30_000);
+            String quote = "{\"report_data\":\"01\"}";
+            String req = "POST /GetQuote HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+                    + quote.length() + "\r\n\r\n" + quote
+                    + "GET /Version HTTP/1.1\r\nHost: x\r\n\r\n";
+            sock.getOutputStream().write(req.getBytes(StandardCharsets.US_ASCII));
+            java.io.DataInputStream in = new java.io.DataInputStream(sock.getInputStream());
+            String first = readResponse(in);
+            String second = readResponse(in);
+            assertThat(first).startsWith("HTTP/1.1 200").contains("\"report_data\":\"01");
+            assertThat(second).startsWith("HTTP/1.1 200").contains("\"version\":\"" + GuestAgentSimulator.DEFAULT_VERSION);
+            assertThat(sock.isClosed()).isFalse();
+        }
+    }
+
+    /** One response with a Content-Length body, head and body as text. */
+    static String readResponse(java.io.DataInputStream in) throws Exception {
+        StringBuilder head = new StringBuilder();
+        while (!head.toString().endsWith("\r\n\r\n")) {
+            head.append((char) in.readUnsignedByte());
+        }
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(head);
+        assertThat(m.find()).isTrue();
+        byte[] body = new byte[Integer.parseInt(m.group(1))];
+        in.readFully(body);
+        return head + new String(body, StandardCharsets.UTF_8);
     }
 
     @Test
