@@ -417,7 +417,8 @@ final class GuestCommand implements Runnable {
             if (expected != null) {
                 o.put("expected_kms_public_key", HEX.formatHex(expected));
             }
-            Text.Lines l = new Text.Lines().add("path", path).add("purpose", purpose).add("algorithm", alg)
+            Text.Lines l = new Text.Lines().add("path", path).add("purpose", purpose.isEmpty() ? "(empty)" : purpose)
+                    .add("algorithm", alg)
                     .add("app_id", info.appId()).add("public_key", HEX.formatHex(publicKey))
                     .add("app_public_key", HEX.formatHex(rec.app())).add("kms_public_key", HEX.formatHex(rec.kms()))
                     .add("chain", expected != null ? "verified: the KMS link recovers to --kms-pubkey"
