@@ -40,9 +40,4 @@ final class Text {
     static ObjectNode object() {
         return QuoteCommand.JSON.createObjectNode();
     }
-
-    /** {@code s} with the first {@code max} characters and an ellipsis, for long values in human output. */
-    static String abbreviate(String s, int max) {
-        return s.length() <= max ? s : s.substring(0, max) + "… (" + s.length() + " characters)";
-    }
 }
