@@ -250,6 +250,11 @@ class GuestAgentSimulatorTest {
             assertThat(r.status()).isEqualTo(400);
             assertThat(json(r).get("error").asText()).isEqualTo("not_before must be earlier than not_after");
         }
+        // a u64 past year 9999 (here the largest) is refused, not wrapped into a negative time
+        RawHttp.Response huge = RawHttp.post(endpoint("unix"), "/GetTlsKey",
+                "{\"subject\":\"x\",\"not_before\":1,\"not_after\":18446744073709551615}");
+        assertThat(huge.status()).isEqualTo(400);
+        assertThat(json(huge).get("error").asText()).contains("not_after");
         TlsKey ok = client("tcp").getTlsKey(TlsKeyRequest.builder().subject("x").notBefore(1_700_000_000L)
                 .notAfter(4_000_000_000L).build());
         assertThat(ok.certificates().get(0).getNotBefore().toInstant()).isEqualTo(Instant.ofEpochSecond(1_700_000_000L));
@@ -350,6 +355,13 @@ class GuestAgentSimulatorTest {
             assertThat(r.status()).as(c[0]).isEqualTo(400);
             assertThat(json(r).get("error").asText()).as(c[0]).contains(c[1]);
         }
+        // more SANs than a CSR takes: the caller's error (400), not the agent's (500)
+        StringBuilder names = new StringBuilder("[");
+        for (int i = 0; i < 300; i++) {
+            names.append(i == 0 ? "" : ",").append("\"n").append(i).append(".example\"");
+        }
+        RawHttp.Response many = RawHttp.post(endpoint("tcp"), "/GetTlsKey", "{\"subject\":\"x\",\"alt_names\":" + names + "]}");
+        assertThat(many.status()).isEqualTo(400);
         // a GET query gives strings: booleans and numbers are read from them
         RawHttp.Response r = RawHttp.get(endpoint("unix"),
                 "/GetTlsKey?subject=q&usage_client_auth=true&not_before=1700000000&not_after=1800000000");
@@ -415,7 +427,7 @@ class GuestAgentSimulatorTest {
 
     @Test
     void emitEventExtendsRtmr3AndTheQuoteStillVerifies() throws Exception {
-        try (GuestAgentSimulator s = GuestAgentSimulator.builder().seed(new byte[32])
+        try (GuestAgentSimulator s = GuestAgentSimulator.builder().seed(new byte[32]).emptyRuntimeDigests()
                 .internalSocket(dir.resolve("emit.sock")).start();
                 MockPccs p = MockPccs.start(s::collateralJson, 0)) {
             Path sock = s.internalSocket().orElseThrow();
@@ -424,6 +436,9 @@ class GuestAgentSimulatorTest {
             assertThat(json(r).size()).isZero();
             Quote q = DstackClient.builder().environment(Map.of()).endpoint(sock.toString()).build().getQuote(new byte[0]);
             assertThat(q.eventLog()).contains("New TLS Certificate");
+            for (JsonNode e : JSON.readTree(q.eventLog())) { // as dstack >= 0.5.6: RTMR3 digests left empty
+                assertThat(e.get("digest").asText().isEmpty()).isEqualTo(e.get("imr").asInt() == 3);
+            }
             ObjectNode o = JSON.createObjectNode();
             o.put("quote", HEX.formatHex(q.quote()));
             o.put("event_log", q.eventLog());
@@ -552,6 +567,44 @@ class GuestAgentSimulatorTest {
             assertThat(ca.getBasicConstraints()).isEqualTo(1);
             assertThat(RaTlsCertificate.parse(ca).attestation()).isPresent();
             assertThat(s.appKeys().toString()).doesNotContain(HEX.formatHex(s.appKeys().k256Key()));
+        }
+    }
+
+    @Test
+    void kmsKeyProviderHasNoLocalCaUntilACertSignerIsGiven() throws Exception {
+        ObjectNode keys = (ObjectNode) JSON.readTree(Files.readAllBytes(files.resolve("appkeys.json")));
+        keys.putObject("key_provider").putObject("Kms").put("url", "https://kms.example:12001")
+                .put("pubkey", HEX.formatHex(SIM_KMS)).put("tmp_ca_key", "-").put("tmp_ca_cert", "-");
+        Path kmsKeys = dir.resolve("kms-appkeys.json");
+        Files.write(kmsKeys, JSON.writeValueAsBytes(keys));
+        try (GuestAgentSimulator s = GuestAgentSimulator.builder().keys(kmsKeys).appId(SIM_APP_ID)
+                .internalSocket(dir.resolve("kms.sock")).start()) {
+            RawHttp.Response r = RawHttp.post(s.internalSocket().orElseThrow(), "/GetTlsKey", "{\"subject\":\"k\"}");
+            assertThat(r.status()).isEqualTo(400);
+            assertThat(json(r).get("error").asText()).contains("Failed to sign the CSR");
+            assertThat(json(RawHttp.post(s.internalSocket().orElseThrow(), "/Info", "")).get("app_cert").asText())
+                    .isEmpty();
+        }
+        // a CertSigner receives SignCert's arguments: the SCALE CSR v2 and the key's DER signature over it
+        java.util.concurrent.atomic.AtomicReference<dev.atlas.dstack.ra.CertSigningRequest> seen =
+                new java.util.concurrent.atomic.AtomicReference<>();
+        try (GuestAgentSimulator s = GuestAgentSimulator.builder().keys(kmsKeys).appId(SIM_APP_ID)
+                .certSigner((csr, sig) -> {
+                    dev.atlas.dstack.ra.CertSigningRequest c = dev.atlas.dstack.ra.CertSigningRequest.decode(csr, 2);
+                    c.verifySignature(sig);
+                    seen.set(c);
+                    return List.of("LEAF", "CA", "ROOT");
+                })
+                .internalSocket(dir.resolve("kms2.sock")).start()) {
+            RawHttp.Response r = RawHttp.post(s.internalSocket().orElseThrow(), "/GetTlsKey",
+                    "{\"subject\":\"k\",\"usage_ra_tls\":true,\"with_app_info\":true}");
+            assertThat(r.status()).isEqualTo(200);
+            assertThat(json(r).get("certificate_chain").toString()).isEqualTo("[\"LEAF\",\"CA\",\"ROOT\"]");
+            dev.atlas.dstack.ra.CertSigningRequest c = seen.get();
+            assertThat(c.config().subject()).isEqualTo("k");
+            assertThat(c.config().extQuote()).isTrue();
+            assertThat(c.config().extAppInfo()).isTrue();
+            assertThat(c.versionedAttestation().reportData()).isEqualTo(RaTlsCertificate.reportData(c.publicKey()));
         }
     }
 
