@@ -132,20 +132,31 @@ public final class NodePeer {
     /** As {@link #run(Class, String, Path, JsonNode, Duration)}, with extra environment variables for node. */
     public Map<String, JsonNode> run(Class<?> owner, String scriptResource, Path workDir, JsonNode requests,
             Duration timeout, Map<String, String> environment) {
+        Path script = workDir.resolve(Path.of(scriptResource).getFileName().toString());
+        if (!Files.exists(script)) {
+            try (InputStream in = owner.getResourceAsStream(scriptResource)) {
+                if (in == null) {
+                    throw new IllegalArgumentException("no resource " + scriptResource + " beside " + owner);
+                }
+                Files.write(script, in.readAllBytes());
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        return run(script, workDir, requests, timeout, environment);
+    }
+
+    /**
+     * Runs the driver script file {@code script} on {@code requests} (see the class comment), in
+     * {@code workDir}, within {@code timeout}, with extra environment variables for node.
+     */
+    public Map<String, JsonNode> run(Path script, Path workDir, JsonNode requests, Duration timeout,
+            Map<String, String> environment) {
         Objects.requireNonNull(requests, "requests");
         if (!requests.isArray()) {
             throw new IllegalArgumentException("requests must be a JSON array");
         }
         try {
-            Path script = workDir.resolve(Path.of(scriptResource).getFileName().toString());
-            if (!Files.exists(script)) {
-                try (InputStream in = owner.getResourceAsStream(scriptResource)) {
-                    if (in == null) {
-                        throw new IllegalArgumentException("no resource " + scriptResource + " beside " + owner);
-                    }
-                    Files.write(script, in.readAllBytes());
-                }
-            }
             Path req = Files.createTempFile(workDir, "req", ".json");
             Files.write(req, JSON.writeValueAsBytes(requests));
             Path stdout = Files.createTempFile(workDir, "out", ".jsonl");

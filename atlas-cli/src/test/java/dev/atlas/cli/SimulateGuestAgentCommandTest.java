@@ -1,0 +1,182 @@
+package dev.atlas.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import dev.atlas.dstack.ra.KmsSignatures;
+import dev.atlas.testing.NodePeer;
+import dev.atlas.testing.SharedTestData;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code atlas simulate --keys appkeys.json --compose … --sys-config …}: dstack's guest agent, simulated from
+ * dstack's own simulator files (dstack-simulator's {@code GuestAgentSimulator}), with the aTLS endpoint on top
+ * of it; {@code atlas get} attests through that endpoint, the agent's GetKey chain verifies to the KMS key
+ * implied by appkeys.json, and dstack's JS SDK (when installed) reads the same agent.
+ */
+class SimulateGuestAgentCommandTest {
+    /** On its own thread: see SimulateAndServerCommandTest. */
+    static final Executor OWN_THREAD = r -> Thread.ofPlatform().start(r);
+    static final HexFormat HEX = HexFormat.of();
+    static final ObjectMapper JSON = new ObjectMapper();
+    /** What appkeys.json's k256_signature recovers to (dstack-guest's SignatureChainTest; dstack's Go SDK test). */
+    static final String KMS_PUBLIC_KEY = "0321529e458424ab1f710a3a57ec4dad2fb195ddca572f7469242ba6c7563085b6";
+
+    @TempDir
+    Path dir;
+
+    static int freePort() throws Exception {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    static Path fixtures() {
+        Path f = SharedTestData.dir().resolve("dstack/simulator");
+        for (String n : List.of("appkeys.json", "app-compose.json", "sys-config.json")) {
+            assumeTrue(Files.isRegularFile(f.resolve(n)), f.resolve(n) + " is absent: skipping");
+        }
+        return f;
+    }
+
+    static JsonNode post(HttpClient http, String base, String method, String body) throws Exception {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + "/" + method))
+                .timeout(Duration.ofSeconds(20)).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).as(method + ": " + r.body()).isEqualTo(200);
+        return JSON.readTree(r.body());
+    }
+
+    @Test
+    void servesDstackFilesWithTheAtlsEndpointOnTop() throws Exception {
+        Path f = fixtures();
+        int port = freePort();
+        Path out = dir.resolve("sim");
+        Path sock = dir.resolve("dstack.sock");
+        Path tappd = dir.resolve("tappd.sock");
+        CompletableFuture<CliRun> run = CompletableFuture.supplyAsync(() -> CliRun.of("simulate",
+                "--keys", f.resolve("appkeys.json").toString(), "--compose", f.resolve("app-compose.json").toString(),
+                "--sys-config", f.resolve("sys-config.json").toString(), "--listen", "127.0.0.1:" + port,
+                "--agent-socket", sock.toString(), "--tappd-socket", tappd.toString(), "--out", out.toString(),
+                "--duration", "14"), OWN_THREAD);
+        Path simJson = out.resolve("simulation.json");
+        for (int i = 0; i < 400 && !Files.exists(simJson) && !run.isDone(); i++) {
+            Thread.sleep(50);
+        }
+        assertThat(run.isDone()).as(() -> "simulate exited early: " + run.join()).isFalse();
+        Thread.sleep(300);
+        JsonNode s = JSON.readTree(Files.readString(simJson));
+        assertThat(s.get("url").textValue()).isEqualTo("https://127.0.0.1:" + port);
+        assertThat(s.get("agent_socket").textValue()).isEqualTo(sock.toString());
+        assertThat(s.get("tappd_socket").textValue()).isEqualTo(tappd.toString());
+        String agentUrl = s.get("agent_url").textValue();
+        assertThat(agentUrl).startsWith("http://127.0.0.1:");
+
+        // `atlas get` attests the aTLS endpoint, whose quotes come from the simulated guest agent
+        String url = "https://127.0.0.1:" + port + "/hello";
+        String policy = out.resolve("policy.json").toString();
+        String root = out.resolve("root-ca.pem").toString();
+        CliRun report = CliRun.of("get", url, "--policy", policy, "--root-ca", root, "--trust-attested-cert",
+                "--report-only");
+        assertThat(report.code()).as(report.err()).isZero();
+        assertThat(report.err()).contains("attested 127.0.0.1:" + port).contains("UpToDate");
+        CliRun get = CliRun.of("get", url, "--policy", policy, "--root-ca", root, "--trust-attested-cert");
+        assertThat(get.code()).as(get.err()).isZero();
+        assertThat(get.out()).contains("hello from the simulated dstack CVM");
+
+        // the agent itself: GetKey's chain verifies to the KMS key implied by appkeys.json
+        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+        byte[] appId = HEX.parseHex(post(http, agentUrl, "Info", "{}").get("app_id").asText());
+        JsonNode k = post(http, agentUrl, "GetKey", "{\"path\":\"/test/path\",\"purpose\":\"test-purpose\"}");
+        List<byte[]> chain = new ArrayList<>();
+        k.get("signature_chain").forEach(x -> chain.add(HEX.parseHex(x.asText())));
+        KmsSignatures.verifyGetKeyChain(HEX.parseHex(k.get("key").asText()), "test-purpose", chain, appId,
+                HEX.parseHex(KMS_PUBLIC_KEY));
+
+        // dstack's JS SDK on the Unix socket and the legacy tappd socket, when node and the SDK are installed
+        if (NodePeer.findNode() != null && Files.isRegularFile(
+                NodePeer.packagesDir().resolve("node_modules/@phala/dstack-sdk/package.json"))) {
+            NodePeer peer = NodePeer.dstackSdk("the SDK part of " + getClass().getSimpleName());
+            Path script = dir.resolve("sdk.cjs");
+            Files.writeString(script, """
+                    'use strict';
+                    const fs = require('fs');
+                    const { DstackClient, TappdClient } = require('@phala/dstack-sdk');
+                    (async () => {
+                      for (const r of JSON.parse(fs.readFileSync(process.argv[2], 'utf8'))) {
+                        try {
+                          let a;
+                          if (r.op === 'getKey') {
+                            const k = await new DstackClient(r.endpoint).getKey(r.path, r.purpose);
+                            a = { key: Buffer.from(k.key).toString('hex'),
+                              chain: k.signature_chain.map((c) => Buffer.from(c).toString('hex')) };
+                          } else if (r.op === 'info') {
+                            a = { app_id: (await new DstackClient(r.endpoint).info()).app_id };
+                          } else {
+                            a = { reachable: await new TappdClient(r.endpoint).isReachable() };
+                          }
+                          process.stdout.write(JSON.stringify({ id: r.id, ...a }) + '\\n');
+                        } catch (e) {
+                          process.stdout.write(JSON.stringify({ id: r.id, error: String(e.message || e) }) + '\\n');
+                        }
+                      }
+                    })();
+                    """);
+            ArrayNode rq = JSON.createArrayNode();
+            rq.addObject().put("id", "info").put("op", "info").put("endpoint", sock.toString());
+            rq.addObject().put("id", "key").put("op", "getKey").put("endpoint", sock.toString())
+                    .put("path", "/test/path").put("purpose", "test-purpose");
+            rq.addObject().put("id", "tappd").put("op", "tappd").put("endpoint", tappd.toString());
+            Map<String, JsonNode> got = peer.run(script, dir, rq, Duration.ofSeconds(60), Map.of());
+            assertThat(NodePeer.ok(got, "info").get("app_id").asText()).isEqualTo(HEX.formatHex(appId));
+            assertThat(NodePeer.ok(got, "key").get("key").asText()).isEqualTo(k.get("key").asText());
+            assertThat(NodePeer.ok(got, "tappd").get("reachable").asBoolean()).isTrue();
+        }
+
+        CliRun done = run.get();
+        assertThat(done.code()).as(done.err()).isZero();
+        assertThat(done.out()).contains("Simulated dstack guest agent")
+                .contains("aTLS endpoint   https://127.0.0.1:" + port)
+                .contains("guest agent     unix:" + sock)
+                .contains("guest agent     " + agentUrl)
+                .contains("tappd           unix:" + tappd)
+                .contains("DSTACK_SIMULATOR_ENDPOINT=" + sock);
+        assertThat(done.err()).contains("quote served");
+    }
+
+    @Test
+    void optionMistakesAreNamed() throws Exception {
+        Path f = fixtures();
+        CliRun missing = CliRun.of("simulate", "--keys", dir.resolve("nope.json").toString(), "--out",
+                dir.resolve("o1").toString());
+        assertThat(missing.code()).isNotZero();
+        assertThat(missing.err()).contains("--keys").contains("no such file");
+
+        CliRun misbehave = CliRun.of("simulate", "--keys", f.resolve("appkeys.json").toString(), "--debug-td",
+                "--out", dir.resolve("o2").toString());
+        assertThat(misbehave.code()).isEqualTo(2);
+        assertThat(misbehave.err()).contains("--debug-td").contains("built-in simulated CVM");
+
+        CliRun listen = CliRun.of("simulate", "--keys", f.resolve("appkeys.json").toString(), "--agent-listen", "nope");
+        assertThat(listen.code()).isEqualTo(2);
+        assertThat(listen.err()).contains("--agent-listen");
+    }
+}
