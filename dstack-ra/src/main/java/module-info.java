@@ -5,7 +5,10 @@
 module dev.atlas.dstack.ra {
     requires transitive dev.atlas.tdx;
     requires org.bouncycastle.provider;
-    requires com.fasterxml.jackson.databind;
+    requires transitive com.fasterxml.jackson.databind;
+    requires java.net.http;
+    requires transitive jdk.httpserver;
 
     exports dev.atlas.dstack.ra;
+    exports dev.atlas.dstack.ra.prpc;
 }

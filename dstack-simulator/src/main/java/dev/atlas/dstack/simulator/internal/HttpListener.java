@@ -1,0 +1,246 @@
+package dev.atlas.dstack.simulator.internal;
+
+import dev.atlas.dstack.ra.prpc.PrpcDispatcher;
+import dev.atlas.dstack.ra.prpc.PrpcRequest;
+import dev.atlas.dstack.ra.prpc.PrpcResponse;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.socket.nio.NioServerDomainSocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.handler.timeout.IdleStateHandler;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.UnixDomainSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One HTTP/1.1 listener (Netty, NIO; a Unix domain socket or TCP) with pRPC mounts, as upstream's Rocket
+ * instances: keep-alive with a 10 s idle limit ({@code keep_alive = 10} of {@code dstack.toml}), request heads up
+ * to 8 KiB of line and 16 KiB of headers, bodies up to the dispatchers' limit (a larger declared or sent body
+ * is answered 413 and the connection closed), handlers run off the event loop one request at a time per
+ * connection (so pipelined answers keep their order), {@code Server: dstack Simulator} as upstream's simulator.
+ */
+public final class HttpListener implements AutoCloseable {
+    /** Idle seconds before a keep-alive connection is closed (upstream's {@code keep_alive = 10}). */
+    public static final int KEEP_ALIVE_SECONDS = 10;
+    static final int MAX_INITIAL_LINE = 8192;
+    static final int MAX_HEADERS = 16 * 1024;
+    static final String SERVER = "dstack Simulator";
+
+    /** A pRPC dispatcher mounted at a path prefix ({@code ""} for the root, {@code "/prpc"}). */
+    public record Mount(String prefix, PrpcDispatcher dispatcher) {
+        public Mount {
+            Objects.requireNonNull(prefix);
+            Objects.requireNonNull(dispatcher);
+            if (prefix.endsWith("/")) {
+                throw new IllegalArgumentException("mount prefix must not end with /");
+            }
+        }
+    }
+
+    private final Channel channel;
+    private final Path socket;
+
+    private HttpListener(Channel channel, Path socket) {
+        this.channel = channel;
+        this.socket = socket;
+    }
+
+    /**
+     * Binds {@code address} (a {@link UnixDomainSocketAddress} — an existing file there is replaced, as
+     * upstream's {@code reuse = true} — or an {@link InetSocketAddress}) and serves the mounts.
+     */
+    public static HttpListener bind(EventLoopGroup group, ExecutorService executor, SocketAddress address,
+            List<Mount> mounts, int maxBodyBytes) throws IOException {
+        Path socket = null;
+        ServerBootstrap b = new ServerBootstrap().group(group);
+        if (address instanceof UnixDomainSocketAddress u) {
+            socket = u.getPath();
+            Files.deleteIfExists(socket);
+            b.channel(NioServerDomainSocketChannel.class);
+        } else {
+            b.channel(NioServerSocketChannel.class);
+        }
+        List<Mount> ms = List.copyOf(mounts);
+        b.childHandler(new ChannelInitializer<Channel>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                ch.pipeline()
+                        .addLast(new IdleStateHandler(0, 0, KEEP_ALIVE_SECONDS, TimeUnit.SECONDS))
+                        .addLast(new HttpServerCodec(MAX_INITIAL_LINE, MAX_HEADERS, 8192))
+                        .addLast(new HttpServerKeepAliveHandler())
+                        .addLast(new HttpObjectAggregator(maxBodyBytes))
+                        .addLast(new Handler(ms, executor));
+            }
+        });
+        try {
+            Channel ch = b.bind(address).syncUninterruptibly().channel();
+            return new HttpListener(ch, socket);
+        } catch (RuntimeException e) {
+            throw new IOException("cannot listen on " + address + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The TCP address bound (port 0 resolved), or empty on a Unix socket. */
+    public Optional<InetSocketAddress> tcpAddress() {
+        return channel.localAddress() instanceof InetSocketAddress a ? Optional.of(a) : Optional.empty();
+    }
+
+    /** The Unix socket path, or empty on TCP. */
+    public Optional<Path> socket() {
+        return Optional.ofNullable(socket);
+    }
+
+    @Override
+    public void close() {
+        channel.close().syncUninterruptibly();
+        if (socket != null) {
+            try {
+                Files.deleteIfExists(socket);
+            } catch (IOException ignored) {
+                // best effort: the file is replaced at the next bind anyway
+            }
+        }
+    }
+
+    private static final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
+        private final List<Mount> mounts;
+        private final ExecutorService executor;
+
+        Handler(List<Mount> mounts, ExecutorService executor) {
+            this.mounts = mounts;
+            this.executor = executor;
+        }
+
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+            if (!req.decoderResult().isSuccess()) {
+                write(ctx, req, plain(HttpResponseStatus.BAD_REQUEST, "Bad Request"), true);
+                return;
+            }
+            String uri = req.uri();
+            int q = uri.indexOf('?');
+            String path = q < 0 ? uri : uri.substring(0, q);
+            String query = q < 0 ? null : uri.substring(q + 1);
+            Mount mount = null;
+            String rel = null;
+            for (Mount m : mounts) {
+                if (m.prefix().isEmpty() || path.equals(m.prefix()) || path.startsWith(m.prefix() + "/")) {
+                    if (mount == null || m.prefix().length() > mount.prefix().length()) {
+                        mount = m;
+                        rel = path.substring(m.prefix().length());
+                    }
+                }
+            }
+            if (mount == null) {
+                write(ctx, req, plain(HttpResponseStatus.NOT_FOUND, "Not Found"), false);
+                return;
+            }
+            Map<String, String> headers = new HashMap<>();
+            req.headers().forEach(h -> headers.merge(h.getKey().toLowerCase(Locale.ROOT), h.getValue(),
+                    (a, b) -> a + ", " + b));
+            PrpcRequest pr = new PrpcRequest(req.method().name(), rel, query, req.headers().get(HttpHeaderNames.CONTENT_TYPE),
+                    ByteBufUtil.getBytes(req.content()), headers, Optional.empty());
+            PrpcDispatcher d = mount.dispatcher();
+            boolean keepAlive = HttpUtil.isKeepAlive(req);
+            HttpVersion version = req.protocolVersion();
+            ctx.channel().config().setAutoRead(false);
+            try {
+                executor.execute(() -> {
+                    PrpcResponse r;
+                    try {
+                        r = d.dispatch(pr);
+                    } catch (RuntimeException e) {
+                        r = new PrpcResponse(500, "application/json",
+                                "{\"error\":\"internal error\"}".getBytes(StandardCharsets.UTF_8), Map.of());
+                    }
+                    FullHttpResponse resp = new DefaultFullHttpResponse(version, HttpResponseStatus.valueOf(r.status()),
+                            Unpooled.wrappedBuffer(r.body()));
+                    if (r.contentType() != null) {
+                        resp.headers().set(HttpHeaderNames.CONTENT_TYPE, r.contentType());
+                    }
+                    if (r.headers() != null) {
+                        r.headers().forEach((k, v) -> resp.headers().set(k, v));
+                    }
+                    finish(ctx, resp, keepAlive);
+                });
+            } catch (RejectedExecutionException e) {
+                ctx.close();
+            }
+        }
+
+        private static FullHttpResponse plain(HttpResponseStatus status, String text) {
+            FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status,
+                    Unpooled.copiedBuffer(text, StandardCharsets.UTF_8));
+            resp.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8");
+            return resp;
+        }
+
+        private static void write(ChannelHandlerContext ctx, FullHttpRequest req, FullHttpResponse resp, boolean close) {
+            finish(ctx, resp, !close && HttpUtil.isKeepAlive(req));
+        }
+
+        private static void finish(ChannelHandlerContext ctx, FullHttpResponse resp, boolean keepAlive) {
+            resp.headers().set(HttpHeaderNames.SERVER, SERVER);
+            HttpUtil.setContentLength(resp, resp.content().readableBytes());
+            if (keepAlive) {
+                HttpUtil.setKeepAlive(resp, true);
+            } else {
+                resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+            }
+            ctx.writeAndFlush(resp).addListener((ChannelFutureListener) f -> {
+                if (!keepAlive || !f.isSuccess()) {
+                    ctx.close();
+                } else {
+                    ctx.channel().config().setAutoRead(true);
+                    ctx.read();
+                }
+            });
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+            if (evt instanceof IdleStateEvent) {
+                ctx.close();
+                return;
+            }
+            super.userEventTriggered(ctx, evt);
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+}
