@@ -135,9 +135,9 @@ public final class DstackTdxVerifier {
             }
         }
 
-        // RTMR replay.
+        // RTMR replay (RTMR3 only for dstack's stripped log, which has no RTMR0-2 boot entries to replay).
         List<byte[]> replayed = response.eventLog().replay();
-        for (int i = 0; i < 4; i++) {
+        for (int i = evidence.strippedEventLog ? 3 : 0; i < 4; i++) {
             byte[] quoted = td.rtmrBytes(i);
             if (!MessageDigest.isEqual(quoted, replayed.get(i))) {
                 throw new AttestationException(Reason.RTMR_MISMATCH, "rtmr" + i, Hex.encode(quoted),
@@ -154,11 +154,13 @@ public final class DstackTdxVerifier {
         private final QuoteResponse response;
         private final byte[] expectedReportData;
         private final byte[] peerCertificate;
+        private final boolean strippedEventLog;
 
         private Evidence(EvidenceBuilder b) {
             this.response = b.response;
             this.expectedReportData = b.expectedReportData;
             this.peerCertificate = b.peerCertificate;
+            this.strippedEventLog = b.strippedEventLog;
         }
 
         public static EvidenceBuilder builder(QuoteResponse response) {
@@ -176,6 +178,7 @@ public final class DstackTdxVerifier {
         private boolean reportDataChosen;
         private byte[] peerCertificate;
         private boolean certificateChosen;
+        private boolean strippedEventLog;
 
         private EvidenceBuilder(QuoteResponse response) {
             this.response = Objects.requireNonNull(response, "response");
@@ -214,6 +217,18 @@ public final class DstackTdxVerifier {
         public EvidenceBuilder skipCertificateCheck() {
             this.peerCertificate = null;
             this.certificateChosen = true;
+            return this;
+        }
+
+        /**
+         * The event log is dstack's stripped form ({@code into_stripped}, as embedded in RA-TLS certificates): it
+         * keeps only the RTMR3 runtime events and the RTMR0 ACPI entries, so only RTMR3 is replayed against the
+         * quote. RTMR0-2 are still the quote's signed values, which an appraiser checks against the expected
+         * measurements (as dstack's own verifier does; it never replays RTMR0-2 from a log). The log's RTMR0-2
+         * entries are then unverified; the report exposes only the runtime events.
+         */
+        public EvidenceBuilder strippedEventLog() {
+            this.strippedEventLog = true;
             return this;
         }
 

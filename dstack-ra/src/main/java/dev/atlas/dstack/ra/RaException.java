@@ -91,7 +91,35 @@ public final class RaException extends AttestationException {
          *  secret). */
         ENV_BAD_PUBLIC_KEY(AttestationException.Reason.ENV_DECRYPTION_FAILED),
         /** The decrypted env is not {@code {"env":[{"key":..,"value":..}]}}. */
-        ENV_PLAINTEXT_INVALID(AttestationException.Reason.ENV_DECRYPTION_FAILED);
+        ENV_PLAINTEXT_INVALID(AttestationException.Reason.ENV_DECRYPTION_FAILED),
+        /** An X.509 certificate cannot be built (bad subject, key or issuer) or is not well-formed DER. */
+        CERT_MALFORMED(AttestationException.Reason.CERT_CHAIN_INVALID),
+        /** A certificate chain is empty, out of order, or a signature in it does not verify. */
+        CERT_CHAIN_INVALID(AttestationException.Reason.CERT_CHAIN_INVALID),
+        /** The chain does not end at the trusted CA (another key, or another subject DN). */
+        CERT_UNTRUSTED_ISSUER(AttestationException.Reason.ROOT_CA_UNTRUSTED),
+        /** A certificate of the chain is past its {@code notAfter}. */
+        CERT_EXPIRED(AttestationException.Reason.CERT_EXPIRED),
+        /** A certificate of the chain is before its {@code notBefore}. */
+        CERT_NOT_YET_VALID(AttestationException.Reason.CERT_NOT_YET_VALID),
+        /** An issuer is not a CA (basicConstraints, keyCertSign, path length). */
+        CERT_NOT_A_CA(AttestationException.Reason.CERT_CHAIN_INVALID),
+        /** The special-usage extension ({@code .4}) is not the one asked for. */
+        CERT_USAGE_MISMATCH(AttestationException.Reason.CERT_CHAIN_INVALID),
+        /** A required RA-TLS extension (attestation, usage, app id, legacy event log) is absent. */
+        CERT_EXTENSION_MISSING(AttestationException.Reason.MALFORMED_ATTESTATION),
+        /** An RA-TLS extension is not a DER OCTET STRING, has trailing bytes, the wrong size or bad content. */
+        CERT_EXTENSION_MALFORMED(AttestationException.Reason.MALFORMED_ATTESTATION),
+        /** The attestation's report data is not {@code SHA-512("ratls-cert:" || SPKI)} of the certificate key. */
+        RATLS_BINDING_MISMATCH(AttestationException.Reason.REPORT_DATA_MISMATCH),
+        /** A CSR's public key is not a P-256 SubjectPublicKeyInfo in its canonical (uncompressed) form. */
+        CSR_PUBLIC_KEY_INVALID(AttestationException.Reason.SIGNATURE_INVALID),
+        /** A CSR signature is not valid DER ECDSA P-256/SHA-256 by the CSR key over the CSR bytes. */
+        CSR_SIGNATURE_INVALID(AttestationException.Reason.SIGNATURE_INVALID),
+        /** A CSR's confirm string is not {@code "please sign cert:"}. */
+        CSR_CONFIRM_MISMATCH(AttestationException.Reason.SIGNATURE_INVALID),
+        /** A {@code SignCert} {@code api_version} other than 1 or 2. */
+        CSR_UNSUPPORTED_VERSION(AttestationException.Reason.UNSUPPORTED_VERSION);
 
         private final AttestationException.Reason coarse;
 

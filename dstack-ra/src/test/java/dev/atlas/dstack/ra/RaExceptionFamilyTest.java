@@ -48,6 +48,21 @@ class RaExceptionFamilyTest {
                 RaException.Reason.ENV_PLAINTEXT_INVALID)) {
             m.put(r, ENV);
         }
+        // RA-TLS certificates and SignCert CSRs (issue 16)
+        m.put(RaException.Reason.CERT_MALFORMED, AttestationException.Reason.CERT_CHAIN_INVALID);
+        m.put(RaException.Reason.CERT_CHAIN_INVALID, AttestationException.Reason.CERT_CHAIN_INVALID);
+        m.put(RaException.Reason.CERT_NOT_A_CA, AttestationException.Reason.CERT_CHAIN_INVALID);
+        m.put(RaException.Reason.CERT_USAGE_MISMATCH, AttestationException.Reason.CERT_CHAIN_INVALID);
+        m.put(RaException.Reason.CERT_UNTRUSTED_ISSUER, AttestationException.Reason.ROOT_CA_UNTRUSTED);
+        m.put(RaException.Reason.CERT_EXPIRED, AttestationException.Reason.CERT_EXPIRED);
+        m.put(RaException.Reason.CERT_NOT_YET_VALID, AttestationException.Reason.CERT_NOT_YET_VALID);
+        m.put(RaException.Reason.CERT_EXTENSION_MISSING, MALFORMED);
+        m.put(RaException.Reason.CERT_EXTENSION_MALFORMED, MALFORMED);
+        m.put(RaException.Reason.RATLS_BINDING_MISMATCH, AttestationException.Reason.REPORT_DATA_MISMATCH);
+        m.put(RaException.Reason.CSR_PUBLIC_KEY_INVALID, SIGNATURE);
+        m.put(RaException.Reason.CSR_SIGNATURE_INVALID, SIGNATURE);
+        m.put(RaException.Reason.CSR_CONFIRM_MISMATCH, SIGNATURE);
+        m.put(RaException.Reason.CSR_UNSUPPORTED_VERSION, AttestationException.Reason.UNSUPPORTED_VERSION);
         return m;
     }
 

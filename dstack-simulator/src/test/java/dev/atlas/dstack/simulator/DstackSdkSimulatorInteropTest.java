@@ -124,7 +124,7 @@ class DstackSdkSimulatorInteropTest {
         dstackSock = sim.internalSocket().orElseThrow().toString();
         tappdSock = sim.tappdSocket().orElseThrow().toString();
         http = sim.internalUrl().orElseThrow().toString();
-        pccs = MockPccs.start(SimulatorCollateral.of(sim), 0);
+        pccs = MockPccs.start(sim::collateralJson, 0);
     }
 
     @AfterEach

@@ -121,6 +121,42 @@ public final class ScaleReader {
         }
     }
 
+    /** A SCALE {@code bool}: exactly {@code 0x00} or {@code 0x01}. */
+    public boolean bool(String field) throws RaException {
+        int b = u8(field);
+        if (b > 1) {
+            throw new RaException(Reason.WRONG_TYPE, field, "bool byte 0x" + Integer.toHexString(b) + " is neither 0 nor 1");
+        }
+        return b == 1;
+    }
+
+    /** An {@code Option} tag: false for {@code 0x00} (None), true for {@code 0x01} (Some). */
+    public boolean option(String field) throws RaException {
+        int b = u8(field);
+        if (b > 1) {
+            throw new RaException(Reason.UNKNOWN_VARIANT, field, "Option tag 0x" + Integer.toHexString(b)
+                    + " is neither 0 (None) nor 1 (Some)");
+        }
+        return b == 1;
+    }
+
+    /** Little-endian u64; values above {@code Long.MAX_VALUE} are rejected (LIMIT_EXCEEDED). */
+    public long u64(String field) throws RaException {
+        long lo = u32(field);
+        long hi = u32(field);
+        if (hi > 0x7fffffffL) {
+            throw new RaException(Reason.LIMIT_EXCEEDED, field, "u64 above 2^63-1");
+        }
+        return hi << 32 | lo;
+    }
+
+    /** All bytes left (the value that consumes the rest of the input). */
+    public byte[] rest() {
+        byte[] out = Arrays.copyOfRange(buf, pos, buf.length);
+        pos = buf.length;
+        return out;
+    }
+
     public void end(String what) throws RaException {
         if (remaining() != 0) {
             throw new RaException(Reason.TRAILING_BYTES, what, remaining() + " bytes after the end");

@@ -35,6 +35,17 @@ public final class ScaleWriter {
         return this;
     }
 
+    public ScaleWriter bool(boolean v) {
+        out.write(v ? 1 : 0);
+        return this;
+    }
+
+    public ScaleWriter u64(long v) {
+        u32(v & 0xffffffffL);
+        u32(v >>> 32);
+        return this;
+    }
+
     public ScaleWriter fixed(byte[] b) {
         out.writeBytes(b);
         return this;
