@@ -17,6 +17,7 @@ import dev.atlas.dstack.ra.KmsSignatures.ChainResult;
 import dev.atlas.dstack.ra.P256PrivateKey;
 import dev.atlas.dstack.ra.RaException;
 import dev.atlas.dstack.ra.RaTlsCertificate;
+import dev.atlas.dstack.ra.RaTlsVerifier;
 import dev.atlas.dstack.ra.RecoverableSignature;
 import dev.atlas.dstack.ra.Secp256k1;
 import dev.atlas.dstack.ra.VersionedAttestation;
@@ -467,6 +468,11 @@ class DstackSdkSimulatorInteropTest {
         assertThat(leaf.getNotAfter().toInstant().getEpochSecond()).isEqualTo(na);
         assertThat(leaf.getExtendedKeyUsage()).contains("1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2");
 
+        // dstack-ra's RaTlsVerifier: chain to appkeys' CA (key and DN), the attestation bound to the leaf key
+        // (SHA-512("ratls-cert:" || SPKI)), DCAP with the mock root and PCCS, RTMR3 replay
+        RaTlsVerifier.Result verified = RaTlsVerifier.builder().trustedCa(ca).dstackVerifier(verifier()).anyUsage()
+                .build().verify(chain, Instant.now());
+        assertThat(verified.report()).isPresent();
         RaTlsCertificate rc = RaTlsCertificate.parse(leaf);
         VersionedAttestation att = VersionedAttestation.decode(rc.attestation().orElseThrow());
         assertThat(att.reportData()).isEqualTo(RaTlsCertificate.reportData(leaf.getPublicKey()));
