@@ -90,6 +90,11 @@ class DstackSdkSimulatorInteropTest {
     static final String KMS_PUBLIC_KEY = "0321529e458424ab1f710a3a57ec4dad2fb195ddca572f7469242ba6c7563085b6";
     /** The app public key that the same Go test expects for GetKey("/test/path", "test-purpose"). */
     static final String GO_APP_PUBLIC_KEY = "02818494263695e8839122dbd88e281d7380622999df4e60a14befa0f2d096fc7c";
+    /**
+     * The app id of dstack's simulator files: the {@code app-id} event of their {@code attestation.bin}, over which
+     * {@code appkeys.json}'s {@code k256_signature} was made (without it the KMS link recovers to a key nobody holds).
+     */
+    static final String UPSTREAM_APP_ID = "5bb4ff9a3837357f19dc176407a5709c62eb6c56";
 
     @TempDir
     Path tmp;
@@ -118,6 +123,7 @@ class DstackSdkSimulatorInteropTest {
                 .keys(fixtures.resolve("appkeys.json"))
                 .compose(fixtures.resolve("app-compose.json"))
                 .sysConfig(fixtures.resolve("sys-config.json"))
+                .appId(HEX.parseHex(UPSTREAM_APP_ID))
                 .internalSocket(tmp.resolve("dstack.sock"))
                 .tappdSocket(tmp.resolve("tappd.sock"))
                 .internalTcp(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))

@@ -71,10 +71,12 @@ async function run(r) {
     }
     case 'getTlsKey': {
       const k = await client(r).getTlsKey(r.options || {});
+      if (k.key === undefined) throw new Error('no key in the answer: ' + JSON.stringify(k));
       return { ...plain(k), der: hex(k.asUint8Array()) };
     }
     case 'deriveKey': {
       const k = await client(r).deriveKey(r.path, r.subject, r.altNames);
+      if (k.key === undefined) throw new Error('no key in the answer: ' + JSON.stringify(k));
       return { ...plain(k), der: hex(k.asUint8Array()) };
     }
     case 'sign':
