@@ -649,18 +649,66 @@ class DstackSdkSimulatorInteropTest {
         leaf.verify(pem(appkeys.get("ca_cert").asText()).get(0).getPublicKey());
         assertThat(leaf.getSubjectX500Principal().getName()).contains("CN=tappd.local");
 
-        // TappdClient inherits info() and getKey(), which post /Info and /GetKey (not /prpc/Tappd.*) to the
-        // tappd socket; recorded as the simulator answers them
+        // Disagreement (SDK): TappdClient inherits info() and getKey(), which post /Info and /GetKey to the
+        // tappd socket, where dstack serves Tappd only under /prpc: neither can work against tappd.sock (the SDK's
+        // own isReachable uses /prpc/Tappd.Info)
+        assertThat(error(got, "info")).isNotBlank();
+        assertThat(error(got, "getKey")).isNotBlank();
         System.out.println("DstackSdkSimulatorInteropTest: TappdClient.info() on the tappd socket -> " + got.get("info"));
-        System.out.println("DstackSdkSimulatorInteropTest: TappdClient.getKey() on the tappd socket -> " + got.get("getKey"));
     }
 
-    /** {@code emitEvent}: the SDK 0.5.8 still has it; dstack's current agent removed the method. */
+    /**
+     * {@code emitEvent}: the SDK 0.5.8 still has it; dstack's current agent removed the method. Against our
+     * agent serving it (as dstack 0.5.x) the event reaches the event log and RTMR3; against one without it the
+     * SDK reports success all the same (it never looks at the answer).
+     */
     @Test
-    void emitEvent() {
-        ArrayNode rq = JSON.createArrayNode();
-        req(rq, "e", "emitEvent", dstackSock).put("event", "interop").put("payload", HEX.formatHex(new byte[] {1, 2}));
-        Map<String, JsonNode> got = sdk(rq);
-        System.out.println("DstackSdkSimulatorInteropTest: emitEvent -> " + got.get("e"));
+    void emitEvent() throws Exception {
+        byte[] payload = "interop payload".getBytes(StandardCharsets.UTF_8);
+        try (GuestAgentSimulator without = GuestAgentSimulator.builder().keys(fixtures.resolve("appkeys.json"))
+                .compose(fixtures.resolve("app-compose.json")).sysConfig(fixtures.resolve("sys-config.json"))
+                .withoutEmitEvent().internalSocket(tmp.resolve("without.sock")).start()) {
+            ArrayNode rq = JSON.createArrayNode();
+            req(rq, "e", "emitEvent", dstackSock).put("event", "interop").put("payload", HEX.formatHex(payload));
+            req(rq, "q", "getQuote", dstackSock).put("reportData", "01");
+            String w = without.internalSocket().orElseThrow().toString();
+            req(rq, "e-removed", "emitEvent", w).put("event", "interop").put("payload", HEX.formatHex(payload));
+            req(rq, "q-removed", "getQuote", w).put("reportData", "01");
+            Map<String, JsonNode> got = sdk(rq);
+            assertThat(ok(got, "e").get("emitted").asBoolean()).isTrue();
+            JsonNode q = ok(got, "q");
+            assertThat(q.get("event_log").asText()).contains(HEX.formatHex(payload));
+            ObjectNode resp = JSON.createObjectNode().put("quote", q.get("quote").asText())
+                    .put("event_log", q.get("event_log").asText());
+            verifier().verify(DstackTdxVerifier.Evidence.builder(QuoteResponse.parse(resp.toString()))
+                    .expectedReportData(pad64(new byte[] {1})).skipCertificateCheck().build(), Instant.now());
+            // Disagreement (SDK): emitEvent resolves although the agent refused the unknown method
+            assertThat(ok(got, "e-removed").get("emitted").asBoolean()).isTrue();
+            assertThat(ok(got, "q-removed").get("event_log").asText()).doesNotContain(HEX.formatHex(payload));
+        }
+    }
+
+    /**
+     * Disagreement (SDK transport): over a Unix socket the SDK stops reading when the body has as many UTF-16
+     * code units as Content-Length says bytes; a body with non-ASCII text is shorter in code units, so the SDK
+     * waits for the agent to close the connection (our agent, like dstack's, closes idle keep-alive connections
+     * after 10 s; one that never did would leave the SDK to its 30 s timeout). The answer itself is intact.
+     */
+    @Test
+    void nonAsciiAnswerOverTheSocket() throws Exception {
+        Path nonAscii = tmp.resolve("app-compose-utf8.json");
+        Files.writeString(nonAscii, "{\"manifest_version\":2,\"name\":\"caf\u00e9 \u2603\",\"runner\":\"docker-compose\","
+                + "\"docker_compose_file\":\"services: {}\",\"kms_enabled\":false}");
+        try (GuestAgentSimulator utf8 = GuestAgentSimulator.builder().keys(fixtures.resolve("appkeys.json"))
+                .compose(nonAscii).sysConfig(fixtures.resolve("sys-config.json"))
+                .internalSocket(tmp.resolve("utf8.sock")).start()) {
+            ArrayNode rq = JSON.createArrayNode();
+            req(rq, "i", "info", utf8.internalSocket().orElseThrow().toString());
+            JsonNode i = ok(sdk(rq), "i");
+            assertThat(i.get("app_name").asText()).isEqualTo("caf\u00e9 \u2603");
+            assertThat(i.get("tcb_info").get("app_compose").asText()).isEqualTo(Files.readString(nonAscii));
+            System.out.println("DstackSdkSimulatorInteropTest: info() with a non-ASCII answer over the socket took "
+                    + i.get("ms").asText() + " ms");
+        }
     }
 }

@@ -48,8 +48,11 @@ async function run(r) {
       const m = /__version__ = "([^"]*)"/.exec(fs.readFileSync(main, 'utf8'));
       return { version: pkg.version, userAgentVersion: m ? m[1] : null, node: process.version };
     }
-    case 'info':
-      return plain(await client(r).info());
+    case 'info': {
+      const t0 = Date.now();
+      const i = plain(await client(r).info());
+      return { ...i, ms: Date.now() - t0 };
+    }
     case 'version':
       return plain(await client(r).version());
     case 'isReachable':
