@@ -93,6 +93,12 @@ final class SimulateCommand implements Callable<Integer> {
             + "V0 SCALE or V1 msgpack) that the guest-agent simulator starts from, as dstack's simulator does (implies it).")
     Path attestation;
 
+    @Option(names = "--app-id", paramLabel = "HEX", description = "The app id (40 hex digits) the guest-agent simulator "
+            + "reports and signs GetKey chains under (default: the --attestation's, else the compose hash's first 20 "
+            + "bytes). dstack's simulator files need 5bb4ff9a3837357f19dc176407a5709c62eb6c56 for their "
+            + "k256_signature to name their KMS key.")
+    String appId;
+
     @Option(names = "--tappd-socket", paramLabel = "PATH",
             description = "Serve the legacy Tappd API (/prpc/Tappd.*) on this Unix socket (guest-agent simulator).")
     Path tappdSocket;
@@ -328,7 +334,7 @@ final class SimulateCommand implements Callable<Integer> {
 
     /** True when an option of the guest-agent simulator is given: then it runs instead of the built-in CVM. */
     boolean dstackAgentMode() {
-        return keys != null || sysConfig != null || attestation != null || tappdSocket != null
+        return keys != null || sysConfig != null || attestation != null || appId != null || tappdSocket != null
                 || externalSocket != null || agentListen != null || externalListen != null;
     }
 
@@ -390,7 +396,16 @@ final class SimulateCommand implements Callable<Integer> {
             gb.sysConfig(existingFile(sysConfig, "--sys-config"));
         }
         if (attestation != null) {
-            gb.attestation(existingFile(attestation, "--attestation"));
+            // upstream's mock_attestation_seed: the fixture's MRTD and RTMRs, re-signed by the mock PKI, so that the
+            // aTLS endpoint's quotes verify against root-ca.pem
+            gb.attestation(existingFile(attestation, "--attestation")).resignWithMockPki();
+        }
+        if (appId != null) {
+            String hex = appId.startsWith("0x") ? appId.substring(2) : appId;
+            if (!hex.matches("[0-9a-fA-F]{40}")) {
+                throw CliErrors.usage("--app-id " + appId + ": expected 40 hex digits (20 bytes)");
+            }
+            gb.appId(java.util.HexFormat.of().parseHex(hex));
         }
         for (var sock : List.of(Map.entry("--agent-socket", Optional.ofNullable(agentSocket)),
                 Map.entry("--tappd-socket", Optional.ofNullable(tappdSocket)),
@@ -458,6 +473,8 @@ final class SimulateCommand implements Callable<Integer> {
                 js.put("pccs_url", pccs.tdxUrl());
                 js.put("certificate_sha256", cert.leafSha256Hex());
                 js.put("behaviour", "dstack guest agent (simulated)");
+                js.put("app_id", java.util.HexFormat.of().formatHex(sim.appId()));
+                js.put("kms_public_key", sim.kmsPublicKey().map(java.util.HexFormat.of()::formatHex).orElse(null));
                 js.put("agent_socket", sim.internalSocket().map(Path::toString).orElse(null));
                 js.put("agent_url", agentUrl);
                 js.put("tappd_socket", sim.tappdSocket().map(Path::toString).orElse(null));
@@ -475,6 +492,9 @@ final class SimulateCommand implements Callable<Integer> {
                 sim.tappdSocket().ifPresent(p -> o.println("  tappd           unix:" + p + "  (legacy Tappd at /prpc)"));
                 sim.externalSocket().ifPresent(p -> o.println("  external        unix:" + p + "  (Worker at /prpc)"));
                 sim.externalUrl().ifPresent(u -> o.println("  external        " + u + "  (Worker at /prpc)"));
+                o.println("  app id          " + java.util.HexFormat.of().formatHex(sim.appId()));
+                sim.kmsPublicKey().ifPresent(k -> o.println("  KMS public key  " + java.util.HexFormat.of().formatHex(k)
+                        + "  (GetKey chains verify to it)"));
                 o.println("  MRTD            " + tcb.path("mrtd").asText());
                 o.println("  compose hash    " + tcb.path("compose_hash").asText());
                 o.println("  certificate     sha256 " + cert.leafSha256Hex() + " (measured as New TLS Certificate)");

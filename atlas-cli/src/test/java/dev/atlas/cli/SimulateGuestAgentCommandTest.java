@@ -39,6 +39,8 @@ class SimulateGuestAgentCommandTest {
     static final ObjectMapper JSON = new ObjectMapper();
     /** What appkeys.json's k256_signature recovers to (dstack-guest's SignatureChainTest; dstack's Go SDK test). */
     static final String KMS_PUBLIC_KEY = "0321529e458424ab1f710a3a57ec4dad2fb195ddca572f7469242ba6c7563085b6";
+    /** The app id of dstack's simulator files (their attestation.bin's), over which k256_signature was made. */
+    static final String UPSTREAM_APP_ID = "5bb4ff9a3837357f19dc176407a5709c62eb6c56";
 
     @TempDir
     Path dir;
@@ -74,7 +76,8 @@ class SimulateGuestAgentCommandTest {
         Path tappd = dir.resolve("tappd.sock");
         CompletableFuture<CliRun> run = CompletableFuture.supplyAsync(() -> CliRun.of("simulate",
                 "--keys", f.resolve("appkeys.json").toString(), "--compose", f.resolve("app-compose.json").toString(),
-                "--sys-config", f.resolve("sys-config.json").toString(), "--listen", "127.0.0.1:" + port,
+                "--sys-config", f.resolve("sys-config.json").toString(), "--app-id", UPSTREAM_APP_ID,
+                "--listen", "127.0.0.1:" + port,
                 "--agent-socket", sock.toString(), "--tappd-socket", tappd.toString(), "--out", out.toString(),
                 "--duration", "14"), OWN_THREAD);
         Path simJson = out.resolve("simulation.json");
@@ -87,6 +90,8 @@ class SimulateGuestAgentCommandTest {
         assertThat(s.get("url").textValue()).isEqualTo("https://127.0.0.1:" + port);
         assertThat(s.get("agent_socket").textValue()).isEqualTo(sock.toString());
         assertThat(s.get("tappd_socket").textValue()).isEqualTo(tappd.toString());
+        assertThat(s.get("app_id").textValue()).isEqualTo(UPSTREAM_APP_ID);
+        assertThat(s.get("kms_public_key").textValue()).isEqualTo(KMS_PUBLIC_KEY);
         String agentUrl = s.get("agent_url").textValue();
         assertThat(agentUrl).startsWith("http://127.0.0.1:");
 
@@ -158,6 +163,7 @@ class SimulateGuestAgentCommandTest {
                 .contains("guest agent     unix:" + sock)
                 .contains("guest agent     " + agentUrl)
                 .contains("tappd           unix:" + tappd)
+                .contains("KMS public key  " + KMS_PUBLIC_KEY)
                 .contains("DSTACK_SIMULATOR_ENDPOINT=" + sock);
         assertThat(done.err()).contains("quote served");
     }
