@@ -15,6 +15,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
@@ -184,7 +185,14 @@ public final class FixturePlatform implements Platform {
         for (int i = 0; i < 3; i++) {
             b.put("rtmr" + i, HEX.formatHex(EventLogs.register(q, 376 + 48 * i)));
         }
-        o.put("app_compose_raw", appCompose);
+        // dstack's own simulator files disagree: attestation.bin measured another compose than app-compose.json.
+        // The policy pins what the fixture measured; the raw compose only when it is that one.
+        byte[] measured = fixture.findEventPayload("compose-hash");
+        if (measured != null && !Arrays.equals(measured, sha256(utf8(appCompose)))) {
+            o.put("expected_compose_hash", HEX.formatHex(measured));
+        } else {
+            o.put("app_compose_raw", appCompose);
+        }
         try {
             byte[] os = fixture.appInfo(false).osImageHash();
             if (os.length > 0) {
@@ -196,6 +204,14 @@ public final class FixturePlatform implements Platform {
         o.put("pccs_url", pccsUrl);
         o.put("cache_collateral", true);
         return Optional.of(o.toString());
+    }
+
+    private static byte[] sha256(byte[] data) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(data);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     static byte[] utf8(String s) {

@@ -48,7 +48,8 @@ import java.util.concurrent.TimeUnit;
  * One HTTP/1.1 listener (Netty, NIO; a Unix domain socket or TCP) with pRPC mounts, as upstream's Rocket
  * instances: keep-alive with a 10 s idle limit ({@code keep_alive = 10} of {@code dstack.toml}), request heads up
  * to 8 KiB of line and 16 KiB of headers, bodies up to the dispatchers' limit (a larger declared or sent body
- * is answered 413 and the connection closed), handlers run off the event loop one request at a time per
+ * is answered as Rocket's limit makes pRPC answer: 400 {@code {"error": "failed to read data: payload too
+ * large"}}, and the connection is closed), handlers run off the event loop one request at a time per
  * connection (so pipelined answers keep their order), {@code Server: dstack Simulator} as upstream's simulator.
  */
 public final class HttpListener implements AutoCloseable {
@@ -100,7 +101,7 @@ public final class HttpListener implements AutoCloseable {
                         .addLast(new IdleStateHandler(0, 0, KEEP_ALIVE_SECONDS, TimeUnit.SECONDS))
                         .addLast(new HttpServerCodec(MAX_INITIAL_LINE, MAX_HEADERS, 8192))
                         .addLast(new HttpServerKeepAliveHandler())
-                        .addLast(new HttpObjectAggregator(maxBodyBytes))
+                        .addLast(new BoundedAggregator(maxBodyBytes))
                         .addLast(new Handler(ms, executor));
             }
         });
@@ -131,6 +132,25 @@ public final class HttpListener implements AutoCloseable {
             } catch (IOException ignored) {
                 // best effort: the file is replaced at the next bind anyway
             }
+        }
+    }
+
+    /** Netty's aggregator, answering an oversized body as upstream's pRPC does (400) instead of 413. */
+    private static final class BoundedAggregator extends HttpObjectAggregator {
+        BoundedAggregator(int max) {
+            super(max);
+        }
+
+        @Override
+        protected void handleOversizedMessage(ChannelHandlerContext ctx, io.netty.handler.codec.http.HttpMessage m) {
+            FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.BAD_REQUEST,
+                    Unpooled.copiedBuffer("{\n  \"error\": \"failed to read data: payload too large\"\n}",
+                            StandardCharsets.UTF_8));
+            resp.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
+            resp.headers().set(HttpHeaderNames.SERVER, SERVER);
+            resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+            HttpUtil.setContentLength(resp, resp.content().readableBytes());
+            ctx.writeAndFlush(resp).addListener(ChannelFutureListener.CLOSE);
         }
     }
 
