@@ -339,6 +339,11 @@ class DstackSdkSimulatorInteropTest {
             for (int r = 0; r < 3; r++) {
                 assertThat(q.get("replayed").get(r).asText()).as("RTMR" + r).isEqualTo(td.rtmr(r));
             }
+            // RTMR3 replays only when the log carries the runtime events' digests (our simulated CVM sends them;
+            // dstack >= 0.5.6 sends them empty, and the SDK's replayRtmrs() does not recompute them)
+            System.out.println("DstackSdkSimulatorInteropTest: the SDK's replayRtmrs() RTMR3 "
+                    + (q.get("replayed").get(3).asText().equals(td.rtmr(3)) ? "equals" : "differs from")
+                    + " the quote's");
         }
         // the SDK refuses more than 64 bytes itself, before asking
         assertThat(error(got, "q65")).contains("Report data is too large");
@@ -425,6 +430,7 @@ class DstackSdkSimulatorInteropTest {
         assertThat(ok(got, "http").get("key").asText())
                 .isEqualTo(HEX.formatHex(KeyDerivation.getKey(appK256, path).scalar()));
         JsonNode sock = got.get("sock");
+        System.out.println("DstackSdkSimulatorInteropTest: getKey with a non-ASCII path over the socket -> " + sock);
         assertThat(sock.has("error") || !sock.get("key").asText()
                 .equals(HEX.formatHex(KeyDerivation.getKey(appK256, path).scalar())))
                 .as("the SDK's socket transport cannot send a non-ASCII path intact: " + sock).isTrue();
