@@ -168,6 +168,40 @@ class SimulateGuestAgentCommandTest {
         assertThat(done.err()).contains("quote served");
     }
 
+    /**
+     * {@code --attestation attestation.bin}: upstream's simulator mode, re-signed by the mock PKI; the app id is the
+     * fixture's (no {@code --app-id} needed for the KMS key), and {@code atlas get} attests the endpoint under the
+     * policy that pins the fixture's bootchain.
+     */
+    @Test
+    void fixtureAttestationReSigned() throws Exception {
+        Path f = fixtures();
+        assumeTrue(Files.isRegularFile(f.resolve("attestation.bin")), "attestation.bin is absent: skipping");
+        int port = freePort();
+        Path out = dir.resolve("fixture");
+        CompletableFuture<CliRun> run = CompletableFuture.supplyAsync(() -> CliRun.of("simulate",
+                "--keys", f.resolve("appkeys.json").toString(), "--sys-config", f.resolve("sys-config.json").toString(),
+                "--attestation", f.resolve("attestation.bin").toString(), "--listen", "127.0.0.1:" + port,
+                "--out", out.toString(), "--duration", "8"), OWN_THREAD);
+        Path simJson = out.resolve("simulation.json");
+        for (int i = 0; i < 400 && !Files.exists(simJson) && !run.isDone(); i++) {
+            Thread.sleep(50);
+        }
+        assertThat(run.isDone()).as(() -> "simulate exited early: " + run.join()).isFalse();
+        Thread.sleep(300);
+        JsonNode s = JSON.readTree(Files.readString(simJson));
+        assertThat(s.get("app_id").textValue()).isEqualTo(UPSTREAM_APP_ID);
+        assertThat(s.get("kms_public_key").textValue()).isEqualTo(KMS_PUBLIC_KEY);
+        CliRun report = CliRun.of("get", "https://127.0.0.1:" + port + "/", "--policy",
+                out.resolve("policy.json").toString(), "--root-ca", out.resolve("root-ca.pem").toString(),
+                "--trust-attested-cert", "--report-only");
+        assertThat(report.code()).as(report.err()).isZero();
+        assertThat(report.err()).contains("UpToDate");
+        CliRun done = run.get();
+        assertThat(done.code()).as(done.err()).isZero();
+        assertThat(done.out()).contains("attestation " + f.resolve("attestation.bin"));
+    }
+
     @Test
     void optionMistakesAreNamed() throws Exception {
         Path f = fixtures();
