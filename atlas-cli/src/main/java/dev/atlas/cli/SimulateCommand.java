@@ -407,12 +407,14 @@ final class SimulateCommand implements Callable<Integer> {
             }
             gb.appId(java.util.HexFormat.of().parseHex(hex));
         }
+        // a stale socket is replaced (as dstack's agent does); a regular file or a directory is never removed
         for (var sock : List.of(Map.entry("--agent-socket", Optional.ofNullable(agentSocket)),
                 Map.entry("--tappd-socket", Optional.ofNullable(tappdSocket)),
                 Map.entry("--external-socket", Optional.ofNullable(externalSocket)))) {
-            if (sock.getValue().isPresent() && Files.exists(sock.getValue().get())) {
-                throw CliErrors.io("cannot serve on the Unix socket " + sock.getValue().get() + " (" + sock.getKey()
-                        + "): a file of that name is in the way (remove it)", null);
+            Optional<Path> p = sock.getValue();
+            if (p.isPresent() && (Files.isRegularFile(p.get()) || Files.isDirectory(p.get()))) {
+                throw CliErrors.usage("cannot serve on the Unix socket " + p.get() + " (" + sock.getKey() + "): a "
+                        + (Files.isDirectory(p.get()) ? "directory" : "file") + " of that name is in the way");
             }
         }
         if (agentSocket != null) {
@@ -434,7 +436,12 @@ final class SimulateCommand implements Callable<Integer> {
         try {
             sim = gb.start();
         } catch (java.io.IOException | java.io.UncheckedIOException e) {
-            throw CliErrors.io("cannot start the guest-agent simulator: " + CliErrors.detail(e), e);
+            if (CliErrors.find(e, java.net.SocketException.class) != null) {
+                throw CliErrors.io("cannot start the guest-agent simulator: " + CliErrors.detail(e)
+                        + " (check --agent-listen, --external-listen and the socket paths)", e);
+            }
+            // the files: each message names the file and the field (appkeys.json: k256_key: ...)
+            throw CliErrors.input("cannot start the guest-agent simulator: " + CliErrors.detail(e));
         } catch (IllegalArgumentException | IllegalStateException e) {
             throw CliErrors.input("cannot start the guest-agent simulator: " + CliErrors.detail(e));
         }

@@ -215,6 +215,19 @@ class SimulateGuestAgentCommandTest {
         assertThat(misbehave.code()).isEqualTo(2);
         assertThat(misbehave.err()).contains("--debug-td").contains("built-in simulated CVM");
 
+        // a compose given as the keys: the message names the file (and the field)
+        CliRun wrong = CliRun.of("simulate", "--keys", f.resolve("app-compose.json").toString(), "--out",
+                dir.resolve("o3").toString());
+        assertThat(wrong.code()).isEqualTo(2);
+        assertThat(wrong.err()).contains("appkeys.json");
+
+        Path inTheWay = Files.writeString(dir.resolve("regular-file"), "x");
+        CliRun socket = CliRun.of("simulate", "--keys", f.resolve("appkeys.json").toString(), "--agent-socket",
+                inTheWay.toString(), "--out", dir.resolve("o4").toString());
+        assertThat(socket.code()).isEqualTo(2);
+        assertThat(socket.err()).contains("--agent-socket").contains("in the way");
+        assertThat(Files.readString(inTheWay)).isEqualTo("x");
+
         CliRun listen = CliRun.of("simulate", "--keys", f.resolve("appkeys.json").toString(), "--agent-listen", "nope");
         assertThat(listen.code()).isEqualTo(2);
         assertThat(listen.err()).contains("--agent-listen");
