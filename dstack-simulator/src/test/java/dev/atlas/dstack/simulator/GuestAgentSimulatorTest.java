@@ -341,6 +341,22 @@ class GuestAgentSimulatorTest {
     }
 
     @Test
+    void wrongTypesInGetTlsKeyNameTheField() throws Exception {
+        for (String[] c : new String[][] {{"{\"not_before\":\"soon\"}", "not_before"},
+                {"{\"not_after\":-1}", "not_after"}, {"{\"usage_ra_tls\":5}", "usage_ra_tls"},
+                {"{\"alt_names\":[1]}", "alt_names"}, {"{\"subject\":[]}", "subject"}}) {
+            RawHttp.Response r = RawHttp.post(endpoint("tcp"), "/GetTlsKey", c[0]);
+            assertThat(r.status()).as(c[0]).isEqualTo(400);
+            assertThat(json(r).get("error").asText()).as(c[0]).contains(c[1]);
+        }
+        // a GET query gives strings: booleans and numbers are read from them
+        RawHttp.Response r = RawHttp.get(endpoint("unix"),
+                "/GetTlsKey?subject=q&usage_client_auth=true&not_before=1700000000&not_after=1800000000");
+        assertThat(r.status()).isEqualTo(200);
+        assertThat(json(r).get("certificate_chain").size()).isEqualTo(2);
+    }
+
+    @Test
     void oversizeBodyIsRefused() throws Exception {
         try (GuestAgentSimulator small = GuestAgentSimulator.builder().seed(new byte[32]).maxBodyBytes(4096)
                 .internalSocket(dir.resolve("small.sock")).start()) {
