@@ -429,6 +429,47 @@ class DstackTdxVerifierTest {
                 .isEqualTo(Reason.DEBUG_ENABLED);
     }
 
+    // ---------------------------------------------------------------- dstack's stripped log (RA-TLS certificates)
+
+    /** The evidence with only the RTMR3 entries of the log (what an RA-TLS certificate's attestation keeps). */
+    static DstackTdxVerifier.EvidenceBuilder strippedEvidence(Case c) throws AttestationException {
+        List<EventLogEntry> rtmr3 = QuoteResponse.parse(c.response()).eventLog().entries().stream()
+                .filter(e -> e.imr() == 3).toList();
+        return DstackTdxVerifier.Evidence.builder(QuoteResponse.of(c.ev.quote(), EventLog.of(rtmr3)))
+                .sessionBinding(NONCE, EKM).skipCertificateCheck();
+    }
+
+    @Test
+    void strippedLog_verifiesRtmr3Only() throws Exception {
+        Case c = honest();
+        AttestationReport r = c.verifier(c.ev.verificationTime()).verify(strippedEvidence(c).strippedEventLog().build(),
+                c.ev.verificationTime());
+        assertThat(r.composeHash()).isPresent();
+    }
+
+    @Test
+    void strippedLog_withoutTheOption_failsTheRtmr0Replay() throws Exception {
+        Case c = honest();
+        AttestationException e = assertThrows(AttestationException.class,
+                () -> c.verifier(c.ev.verificationTime()).verify(strippedEvidence(c).build(), c.ev.verificationTime()));
+        assertThat(e.reason()).isEqualTo(Reason.RTMR_MISMATCH);
+        assertThat(e.subject()).contains("rtmr0");
+    }
+
+    @Test
+    void strippedLog_stillReplaysRtmr3() throws Exception {
+        Case c = log(l -> l.runtime("extra-app-event", new byte[] {1}));
+        // quote RTMR3 includes the extra event; drop it from the stripped log
+        List<EventLogEntry> rtmr3 = QuoteResponse.parse(c.response()).eventLog().entries().stream()
+                .filter(e -> e.imr() == 3 && !e.event().equals("extra-app-event")).toList();
+        DstackTdxVerifier.Evidence ev = DstackTdxVerifier.Evidence.builder(QuoteResponse.of(c.ev.quote(),
+                EventLog.of(rtmr3))).sessionBinding(NONCE, EKM).skipCertificateCheck().strippedEventLog().build();
+        AttestationException e = assertThrows(AttestationException.class,
+                () -> c.verifier(c.ev.verificationTime()).verify(ev, c.ev.verificationTime()));
+        assertThat(e.reason()).isEqualTo(Reason.RTMR_MISMATCH);
+        assertThat(e.subject()).contains("rtmr3");
+    }
+
     // ---------------------------------------------------------------- input shapes and API guards
 
     @Test

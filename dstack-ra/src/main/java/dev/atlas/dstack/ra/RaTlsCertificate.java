@@ -32,6 +32,7 @@ import java.util.Date;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.function.Function;
 import java.util.regex.Pattern;
 import java.util.zip.GZIPInputStream;
 import org.bouncycastle.asn1.ASN1ObjectIdentifier;
@@ -163,8 +164,13 @@ public final class RaTlsCertificate {
      */
     public static RaTlsCertificate parse(X509Certificate cert) throws RaException {
         Objects.requireNonNull(cert, "cert");
+        return parse(cert, cert::getExtensionValue);
+    }
+
+    /** {@link #parse(X509Certificate)} with the extension values ({@code extnValue} DER by OID) from {@code ext}. */
+    static RaTlsCertificate parse(X509Certificate cert, Function<String, byte[]> ext) throws RaException {
         String usage = null;
-        byte[] u = payload(cert, OID_CERT_USAGE, "usage");
+        byte[] u = payload(ext, OID_CERT_USAGE, "usage");
         if (u != null) {
             if (u.length > MAX_USAGE_BYTES) {
                 throw malformed(OID_CERT_USAGE, "usage", u.length + " bytes > " + MAX_USAGE_BYTES, null);
@@ -176,12 +182,12 @@ public final class RaTlsCertificate {
                 throw malformed(OID_CERT_USAGE, "usage", "not UTF-8", null);
             }
         }
-        byte[] appId = payload(cert, OID_APP_ID, "app id");
+        byte[] appId = payload(ext, OID_APP_ID, "app id");
         if (appId != null && appId.length != APP_ID_BYTES) {
             throw malformed(OID_APP_ID, "app id", "must be " + APP_ID_BYTES + " bytes, got " + appId.length, null);
         }
         AppInfo appInfo = null;
-        byte[] ai = payload(cert, OID_APP_INFO, "app info");
+        byte[] ai = payload(ext, OID_APP_INFO, "app info");
         if (ai != null) {
             try {
                 appInfo = AppInfo.decode(ai);
@@ -192,7 +198,7 @@ public final class RaTlsCertificate {
         VersionedAttestation att = null;
         byte[] attBytes = null;
         boolean legacy = false;
-        byte[] a = payload(cert, OID_ATTESTATION, "attestation");
+        byte[] a = payload(ext, OID_ATTESTATION, "attestation");
         if (a != null) {
             try {
                 att = VersionedAttestation.decode(a);
@@ -201,9 +207,9 @@ public final class RaTlsCertificate {
             }
             attBytes = a;
         } else {
-            byte[] quote = payload(cert, OID_TDX_QUOTE, "legacy TDX quote");
+            byte[] quote = payload(ext, OID_TDX_QUOTE, "legacy TDX quote");
             if (quote != null) {
-                byte[] log = payload(cert, OID_EVENT_LOG, "legacy event log");
+                byte[] log = payload(ext, OID_EVENT_LOG, "legacy event log");
                 if (log == null) {
                     throw new RaException(Reason.CERT_EXTENSION_MISSING, "extension " + OID_EVENT_LOG
                             + " (legacy event log)", "a legacy TDX quote (" + OID_TDX_QUOTE + ") needs its event log");
@@ -224,13 +230,13 @@ public final class RaTlsCertificate {
     }
 
     /** The payload of extension {@code oid}: its extnValue's inner DER OCTET STRING content, or null. */
-    private static byte[] payload(X509Certificate cert, String oid, String name) throws RaException {
-        byte[] ext = cert.getExtensionValue(oid);
-        if (ext == null) {
+    private static byte[] payload(Function<String, byte[]> ext, String oid, String name) throws RaException {
+        byte[] value = ext.apply(oid);
+        if (value == null) {
             return null;
         }
         String field = "extension " + oid + " (" + name + ")";
-        byte[] inner = Der.octetString(ext, Reason.CERT_EXTENSION_MALFORMED, field);
+        byte[] inner = Der.octetString(value, Reason.CERT_EXTENSION_MALFORMED, field);
         return Der.octetString(inner, Reason.CERT_EXTENSION_MALFORMED, field);
     }
 

@@ -155,6 +155,11 @@ public final class RaTlsVerifier {
             }
         } else if (last == 0) {
             throw new RaException(Reason.CERT_CHAIN_INVALID, "chain[0]", "is the trusted CA itself, not a leaf");
+        } else if (!signedBy(top, caKey)) {
+            // A certificate of the trusted CA (any serial and dates) must at least be signed by the CA key, so
+            // that its constraints are the CA's own.
+            throw new RaException(Reason.CERT_UNTRUSTED_ISSUER, "chain[" + last + "].signature",
+                    "the certificate with the trusted CA's key and DN is not self-signed by that key");
         }
         // CA constraints of the issuers in the chain.
         for (int j = 1; j < chain.size(); j++) {

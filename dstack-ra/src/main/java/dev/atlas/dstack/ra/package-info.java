@@ -1,6 +1,6 @@
 /**
  * dstack's shared vocabulary, byte-exact with dstack ({@code ../shared/specs/dstack-platform.md} §2.4,
- * §2.5, §2.7, §2.12; docs/dstack-ra.md says which upstream file settled each format).
+ * §2.5, §2.6, §2.7, §2.11, §2.12; docs/dstack-ra.md says which upstream file settled each format).
  *
  * <ul>
  *   <li>{@link dev.atlas.dstack.ra.KeyDerivation}: HKDF-SHA256 with salt {@code RATLS}, {@code deriveP256},
@@ -15,6 +15,11 @@
  *       {@link dev.atlas.dstack.ra.AppInfo} ({@code mr_system}, {@code mr_aggregated}, the {@code .9}
  *       certificate payload) and {@link dev.atlas.dstack.ra.MrConfigV3}.</li>
  *   <li>{@link dev.atlas.dstack.ra.EnvCrypt}: X25519 + AES-256-GCM env encryption.</li>
+ *   <li>{@link dev.atlas.dstack.ra.RaTlsCertificate} (building and parsing dstack's RA-TLS certificates, §2.6),
+ *       {@link dev.atlas.dstack.ra.RaTlsVerifier} (chain to a CA trusted by key and DN, usage, and the attestation
+ *       bound to the leaf key through {@code atlas-dstack}'s {@code DstackTdxVerifier}) and
+ *       {@link dev.atlas.dstack.ra.CertSigningRequest} with {@link dev.atlas.dstack.ra.CertConfig}
+ *       ({@code SignCert} CSRs v1/v2, §2.11). X.509 building uses Bouncy Castle's {@code bcpkix}.</li>
  * </ul>
  *
  * <p>Every failure is a checked {@link dev.atlas.dstack.ra.RaException}, an

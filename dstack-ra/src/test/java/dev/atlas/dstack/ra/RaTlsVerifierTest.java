@@ -92,6 +92,19 @@ class RaTlsVerifierTest {
     }
 
     @Test
+    void caCopyNotSignedByTheCaKey() throws Exception {
+        // the CA's key and DN, but signed by another key (so its constraints are not the CA's)
+        KeyPair other = p256();
+        X509Certificate otherRoot = RaTlsCertificate.builder().organization("Dstack").subject("Dstack KMS CA")
+                .caLevel(1).clock(CLOCK).selfSigned(other);
+        X509Certificate forgedCopy = RaTlsCertificate.builder().organization("Dstack").subject("Dstack KMS CA")
+                .caLevel(9).clock(CLOCK).publicKey(f.rootKey.getPublic()).signedBy(otherRoot, other.getPrivate());
+        RaException e = raFailure(List.of(honest.get(0), f.appCa, forgedCopy), f.verifier().build());
+        assertThat(e.raReason()).isEqualTo(RaException.Reason.CERT_UNTRUSTED_ISSUER);
+        assertThat(e.field()).isEqualTo("chain[2].signature");
+    }
+
+    @Test
     void keySwapped_bindingMismatch() throws Exception {
         KeyPair other = p256();
         // certifies `other` but carries the attestation of leafKey

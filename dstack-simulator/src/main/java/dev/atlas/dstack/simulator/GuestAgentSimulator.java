@@ -149,6 +149,9 @@ public final class GuestAgentSimulator implements AutoCloseable {
         } else {
             SimulatedCvm.Builder cb = SimulatedCvm.builder().seed(cvmSeed).clock(b.clock).appCompose(compose)
                     .appId(HEX.formatHex(appId)).keyProvider(keyProvider(composeJson, loaded));
+            if (b.emptyRuntimeDigests) {
+                cb.stripRuntimeDigests();
+            }
             String os = vmConfig == null ? null : osImageHash(vmConfig);
             if (os != null) {
                 cb.osImageHash(os);
@@ -475,6 +478,7 @@ public final class GuestAgentSimulator implements AutoCloseable {
         private boolean emitEvent = true;
         private boolean patchReportData = true;
         private boolean resign;
+        private boolean emptyRuntimeDigests;
         private CertSigner certSigner;
         private String version = DEFAULT_VERSION;
         private int maxBodyBytes = DEFAULT_MAX_BODY_BYTES;
@@ -595,6 +599,15 @@ public final class GuestAgentSimulator implements AutoCloseable {
          */
         public Builder resignWithMockPki() {
             this.resign = true;
+            return this;
+        }
+
+        /**
+         * Simulated CVM: send the RTMR3 entries of {@code event_log} with an empty digest, as dstack 0.5.6 and later
+         * do (verifiers recompute it from name and payload). Default: digests included, as older agents.
+         */
+        public Builder emptyRuntimeDigests() {
+            this.emptyRuntimeDigests = true;
             return this;
         }
 

@@ -31,6 +31,7 @@ import dev.atlas.tdx.QuoteVerifier;
 import java.io.ByteArrayInputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -357,6 +358,38 @@ class GuestAgentSimulatorTest {
     }
 
     @Test
+    void keepAliveServesPipelinedRequestsInOrder() throws Exception {
+        URI u = sim.internalUrl().orElseThrow();
+        try (java.net.Socket sock = new java.net.Socket(u.getHost(), u.getPort())) {
+            sock.setSoTimeout(30_000);
+            String quote = "{\"report_data\":\"01\"}";
+            String req = "POST /GetQuote HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+                    + quote.length() + "\r\n\r\n" + quote
+                    + "GET /Version HTTP/1.1\r\nHost: x\r\n\r\n";
+            sock.getOutputStream().write(req.getBytes(StandardCharsets.US_ASCII));
+            java.io.DataInputStream in = new java.io.DataInputStream(sock.getInputStream());
+            String first = readResponse(in);
+            String second = readResponse(in);
+            assertThat(first).startsWith("HTTP/1.1 200").contains("\"report_data\":\"01");
+            assertThat(second).startsWith("HTTP/1.1 200").contains("\"version\":\"" + GuestAgentSimulator.DEFAULT_VERSION);
+            assertThat(sock.isClosed()).isFalse();
+        }
+    }
+
+    /** One response with a Content-Length body, head and body as text. */
+    static String readResponse(java.io.DataInputStream in) throws Exception {
+        StringBuilder head = new StringBuilder();
+        while (!head.toString().endsWith("\r\n\r\n")) {
+            head.append((char) in.readUnsignedByte());
+        }
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(head);
+        assertThat(m.find()).isTrue();
+        byte[] body = new byte[Integer.parseInt(m.group(1))];
+        in.readFully(body);
+        return head + new String(body, StandardCharsets.UTF_8);
+    }
+
+    @Test
     void oversizeBodyIsRefused() throws Exception {
         try (GuestAgentSimulator small = GuestAgentSimulator.builder().seed(new byte[32]).maxBodyBytes(4096)
                 .internalSocket(dir.resolve("small.sock")).start()) {
@@ -382,7 +415,7 @@ class GuestAgentSimulatorTest {
 
     @Test
     void emitEventExtendsRtmr3AndTheQuoteStillVerifies() throws Exception {
-        try (GuestAgentSimulator s = GuestAgentSimulator.builder().seed(new byte[32])
+        try (GuestAgentSimulator s = GuestAgentSimulator.builder().seed(new byte[32]).emptyRuntimeDigests()
                 .internalSocket(dir.resolve("emit.sock")).start();
                 MockPccs p = MockPccs.start(s::collateralJson, 0)) {
             Path sock = s.internalSocket().orElseThrow();
@@ -391,6 +424,9 @@ class GuestAgentSimulatorTest {
             assertThat(json(r).size()).isZero();
             Quote q = DstackClient.builder().environment(Map.of()).endpoint(sock.toString()).build().getQuote(new byte[0]);
             assertThat(q.eventLog()).contains("New TLS Certificate");
+            for (JsonNode e : JSON.readTree(q.eventLog())) { // as dstack >= 0.5.6: RTMR3 digests left empty
+                assertThat(e.get("digest").asText().isEmpty()).isEqualTo(e.get("imr").asInt() == 3);
+            }
             ObjectNode o = JSON.createObjectNode();
             o.put("quote", HEX.formatHex(q.quote()));
             o.put("event_log", q.eventLog());
@@ -519,6 +555,44 @@ class GuestAgentSimulatorTest {
             assertThat(ca.getBasicConstraints()).isEqualTo(1);
             assertThat(RaTlsCertificate.parse(ca).attestation()).isPresent();
             assertThat(s.appKeys().toString()).doesNotContain(HEX.formatHex(s.appKeys().k256Key()));
+        }
+    }
+
+    @Test
+    void kmsKeyProviderHasNoLocalCaUntilACertSignerIsGiven() throws Exception {
+        ObjectNode keys = (ObjectNode) JSON.readTree(Files.readAllBytes(files.resolve("appkeys.json")));
+        keys.putObject("key_provider").putObject("Kms").put("url", "https://kms.example:12001")
+                .put("pubkey", HEX.formatHex(SIM_KMS)).put("tmp_ca_key", "-").put("tmp_ca_cert", "-");
+        Path kmsKeys = dir.resolve("kms-appkeys.json");
+        Files.write(kmsKeys, JSON.writeValueAsBytes(keys));
+        try (GuestAgentSimulator s = GuestAgentSimulator.builder().keys(kmsKeys).appId(SIM_APP_ID)
+                .internalSocket(dir.resolve("kms.sock")).start()) {
+            RawHttp.Response r = RawHttp.post(s.internalSocket().orElseThrow(), "/GetTlsKey", "{\"subject\":\"k\"}");
+            assertThat(r.status()).isEqualTo(400);
+            assertThat(json(r).get("error").asText()).contains("Failed to sign the CSR");
+            assertThat(json(RawHttp.post(s.internalSocket().orElseThrow(), "/Info", "")).get("app_cert").asText())
+                    .isEmpty();
+        }
+        // a CertSigner receives SignCert's arguments: the SCALE CSR v2 and the key's DER signature over it
+        java.util.concurrent.atomic.AtomicReference<dev.atlas.dstack.ra.CertSigningRequest> seen =
+                new java.util.concurrent.atomic.AtomicReference<>();
+        try (GuestAgentSimulator s = GuestAgentSimulator.builder().keys(kmsKeys).appId(SIM_APP_ID)
+                .certSigner((csr, sig) -> {
+                    dev.atlas.dstack.ra.CertSigningRequest c = dev.atlas.dstack.ra.CertSigningRequest.decode(csr, 2);
+                    c.verifySignature(sig);
+                    seen.set(c);
+                    return List.of("LEAF", "CA", "ROOT");
+                })
+                .internalSocket(dir.resolve("kms2.sock")).start()) {
+            RawHttp.Response r = RawHttp.post(s.internalSocket().orElseThrow(), "/GetTlsKey",
+                    "{\"subject\":\"k\",\"usage_ra_tls\":true,\"with_app_info\":true}");
+            assertThat(r.status()).isEqualTo(200);
+            assertThat(json(r).get("certificate_chain").toString()).isEqualTo("[\"LEAF\",\"CA\",\"ROOT\"]");
+            dev.atlas.dstack.ra.CertSigningRequest c = seen.get();
+            assertThat(c.config().subject()).isEqualTo("k");
+            assertThat(c.config().extQuote()).isTrue();
+            assertThat(c.config().extAppInfo()).isTrue();
+            assertThat(c.versionedAttestation().reportData()).isEqualTo(RaTlsCertificate.reportData(c.publicKey()));
         }
     }
 

@@ -172,7 +172,10 @@ public final class AdminAuth {
             return true;
         }
         String authz = header(headers, "Authorization");
-        if (authz != null && authz.length() <= MAX_CREDENTIAL_CHARS) {
+        if (authz != null) {
+            if (authz.length() > MAX_CREDENTIAL_CHARS) {
+                return false;
+            }
             if (authz.startsWith("Bearer ")) {
                 return verifyToken(authz.substring(7).strip());
             }
@@ -200,6 +203,45 @@ public final class AdminAuth {
             }
         }
         return ok;
+    }
+
+    /** The exchange attribute holding the query to route with (token fields removed) after {@link #httpFilter()}. */
+    public static final String ROUTED_QUERY_ATTRIBUTE = "dev.atlas.dstack.ra.prpc.AdminAuth.query";
+
+    /**
+     * A JDK {@code HttpServer} filter for routes that are not pRPC (a VMM's UI, static files): a refused request
+     * gets the 401 and goes no further; an accepted one continues with the query to route with in the exchange
+     * attribute {@link #ROUTED_QUERY_ATTRIBUTE} (the JDK 17 exchange cannot change its URI). A
+     * {@link PrpcHttpHandler} needs no filter: give the dispatcher this {@code AdminAuth} instead.
+     */
+    public com.sun.net.httpserver.Filter httpFilter() {
+        return new com.sun.net.httpserver.Filter() {
+            @Override
+            public void doFilter(com.sun.net.httpserver.HttpExchange exchange, Chain chain) throws IOException {
+                Map<String, String> headers = new java.util.TreeMap<>(String.CASE_INSENSITIVE_ORDER);
+                exchange.getRequestHeaders().forEach((k, v) -> {
+                    if (k != null && !v.isEmpty()) {
+                        headers.putIfAbsent(k, v.get(0));
+                    }
+                });
+                Result r = check(exchange.getRequestMethod(), headers, exchange.getRequestURI().getRawQuery());
+                if (!r.allowed()) {
+                    try {
+                        PrpcHttpHandler.write(exchange, r.rejection(), true);
+                    } finally {
+                        exchange.close();
+                    }
+                    return;
+                }
+                exchange.setAttribute(ROUTED_QUERY_ATTRIBUTE, r.rawQuery());
+                chain.doFilter(exchange);
+            }
+
+            @Override
+            public String description() {
+                return "dstack admin API authentication (" + realm + ")";
+            }
+        };
     }
 
     /** Whether {@code token} is one of the configured tokens: SHA-256, compared with every digest in constant time. */

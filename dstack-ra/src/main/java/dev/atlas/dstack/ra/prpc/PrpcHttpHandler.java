@@ -30,6 +30,8 @@ import javax.net.ssl.SSLSession;
  */
 public final class PrpcHttpHandler implements HttpHandler {
     private final PrpcDispatcher dispatcher;
+    /** One shared, never-written array standing for any body over the limit (the dispatcher only reads its length). */
+    private volatile byte[] tooLarge;
 
     public PrpcHttpHandler(PrpcDispatcher dispatcher) {
         this.dispatcher = Objects.requireNonNull(dispatcher, "dispatcher");
@@ -38,7 +40,7 @@ public final class PrpcHttpHandler implements HttpHandler {
     @Override
     public void handle(HttpExchange exchange) throws IOException {
         try {
-            PrpcRequest request = toRequest(exchange, dispatcher.maxBodyBytes());
+            PrpcRequest request = toRequest(exchange, dispatcher.maxBodyBytes(), this);
             PrpcResponse response = dispatcher.dispatch(request);
             write(exchange, response, request.httpMethod().equalsIgnoreCase("HEAD"));
         } finally {
@@ -48,6 +50,11 @@ public final class PrpcHttpHandler implements HttpHandler {
 
     /** Turns an exchange into a request relative to the context path, reading at most {@code maxBody + 1} bytes. */
     public static PrpcRequest toRequest(HttpExchange exchange, int maxBody) throws IOException {
+        return toRequest(exchange, maxBody, (PrpcHttpHandler) null);
+    }
+
+    private static PrpcRequest toRequest(HttpExchange exchange, int maxBody, PrpcHttpHandler owner)
+            throws IOException {
         String rawPath = exchange.getRequestURI().getRawPath();
         String context = exchange.getHttpContext().getPath();
         String rel = rawPath == null ? "/" : rawPath;
@@ -64,16 +71,18 @@ public final class PrpcHttpHandler implements HttpHandler {
                 headers.putIfAbsent(e.getKey().toLowerCase(Locale.ROOT), e.getValue().get(0));
             }
         }
-        byte[] body = readBody(exchange, headers.get("content-length"), maxBody);
+        byte[] body = readBody(exchange, headers.get("content-length"), maxBody, owner);
         return new PrpcRequest(exchange.getRequestMethod(), rel, exchange.getRequestURI().getRawQuery(),
                 headers.get("content-type"), body, headers, peerCertificates(exchange));
     }
 
-    private static byte[] readBody(HttpExchange exchange, String contentLength, int maxBody) throws IOException {
+    private static byte[] readBody(HttpExchange exchange, String contentLength, int maxBody, PrpcHttpHandler owner)
+            throws IOException {
         if (contentLength != null) {
             try {
                 if (Long.parseLong(contentLength.trim()) > maxBody) {
-                    return new byte[maxBody + 1]; // too large: not read; the dispatcher refuses it by length
+                    // too large: not read; the dispatcher refuses it by its length
+                    return owner == null ? new byte[maxBody + 1] : owner.tooLargeMarker();
                 }
             } catch (NumberFormatException e) {
                 // the JDK server already rejects a bad Content-Length; read with the limit anyway
@@ -82,6 +91,15 @@ public final class PrpcHttpHandler implements HttpHandler {
         try (InputStream in = exchange.getRequestBody()) {
             return in.readNBytes(maxBody + 1);
         }
+    }
+
+    private byte[] tooLargeMarker() {
+        byte[] m = tooLarge;
+        if (m == null) {
+            m = new byte[dispatcher.maxBodyBytes() + 1]; // allocated once, on the first oversized request
+            tooLarge = m;
+        }
+        return m;
     }
 
     private static Optional<List<X509Certificate>> peerCertificates(HttpExchange exchange) {

@@ -30,8 +30,8 @@ final class QueryDecoder {
         if (rawQuery == null || rawQuery.isEmpty()) {
             return root;
         }
-        // Intermediate tree: ObjectNode for keyed levels, with indexed/appended levels kept as objects whose keys
-        // are "#<index>" or "[]<n>", turned into arrays at the end.
+        // Intermediate tree: ObjectNodes whose keys are tagged "k:<name>", "i:<index>" (a[3]) or "a:<n>" (a[]);
+        // levels of indexes become arrays at the end.
         int pairs = 0;
         for (String pair : rawQuery.split("&", -1)) {
             if (pair.isEmpty()) {
@@ -63,7 +63,7 @@ final class QueryDecoder {
         if (head.isEmpty() || head.indexOf(']') >= 0) {
             throw new StrictJson.JsonError("query field `" + key + "`: invalid field name");
         }
-        out.add(head);
+        out.add("k:" + head);
         int i = open;
         while (i >= 0 && i < key.length()) {
             if (key.charAt(i) != '[') {
@@ -78,11 +78,11 @@ final class QueryDecoder {
                 throw new StrictJson.JsonError("query field `" + key + "`: nested bracket");
             }
             if (inner.isEmpty()) {
-                out.add("[]");
+                out.add("a:");
             } else if (isIndex(inner)) {
-                out.add("#" + Integer.parseInt(inner));
+                out.add("i:" + Integer.parseInt(inner));
             } else {
-                out.add(inner);
+                out.add("k:" + inner);
             }
             if (out.size() - 1 > MAX_DEPTH) {
                 throw new StrictJson.JsonError("query field `" + key + "`: nesting deeper than " + MAX_DEPTH);
@@ -110,8 +110,8 @@ final class QueryDecoder {
         ObjectNode node = root;
         for (int i = 0; i < segs.size(); i++) {
             String s = segs.get(i);
-            if (s.equals("[]")) {
-                s = "[]" + node.size();
+            if (s.equals("a:")) {
+                s = "a:" + node.size();
             }
             boolean last = i == segs.size() - 1;
             JsonNode existing = node.get(s);
@@ -145,7 +145,7 @@ final class QueryDecoder {
         Iterator<String> names = o.fieldNames();
         while (names.hasNext()) {
             String k = names.next();
-            boolean idx = k.startsWith("#") || k.startsWith("[]");
+            boolean idx = !k.startsWith("k:");
             anyIndexed |= idx;
             allIndexed &= idx;
         }
@@ -158,10 +158,10 @@ final class QueryDecoder {
             java.util.TreeMap<Integer, JsonNode> byIndex = new java.util.TreeMap<>();
             List<JsonNode> appended = new ArrayList<>();
             for (Map.Entry<String, JsonNode> e : o.properties()) {
-                if (e.getKey().startsWith("#")) {
+                if (e.getKey().startsWith("i:")) {
                     hasNumbered = true;
-                    byIndex.put(Integer.parseInt(e.getKey().substring(1)),
-                            finish(e.getValue(), path + "[" + e.getKey().substring(1) + "]"));
+                    byIndex.put(Integer.parseInt(e.getKey().substring(2)),
+                            finish(e.getValue(), path + "[" + e.getKey().substring(2) + "]"));
                 } else {
                     hasAppended = true;
                     appended.add(finish(e.getValue(), path + "[]"));
@@ -183,8 +183,9 @@ final class QueryDecoder {
         }
         ObjectNode out = StrictJson.NODES.objectNode();
         for (Map.Entry<String, JsonNode> e : o.properties()) {
-            String child = path.equals("$") ? e.getKey() : path + "[" + e.getKey() + "]";
-            out.set(e.getKey(), finish(e.getValue(), child));
+            String name = e.getKey().substring(2);
+            String child = path.equals("$") ? name : path + "[" + name + "]";
+            out.set(name, finish(e.getValue(), child));
         }
         return out;
     }

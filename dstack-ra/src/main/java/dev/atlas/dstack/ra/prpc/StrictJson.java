@@ -59,8 +59,9 @@ final class StrictJson {
             }
             return n;
         } catch (JsonProcessingException e) {
-            throw new JsonError("invalid JSON at line " + e.getLocation().getLineNr() + " column "
-                    + e.getLocation().getColumnNr() + ": " + firstLine(e.getOriginalMessage()));
+            com.fasterxml.jackson.core.JsonLocation loc = e.getLocation();
+            throw new JsonError("invalid JSON" + (loc == null ? "" : " at line " + loc.getLineNr() + " column "
+                    + loc.getColumnNr()) + ": " + firstLine(e.getOriginalMessage()));
         } catch (IOException e) {
             throw new JsonError("invalid JSON: " + firstLine(e.getMessage()));
         }

@@ -157,6 +157,10 @@ public final class HttpListener implements AutoCloseable {
     private static final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
         private final List<Mount> mounts;
         private final ExecutorService executor;
+        /** Requests decoded but not yet answered, in arrival order; touched on the event loop only. */
+        private final java.util.ArrayDeque<Runnable> pending = new java.util.ArrayDeque<>();
+        private boolean busy;
+        private boolean closing;
 
         Handler(List<Mount> mounts, ExecutorService executor) {
             this.mounts = mounts;
@@ -165,8 +169,13 @@ public final class HttpListener implements AutoCloseable {
 
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+            if (closing) {
+                return;
+            }
+            boolean keepAlive = HttpUtil.isKeepAlive(req);
+            HttpVersion version = req.protocolVersion();
             if (!req.decoderResult().isSuccess()) {
-                write(ctx, req, plain(HttpResponseStatus.BAD_REQUEST, "Bad Request"), true);
+                enqueue(ctx, () -> finish(ctx, plain(HttpResponseStatus.BAD_REQUEST, "Bad Request"), false));
                 return;
             }
             String uri = req.uri();
@@ -184,40 +193,64 @@ public final class HttpListener implements AutoCloseable {
                 }
             }
             if (mount == null) {
-                write(ctx, req, plain(HttpResponseStatus.NOT_FOUND, "Not Found"), false);
+                enqueue(ctx, () -> finish(ctx, plain(HttpResponseStatus.NOT_FOUND, "Not Found"), keepAlive));
                 return;
             }
             Map<String, String> headers = new HashMap<>();
             req.headers().forEach(h -> headers.merge(h.getKey().toLowerCase(Locale.ROOT), h.getValue(),
                     (a, b) -> a + ", " + b));
-            PrpcRequest pr = new PrpcRequest(req.method().name(), rel, query, req.headers().get(HttpHeaderNames.CONTENT_TYPE),
-                    ByteBufUtil.getBytes(req.content()), headers, Optional.empty());
+            PrpcRequest pr = new PrpcRequest(req.method().name(), rel, query,
+                    req.headers().get(HttpHeaderNames.CONTENT_TYPE), ByteBufUtil.getBytes(req.content()), headers,
+                    Optional.empty());
             PrpcDispatcher d = mount.dispatcher();
-            boolean keepAlive = HttpUtil.isKeepAlive(req);
-            HttpVersion version = req.protocolVersion();
+            enqueue(ctx, () -> {
+                try {
+                    executor.execute(() -> {
+                        PrpcResponse r;
+                        try {
+                            r = d.dispatch(pr);
+                        } catch (RuntimeException e) {
+                            r = new PrpcResponse(500, "application/json",
+                                    "{\"error\":\"internal error\"}".getBytes(StandardCharsets.UTF_8), Map.of());
+                        }
+                        FullHttpResponse resp = new DefaultFullHttpResponse(version,
+                                HttpResponseStatus.valueOf(r.status()), Unpooled.wrappedBuffer(r.body()));
+                        if (r.contentType() != null) {
+                            resp.headers().set(HttpHeaderNames.CONTENT_TYPE, r.contentType());
+                        }
+                        if (r.headers() != null) {
+                            r.headers().forEach((k, v) -> resp.headers().set(k, v));
+                        }
+                        ctx.executor().execute(() -> finish(ctx, resp, keepAlive));
+                    });
+                } catch (RejectedExecutionException e) {
+                    closing = true;
+                    ctx.close();
+                }
+            });
+        }
+
+        /** Runs {@code task} now if no request is in progress, else after the ones before it (event loop only). */
+        private void enqueue(ChannelHandlerContext ctx, Runnable task) {
+            pending.add(task);
             ctx.channel().config().setAutoRead(false);
-            try {
-                executor.execute(() -> {
-                    PrpcResponse r;
-                    try {
-                        r = d.dispatch(pr);
-                    } catch (RuntimeException e) {
-                        r = new PrpcResponse(500, "application/json",
-                                "{\"error\":\"internal error\"}".getBytes(StandardCharsets.UTF_8), Map.of());
-                    }
-                    FullHttpResponse resp = new DefaultFullHttpResponse(version, HttpResponseStatus.valueOf(r.status()),
-                            Unpooled.wrappedBuffer(r.body()));
-                    if (r.contentType() != null) {
-                        resp.headers().set(HttpHeaderNames.CONTENT_TYPE, r.contentType());
-                    }
-                    if (r.headers() != null) {
-                        r.headers().forEach((k, v) -> resp.headers().set(k, v));
-                    }
-                    finish(ctx, resp, keepAlive);
-                });
-            } catch (RejectedExecutionException e) {
-                ctx.close();
+            if (!busy) {
+                next(ctx);
             }
+        }
+
+        private void next(ChannelHandlerContext ctx) {
+            Runnable t = pending.poll();
+            if (t == null) {
+                busy = false;
+                if (!closing) {
+                    ctx.channel().config().setAutoRead(true);
+                    ctx.read();
+                }
+                return;
+            }
+            busy = true;
+            t.run();
         }
 
         private static FullHttpResponse plain(HttpResponseStatus status, String text) {
@@ -227,24 +260,27 @@ public final class HttpListener implements AutoCloseable {
             return resp;
         }
 
-        private static void write(ChannelHandlerContext ctx, FullHttpRequest req, FullHttpResponse resp, boolean close) {
-            finish(ctx, resp, !close && HttpUtil.isKeepAlive(req));
-        }
-
-        private static void finish(ChannelHandlerContext ctx, FullHttpResponse resp, boolean keepAlive) {
+        /** Writes one answer (event loop); then the next queued request, or closes without keep-alive. */
+        private void finish(ChannelHandlerContext ctx, FullHttpResponse resp, boolean keepAlive) {
+            if (closing) {
+                resp.release();
+                return;
+            }
             resp.headers().set(HttpHeaderNames.SERVER, SERVER);
             HttpUtil.setContentLength(resp, resp.content().readableBytes());
             if (keepAlive) {
                 HttpUtil.setKeepAlive(resp, true);
             } else {
                 resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+                closing = true;
+                pending.clear();
             }
             ctx.writeAndFlush(resp).addListener((ChannelFutureListener) f -> {
                 if (!keepAlive || !f.isSuccess()) {
+                    closing = true;
                     ctx.close();
                 } else {
-                    ctx.channel().config().setAutoRead(true);
-                    ctx.read();
+                    next(ctx);
                 }
             });
         }
