@@ -339,11 +339,8 @@ class DstackSdkSimulatorInteropTest {
             for (int r = 0; r < 3; r++) {
                 assertThat(q.get("replayed").get(r).asText()).as("RTMR" + r).isEqualTo(td.rtmr(r));
             }
-            // RTMR3 replays only when the log carries the runtime events' digests (our simulated CVM sends them;
-            // dstack >= 0.5.6 sends them empty, and the SDK's replayRtmrs() does not recompute them)
-            System.out.println("DstackSdkSimulatorInteropTest: the SDK's replayRtmrs() RTMR3 "
-                    + (q.get("replayed").get(3).asText().equals(td.rtmr(3)) ? "equals" : "differs from")
-                    + " the quote's");
+            // RTMR3 too, as the log carries the runtime events' digests (see replayRtmrsWithEmptyRuntimeDigests)
+            assertThat(q.get("replayed").get(3).asText()).as("RTMR3").isEqualTo(td.rtmr(3));
         }
         // the SDK refuses more than 64 bytes itself, before asking
         assertThat(error(got, "q65")).contains("Report data is too large");
@@ -351,6 +348,41 @@ class DstackSdkSimulatorInteropTest {
         VersionedAttestation att = VersionedAttestation.decode(HEX.parseHex(ok(got, "a").get("attestation").asText()));
         assertThat(att.reportData()).isEqualTo(pad64(short32));
         verifyDcap(att.quote());
+    }
+
+    /**
+     * Disagreement (SDK): {@code replayRtmrs()} replays the digests as sent; an agent that sends RTMR3 runtime
+     * events with empty digests (dstack >= 0.5.6; ours with {@code emptyRuntimeDigests()}) gets a wrong RTMR3
+     * from the SDK, while atlas-dstack's verifier recomputes the digests and accepts the quote.
+     */
+    @Test
+    void replayRtmrsWithEmptyRuntimeDigests() throws Exception {
+        try (GuestAgentSimulator stripped = GuestAgentSimulator.builder().keys(fixtures.resolve("appkeys.json"))
+                .compose(fixtures.resolve("app-compose.json")).sysConfig(fixtures.resolve("sys-config.json"))
+                .appId(HEX.parseHex(UPSTREAM_APP_ID)).emptyRuntimeDigests()
+                .internalSocket(tmp.resolve("stripped.sock")).start();
+                MockPccs strippedPccs = MockPccs.start(stripped::collateralJson, 0)) {
+            byte[] rd = new byte[32];
+            RANDOM.nextBytes(rd);
+            ArrayNode rq = JSON.createArrayNode();
+            req(rq, "q", "getQuote", stripped.internalSocket().orElseThrow().toString()).put("reportData", HEX.formatHex(rd));
+            JsonNode q = ok(sdk(rq), "q");
+            TdReport td = Quote.parse(HEX.parseHex(q.get("quote").asText())).tdReport();
+            for (int r = 0; r < 3; r++) {
+                assertThat(q.get("replayed").get(r).asText()).as("RTMR" + r).isEqualTo(td.rtmr(r));
+            }
+            assertThat(q.get("replayed").get(3).asText()).as("the SDK's RTMR3 from empty digests").isNotEqualTo(td.rtmr(3));
+            X509Certificate root = pem(stripped.mockRootCaPem()).get(0);
+            ObjectNode resp = JSON.createObjectNode().put("quote", q.get("quote").asText())
+                    .put("event_log", q.get("event_log").asText());
+            DstackTdxVerifier.builder()
+                    .quoteVerifier(QuoteVerifier.builder().insecureTrustAnchorForTesting(root).build())
+                    .collateralSource(CollateralSource.fetching(CollateralClient.builder()
+                            .baseUrl(strippedPccs.baseUrl()).build()))
+                    .build()
+                    .verify(DstackTdxVerifier.Evidence.builder(QuoteResponse.parse(resp.toString()))
+                            .expectedReportData(pad64(rd)).skipCertificateCheck().build(), Instant.now());
+        }
     }
 
     /**
