@@ -362,6 +362,15 @@ final class SimulateCommand implements Callable<Integer> {
         return p;
     }
 
+    /** {@code http://0.0.0.0:P} (or {@code [::]}) as the address to connect to: {@code http://127.0.0.1:P}. */
+    static URI loopbackIfWildcard(URI u) {
+        String h = u.getHost();
+        if (h != null && (h.equals("0.0.0.0") || h.equals("[::]") || h.equals("[0:0:0:0:0:0:0:0]"))) {
+            return URI.create(u.getScheme() + "://127.0.0.1:" + u.getPort());
+        }
+        return u;
+    }
+
     /** The 32-byte seed of the guest-agent simulator for {@code --seed N}: N big-endian in the last 8 bytes. */
     static byte[] seed32(long seed) {
         return java.nio.ByteBuffer.allocate(32).putLong(24, seed).array();
@@ -447,7 +456,7 @@ final class SimulateCommand implements Callable<Integer> {
         }
         try (sim) {
             String agentEndpoint = agentSocket != null ? agentSocket.toString()
-                    : sim.internalUrl().orElseThrow().toString();
+                    : loopbackIfWildcard(sim.internalUrl().orElseThrow()).toString();
             GuestAgentQuoteProvider provider = GuestAgentQuoteProvider.builder().endpoint(agentEndpoint)
                     .measurement(GuestAgentQuoteProvider.Measurement.EMIT_EVENT).build();
             ServerCertificate cert = ServerCertificate.selfSigned(Clock.systemUTC(), Duration.ofDays(30),
