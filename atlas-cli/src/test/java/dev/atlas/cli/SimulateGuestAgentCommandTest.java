@@ -203,6 +203,19 @@ class SimulateGuestAgentCommandTest {
     }
 
     @Test
+    void seedAndWildcardHelpers() {
+        byte[] seed = SimulateCommand.seed32(0x0102030405060708L);
+        assertThat(seed).hasSize(32);
+        assertThat(HEX.formatHex(seed)).isEqualTo("00".repeat(24) + "0102030405060708");
+        assertThat(SimulateCommand.loopbackIfWildcard(URI.create("http://0.0.0.0:8090")))
+                .isEqualTo(URI.create("http://127.0.0.1:8090"));
+        assertThat(SimulateCommand.loopbackIfWildcard(URI.create("http://[::]:8090")))
+                .isEqualTo(URI.create("http://127.0.0.1:8090"));
+        assertThat(SimulateCommand.loopbackIfWildcard(URI.create("http://127.0.0.2:1")))
+                .isEqualTo(URI.create("http://127.0.0.2:1"));
+    }
+
+    @Test
     void optionMistakesAreNamed() throws Exception {
         Path f = fixtures();
         CliRun missing = CliRun.of("simulate", "--keys", dir.resolve("nope.json").toString(), "--out",
