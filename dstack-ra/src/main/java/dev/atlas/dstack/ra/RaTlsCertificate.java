@@ -335,6 +335,8 @@ public final class RaTlsCertificate {
     public static final class Builder {
         private static final Pattern IPV4 = Pattern.compile("(0|[1-9][0-9]{0,2})(\\.(0|[1-9][0-9]{0,2})){3}");
         private static final SecureRandom RANDOM = new SecureRandom();
+        private static final Instant FIRST_X509_SECOND = Instant.parse("0000-01-01T00:00:00Z");
+        private static final Instant LAST_X509_SECOND = Instant.parse("9999-12-31T23:59:59Z");
 
         private String subject;
         private String organization;
@@ -450,6 +452,42 @@ public final class RaTlsCertificate {
             return this;
         }
 
+        /**
+         * Takes what a {@code SignCert} request asks for, as dstack's {@code CaCert::sign_csr}: the CSR key,
+         * {@code CN}, {@code O}, SANs, EKUs, the requested validity (when present), the attestation when
+         * {@code ext_quote}, and the {@link AppInfo} decoded from the attestation ({@code decode_app_info(false)})
+         * when {@code ext_app_info}. The caller then sets what the KMS decides: {@link #appId} and
+         * {@link #usage} (dstack: the caller's app id and {@value RaTlsCertificate#USAGE_APP_CUSTOM}). Verify the
+         * CSR's signature and attestation first.
+         *
+         * @throws RaException when {@code ext_app_info} is set and the attestation yields no app info
+         */
+        public Builder fromCsr(CertSigningRequest csr) throws RaException {
+            CertConfig c = csr.config();
+            subject(c.subject());
+            organization(c.orgName().orElse(null));
+            altNames(c.subjectAltNames());
+            serverAuth(c.usageServerAuth());
+            clientAuth(c.usageClientAuth());
+            if (c.notBefore().isPresent()) {
+                notBefore(x509Time(c.notBefore().getAsLong(), "config.not_before"));
+            }
+            if (c.notAfter().isPresent()) {
+                notAfter(x509Time(c.notAfter().getAsLong(), "config.not_after"));
+            }
+            publicKey(csr.publicKey());
+            attestation(c.extQuote() ? csr.attestation() : null);
+            appInfo(c.extAppInfo() ? csr.versionedAttestation().appInfo(false) : null);
+            return this;
+        }
+
+        private static Instant x509Time(long unixSeconds, String field) throws RaException {
+            if (unixSeconds > LAST_X509_SECOND.getEpochSecond()) {
+                throw new RaException(Reason.INVALID_ARGUMENT, field, unixSeconds + " is after year 9999");
+            }
+            return Instant.ofEpochSecond(unixSeconds);
+        }
+
         /** A self-signed certificate of {@code key} (P-256). */
         public X509Certificate selfSigned(KeyPair key) throws RaException {
             Objects.requireNonNull(key, "key");
@@ -502,6 +540,9 @@ public final class RaTlsCertificate {
             Instant nb = (notBefore != null ? notBefore : RCGEN_DEFAULT_NOT_BEFORE).truncatedTo(ChronoUnit.SECONDS);
             Instant na = (notAfter != null ? notAfter : clock.instant().plus(DEFAULT_VALIDITY))
                     .truncatedTo(ChronoUnit.SECONDS);
+            if (nb.isBefore(FIRST_X509_SECOND) || na.isAfter(LAST_X509_SECOND)) {
+                throw new RaException(Reason.INVALID_ARGUMENT, "validity", "X.509 times are years 0000..9999");
+            }
             if (na.isBefore(nb)) {
                 throw new RaException(Reason.INVALID_ARGUMENT, "notAfter", "before notBefore (" + na + " < " + nb + ")");
             }

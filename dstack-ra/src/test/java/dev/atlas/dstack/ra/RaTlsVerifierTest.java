@@ -330,6 +330,62 @@ class RaTlsVerifierTest {
     }
 
     @Test
+    void signCertFlow_csrToVerifiedLeaf() throws Exception {
+        // a guest asks the KMS to sign its key (SignCert v2), the KMS signs with the app CA, a peer verifies
+        KeyPair k = p256();
+        VersionedAttestation a = f.attestationFor(k.getPublic());
+        CertConfig config = CertConfig.builder().subject("guest.example.com").subjectAltNames(List.of("guest.example.com"))
+                .usageServerAuth(true).extQuote(true).extAppInfo(true)
+                .notBefore(java.util.OptionalLong.of(NOW.minusSeconds(60).getEpochSecond()))
+                .notAfter(java.util.OptionalLong.of(NOW.plus(Duration.ofDays(30)).getEpochSecond())).build();
+        CertSigningRequest csr = CertSigningRequest.create(k.getPublic(), config, a.encode());
+        byte[] sig = csr.sign(k.getPrivate());
+
+        CertSigningRequest received = CertSigningRequest.decode(csr.encode(), 2);
+        received.verifySignature(sig);
+        X509Certificate leaf = RaTlsCertificate.builder().fromCsr(received).appId(APP_ID)
+                .usage(RaTlsCertificate.USAGE_APP_CUSTOM).signedBy(f.appCa, f.appCaKey.getPrivate());
+        assertThat(leaf.getNotAfter().toInstant()).isEqualTo(NOW.plus(Duration.ofDays(30)));
+        assertThat(leaf.getExtendedKeyUsage()).containsExactly("1.3.6.1.5.5.7.3.1");
+        RaTlsVerifier.Result r = f.verifier().build().verify(List.of(leaf, f.appCa, f.rootCa), NOW);
+        assertThat(r.appInfo()).contains(a.appInfo(false));
+        assertThat(r.report()).isPresent();
+    }
+
+    @Test
+    void fromCsr_timeBeyondX509() throws Exception {
+        KeyPair k = p256();
+        CertConfig config = CertConfig.builder().subject("x").notAfter(java.util.OptionalLong.of(Long.MAX_VALUE))
+                .build();
+        CertSigningRequest csr = CertSigningRequest.create(k.getPublic(), config, f.attestationFor(k.getPublic())
+                .encode());
+        RaException e = assertThrows(RaException.class, () -> RaTlsCertificate.builder().fromCsr(csr));
+        assertThat(e.field()).isEqualTo("config.not_after");
+    }
+
+    @Test
+    void msgpackV1Attestation_verifies() throws Exception {
+        KeyPair k = p256();
+        X509Certificate leaf = f.leaf(k.getPublic()).attestation(f.attestationFor(k.getPublic()).withVersion(1)
+                .encode()).signedBy(f.appCa, f.appCaKey.getPrivate());
+        RaTlsVerifier.Result r = f.verifier().build().verify(List.of(leaf, f.appCa, f.rootCa), NOW);
+        assertThat(r.leaf().versionedAttestation().orElseThrow().version()).isEqualTo(1);
+        assertThat(r.report()).isPresent();
+    }
+
+    @Test
+    void theJdkPkixValidatorAcceptsTheChain() throws Exception {
+        // the custom extensions are non-critical, so a standard X.509 stack validates the same chain
+        java.security.cert.CertPath path = java.security.cert.CertificateFactory.getInstance("X.509")
+                .generateCertPath(honest.subList(0, 2));
+        java.security.cert.PKIXParameters params = new java.security.cert.PKIXParameters(
+                java.util.Set.of(new java.security.cert.TrustAnchor(f.rootCa, null)));
+        params.setRevocationEnabled(false);
+        params.setDate(java.util.Date.from(NOW));
+        java.security.cert.CertPathValidator.getInstance("PKIX").validate(path, params);
+    }
+
+    @Test
     void builderGuards() {
         assertThrows(IllegalStateException.class, () -> RaTlsVerifier.builder().trustedCa(f.rootCa).build());
         assertThrows(IllegalStateException.class, () -> RaTlsVerifier.builder().trustedCa(f.rootCa)

@@ -97,7 +97,7 @@ public final class GuestAgentSimulator implements AutoCloseable {
     private HttpListener externalTcp;
 
     private GuestAgentSimulator(Builder b) throws IOException {
-        byte[] seed = b.seed != null ? b.seed.clone() : randomSeed(b);
+        byte[] seed = b.seed != null ? b.seed.clone() : randomSeed();
         long cvmSeed = ByteBuffer.wrap(sha256(seed)).getLong();
         this.compose = b.compose != null ? readBounded(b.compose, MAX_COMPOSE_BYTES, "app-compose.json")
                 : SimulatedCvm.DEFAULT_APP_COMPOSE.getBytes(StandardCharsets.UTF_8);
@@ -219,7 +219,7 @@ public final class GuestAgentSimulator implements AutoCloseable {
         return l;
     }
 
-    private static byte[] randomSeed(Builder b) {
+    private static byte[] randomSeed() {
         byte[] s = new byte[32];
         new SecureRandom().nextBytes(s);
         return s;

@@ -5,7 +5,8 @@ import dev.atlas.dstack.ra.RaException;
 
 /**
  * Jazzer target: {@link AppKeys#parse} on arbitrary bytes; only {@link RaException} with a reason may escape, and
- * what parses must survive its own round trip. Seeds: {@code src/test/resources/.../AppKeysFuzzTestInputs}.
+ * what parses must survive its own round trip. The same bytes go through the {@code sys-config.json} reader, from
+ * which only {@link java.io.IOException} may escape. Seeds: {@code src/test/resources/.../AppKeysFuzzTestInputs}.
  */
 class AppKeysFuzzTest {
     @FuzzTest(maxDuration = "10s")
@@ -15,6 +16,11 @@ class AppKeysFuzzTest {
 
     /** Entry point for the Jazzer CLI. */
     public static void fuzzerTestOneInput(byte[] data) {
+        try {
+            GuestAgentSimulator.vmConfig(data);
+        } catch (java.io.IOException expected) {
+            // rejected with a message; nothing else may escape
+        }
         AppKeys k;
         try {
             k = AppKeys.parse(data);

@@ -250,6 +250,11 @@ class GuestAgentSimulatorTest {
             assertThat(r.status()).isEqualTo(400);
             assertThat(json(r).get("error").asText()).isEqualTo("not_before must be earlier than not_after");
         }
+        // a u64 past year 9999 (here the largest) is refused, not wrapped into a negative time
+        RawHttp.Response huge = RawHttp.post(endpoint("unix"), "/GetTlsKey",
+                "{\"subject\":\"x\",\"not_before\":1,\"not_after\":18446744073709551615}");
+        assertThat(huge.status()).isEqualTo(400);
+        assertThat(json(huge).get("error").asText()).contains("not_after");
         TlsKey ok = client("tcp").getTlsKey(TlsKeyRequest.builder().subject("x").notBefore(1_700_000_000L)
                 .notAfter(4_000_000_000L).build());
         assertThat(ok.certificates().get(0).getNotBefore().toInstant()).isEqualTo(Instant.ofEpochSecond(1_700_000_000L));
@@ -350,6 +355,13 @@ class GuestAgentSimulatorTest {
             assertThat(r.status()).as(c[0]).isEqualTo(400);
             assertThat(json(r).get("error").asText()).as(c[0]).contains(c[1]);
         }
+        // more SANs than a CSR takes: the caller's error (400), not the agent's (500)
+        StringBuilder names = new StringBuilder("[");
+        for (int i = 0; i < 300; i++) {
+            names.append(i == 0 ? "" : ",").append("\"n").append(i).append(".example\"");
+        }
+        RawHttp.Response many = RawHttp.post(endpoint("tcp"), "/GetTlsKey", "{\"subject\":\"x\",\"alt_names\":" + names + "]}");
+        assertThat(many.status()).isEqualTo(400);
         // a GET query gives strings: booleans and numbers are read from them
         RawHttp.Response r = RawHttp.get(endpoint("unix"),
                 "/GetTlsKey?subject=q&usage_client_auth=true&not_before=1700000000&not_after=1800000000");

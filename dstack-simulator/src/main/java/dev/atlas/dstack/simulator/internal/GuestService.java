@@ -132,6 +132,9 @@ public final class GuestService {
                 return body.apply(request);
             } catch (RaException e) {
                 throw new PrpcException(e.detail());
+            } catch (IllegalArgumentException e) {
+                // a value our builders refuse (too many names, an over-long subject): the caller's input, not a 500
+                throw new PrpcException("invalid request: " + e.getMessage());
             }
         };
     }
@@ -204,11 +207,23 @@ public final class GuestService {
         if (nb.isPresent() && na.isPresent() && Long.compareUnsigned(nb.getAsLong(), na.getAsLong()) >= 0) {
             throw new PrpcException("not_before must be earlier than not_after");
         }
+        checkX509Time(nb, "not_before");
+        checkX509Time(na, "not_after");
         CertIssuer.Request req = new CertIssuer.Request(Args.string(r, "subject"), Args.strings(r, "alt_names"),
                 Args.bool(r, "usage_server_auth"), Args.bool(r, "usage_client_auth"), Args.bool(r, "usage_ra_tls"),
                 Args.bool(r, "with_app_info"), nb, na);
         P256PrivateKey key = randomP256();
         return tlsKeyResponse(key, issue(key, req));
+    }
+
+    /** Last second an X.509 time can name (9999-12-31T23:59:59Z). */
+    static final long LAST_X509_SECOND = 253402300799L;
+
+    /** A u64 past year 9999 cannot be a certificate time (upstream's SystemTime arithmetic would overflow). */
+    private static void checkX509Time(OptionalLong unixSeconds, String field) throws PrpcException {
+        if (unixSeconds.isPresent() && Long.compareUnsigned(unixSeconds.getAsLong(), LAST_X509_SECOND) > 0) {
+            throw new PrpcException(field + " is after year 9999: " + Long.toUnsignedString(unixSeconds.getAsLong()));
+        }
     }
 
     private List<String> issue(P256PrivateKey key, CertIssuer.Request req) throws PrpcException, RaException {

@@ -1,12 +1,10 @@
 package dev.atlas.dstack.simulator.internal;
 
-import dev.atlas.dstack.ra.AppInfo;
 import dev.atlas.dstack.ra.CertConfig;
 import dev.atlas.dstack.ra.CertSigningRequest;
 import dev.atlas.dstack.ra.P256PrivateKey;
 import dev.atlas.dstack.ra.RaException;
 import dev.atlas.dstack.ra.RaTlsCertificate;
-import dev.atlas.dstack.ra.VersionedAttestation;
 import dev.atlas.dstack.simulator.AppKeys;
 import dev.atlas.dstack.simulator.CertSigner;
 import java.io.ByteArrayInputStream;
@@ -69,17 +67,11 @@ public final class Tls {
         return (csrBytes, signature) -> {
             CertSigningRequest csr = CertSigningRequest.decode(csrBytes, 2);
             csr.verifySignature(signature);
-            CertConfig cfg = csr.config();
-            VersionedAttestation att = csr.versionedAttestation();
-            AppInfo info = cfg.extAppInfo() ? att.appInfo(false) : null;
-            RaTlsCertificate.Builder b = RaTlsCertificate.builder().subject(cfg.subject())
-                    .altNames(cfg.subjectAltNames()).serverAuth(cfg.usageServerAuth())
-                    .clientAuth(cfg.usageClientAuth()).usage(RaTlsCertificate.USAGE_APP_CUSTOM)
-                    .attestation(cfg.extQuote() ? csr.attestation() : null).appInfo(info).clock(clock)
-                    .publicKey(csr.publicKey());
-            cfg.orgName().ifPresent(b::organization);
-            b.notBefore(instant(cfg.notBefore(), "not_before"));
-            b.notAfter(instant(cfg.notAfter(), "not_after"));
+            // a u64 above Long.MAX_VALUE arrives negative: refuse it before the builder reads it as a time
+            instant(csr.config().notBefore(), "not_before");
+            instant(csr.config().notAfter(), "not_after");
+            RaTlsCertificate.Builder b = RaTlsCertificate.builder().fromCsr(csr)
+                    .usage(RaTlsCertificate.USAGE_APP_CUSTOM).clock(clock); // no app id: upstream passes None
             X509Certificate leaf;
             try {
                 leaf = b.signedBy(ca, caPrivate);
