@@ -1,12 +1,15 @@
 package dev.atlas.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import dev.atlas.dstack.Bootchain;
 import dev.atlas.dstack.ComposeHash;
 import dev.atlas.dstack.DstackTdxPolicy;
+import dev.atlas.dstack.simulator.GuestAgentSimulator;
 import dev.atlas.server.AtlsServer;
+import dev.atlas.server.GuestAgentQuoteProvider;
 import dev.atlas.server.ServerCertificate;
 import dev.atlas.server.testing.SimulatedQuoteProvider;
 import dev.atlas.tdx.AttestationException;
@@ -17,6 +20,7 @@ import dev.atlas.testing.SimulatedGuestAgent;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintWriter;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
@@ -26,6 +30,8 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -41,7 +47,11 @@ import picocli.CommandLine.Spec;
                 + "and write what a client needs into DIR: policy.json, root-ca.pem (mock Intel root), "
                 + "server-cert.pem, simulation.json.",
             "Quotes are signed by a mock Intel PKI; a client must trust root-ca.pem through its for-testing option. "
-                + "Nothing else differs from a real CVM."})
+                + "Nothing else differs from a real CVM.",
+            "With --keys appkeys.json (or --sys-config, --attestation, --tappd-socket, --external-socket, "
+                + "--agent-listen, --external-listen) it runs dstack's guest agent, simulated from dstack's own "
+                + "simulator files (the whole DstackGuest API for dstack's SDKs, legacy Tappd, Worker), and the aTLS "
+                + "endpoint takes its quotes from that agent."})
 final class SimulateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -70,6 +80,41 @@ final class SimulateCommand implements Callable<Integer> {
     @Option(names = "--agent-socket", paramLabel = "PATH",
             description = "Also serve the guest-agent API on this Unix socket (for `atlas server --agent PATH`).")
     Path agentSocket;
+
+    @Option(names = "--keys", paramLabel = "FILE", description = "dstack's appkeys.json (unchanged format): run dstack's "
+            + "guest agent simulated (the whole DstackGuest API, legacy Tappd, Worker) with these keys; see --sys-config.")
+    Path keys;
+
+    @Option(names = "--sys-config", paramLabel = "FILE",
+            description = "dstack's sys-config.json for the guest-agent simulator (implies it, like --keys).")
+    Path sysConfig;
+
+    @Option(names = "--attestation", paramLabel = "FILE", description = "A captured dstack attestation (attestation.bin, "
+            + "V0 SCALE or V1 msgpack) that the guest-agent simulator starts from, as dstack's simulator does (implies it).")
+    Path attestation;
+
+    @Option(names = "--app-id", paramLabel = "HEX", description = "The app id (40 hex digits) the guest-agent simulator "
+            + "reports and signs GetKey chains under (default: the --attestation's, else the compose hash's first 20 "
+            + "bytes). dstack's simulator files need 5bb4ff9a3837357f19dc176407a5709c62eb6c56 for their "
+            + "k256_signature to name their KMS key.")
+    String appId;
+
+    @Option(names = "--tappd-socket", paramLabel = "PATH",
+            description = "Serve the legacy Tappd API (/prpc/Tappd.*) on this Unix socket (guest-agent simulator).")
+    Path tappdSocket;
+
+    @Option(names = "--external-socket", paramLabel = "PATH",
+            description = "Serve the external Worker API (/prpc/Worker.*, redacted) on this Unix socket (guest-agent simulator).")
+    Path externalSocket;
+
+    @Option(names = "--agent-listen", paramLabel = "HOST:PORT", description = "Serve the guest-agent API over http on this "
+            + "address too (guest-agent simulator; default: 127.0.0.1 on any port, which the aTLS endpoint uses when "
+            + "there is no --agent-socket).")
+    String agentListen;
+
+    @Option(names = "--external-listen", paramLabel = "HOST:PORT",
+            description = "Serve the external Worker API over http on this address (guest-agent simulator).")
+    String externalListen;
 
     @Option(names = "--key-provider", defaultValue = "KMS",
             description = "Key provider the CVM booted with: ${COMPLETION-CANDIDATES} (only KMS measures os-image-hash).")
@@ -193,6 +238,9 @@ final class SimulateCommand implements Callable<Integer> {
         PrintWriter o = spec.commandLine().getOut();
         validate();
         InetSocketAddress address = ServerCommand.parseListen(listen, "--listen");
+        if (dstackAgentMode()) {
+            return runGuestAgentSimulator(o, address);
+        }
         SimulatedCvm.Builder b = SimulatedCvm.builder().seed(seed).keyProvider(keyProvider);
         if (compose != null) {
             b.appCompose(Inputs.read(compose, "--compose"));
@@ -277,6 +325,211 @@ final class SimulateCommand implements Callable<Integer> {
                 Thread.sleep(duration * 1000);
             } else {
                 running.awaitTermination();
+            }
+        }
+        return 0;
+    }
+
+    // ---- dstack's guest agent, simulated (dstack-simulator's GuestAgentSimulator) ----------------------
+
+    /** True when an option of the guest-agent simulator is given: then it runs instead of the built-in CVM. */
+    boolean dstackAgentMode() {
+        return keys != null || sysConfig != null || attestation != null || appId != null || tappdSocket != null
+                || externalSocket != null || agentListen != null || externalListen != null;
+    }
+
+    /** The options that only the built-in simulated CVM has (its misbehaviours and key provider). */
+    private List<String> builtInOnlyOptions() {
+        List<String> given = new ArrayList<>();
+        var pr = spec.commandLine().getParseResult();
+        for (String name : List.of("--key-provider", "--strip-runtime-digests", "--tcb-status", "--debug-td",
+                "--wrong-compose", "--rewrite-payload", "--replay-quote")) {
+            if (pr.hasMatchedOption(name)) {
+                given.add(name);
+            }
+        }
+        return given;
+    }
+
+    private static Path existingFile(Path p, String option) throws CliErrors.CliException {
+        if (!Files.isRegularFile(p)) {
+            throw CliErrors.input(option + " " + p + ": " + (Files.isDirectory(p) ? "is a directory, not a file"
+                    : "no such file"));
+        }
+        if (!Files.isReadable(p)) {
+            throw CliErrors.input(option + " " + p + ": cannot read it (permission denied)");
+        }
+        return p;
+    }
+
+    /** {@code http://0.0.0.0:P} (or {@code [::]}) as the address to connect to: {@code http://127.0.0.1:P}. */
+    static URI loopbackIfWildcard(URI u) {
+        String h = u.getHost();
+        if (h != null && (h.equals("0.0.0.0") || h.equals("[::]") || h.equals("[0:0:0:0:0:0:0:0]"))) {
+            return URI.create(u.getScheme() + "://127.0.0.1:" + u.getPort());
+        }
+        return u;
+    }
+
+    /** The 32-byte seed of the guest-agent simulator for {@code --seed N}: N big-endian in the last 8 bytes. */
+    static byte[] seed32(long seed) {
+        return java.nio.ByteBuffer.allocate(32).putLong(24, seed).array();
+    }
+
+    /**
+     * Runs dstack's guest agent, simulated, with the aTLS endpoint on top of it: the endpoint's quotes come
+     * from the simulator through {@link GuestAgentQuoteProvider} (exactly as {@code atlas server} inside a
+     * CVM), and its certificate is measured through the simulator's {@code EmitEvent}.
+     */
+    private Integer runGuestAgentSimulator(PrintWriter o, InetSocketAddress address) throws Exception {
+        List<String> builtIn = builtInOnlyOptions();
+        if (!builtIn.isEmpty()) {
+            throw CliErrors.usage(String.join(", ", builtIn) + " only applies to the built-in simulated CVM, not to "
+                    + "dstack's guest agent simulated from --keys/--sys-config/--attestation (its appkeys.json decides "
+                    + "the key provider)");
+        }
+        InetSocketAddress agentTcp = agentListen != null ? ServerCommand.parseListen(agentListen, "--agent-listen")
+                : new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
+        InetSocketAddress externalTcp = externalListen != null
+                ? ServerCommand.parseListen(externalListen, "--external-listen") : null;
+        GuestAgentSimulator.Builder gb = GuestAgentSimulator.builder().internalTcp(agentTcp);
+        if (keys != null) {
+            gb.keys(existingFile(keys, "--keys"));
+        } else {
+            gb.seed(seed32(seed));
+        }
+        if (compose != null) {
+            gb.compose(existingFile(compose, "--compose"));
+        }
+        if (sysConfig != null) {
+            gb.sysConfig(existingFile(sysConfig, "--sys-config"));
+        }
+        if (attestation != null) {
+            // upstream's mock_attestation_seed: the fixture's MRTD and RTMRs, re-signed by the mock PKI, so that the
+            // aTLS endpoint's quotes verify against root-ca.pem
+            gb.attestation(existingFile(attestation, "--attestation")).resignWithMockPki();
+        }
+        if (appId != null) {
+            String hex = appId.startsWith("0x") ? appId.substring(2) : appId;
+            if (!hex.matches("[0-9a-fA-F]{40}")) {
+                throw CliErrors.usage("--app-id " + appId + ": expected 40 hex digits (20 bytes)");
+            }
+            gb.appId(java.util.HexFormat.of().parseHex(hex));
+        }
+        // a stale socket is replaced (as dstack's agent does); a regular file or a directory is never removed
+        for (var sock : List.of(Map.entry("--agent-socket", Optional.ofNullable(agentSocket)),
+                Map.entry("--tappd-socket", Optional.ofNullable(tappdSocket)),
+                Map.entry("--external-socket", Optional.ofNullable(externalSocket)))) {
+            Optional<Path> p = sock.getValue();
+            if (p.isPresent() && (Files.isRegularFile(p.get()) || Files.isDirectory(p.get()))) {
+                throw CliErrors.usage("cannot serve on the Unix socket " + p.get() + " (" + sock.getKey() + "): a "
+                        + (Files.isDirectory(p.get()) ? "directory" : "file") + " of that name is in the way");
+            }
+        }
+        if (agentSocket != null) {
+            gb.internalSocket(agentSocket);
+        }
+        if (tappdSocket != null) {
+            gb.tappdSocket(tappdSocket);
+        }
+        if (externalSocket != null) {
+            gb.externalSocket(externalSocket);
+        }
+        if (externalTcp != null) {
+            gb.externalTcp(externalTcp);
+        }
+        Path dir = outputDirectory();
+        // AtlsServer's class sets the JDK HTTP server limits: initialize it before any other server of this JVM.
+        AtlsServer.Builder sb = AtlsServer.builder();
+        GuestAgentSimulator sim;
+        try {
+            sim = gb.start();
+        } catch (java.io.IOException | java.io.UncheckedIOException e) {
+            if (CliErrors.find(e, java.net.SocketException.class) != null) {
+                throw CliErrors.io("cannot start the guest-agent simulator: " + CliErrors.detail(e)
+                        + " (check --agent-listen, --external-listen and the socket paths)", e);
+            }
+            // the files: each message names the file and the field (appkeys.json: k256_key: ...)
+            throw CliErrors.input("cannot start the guest-agent simulator: " + CliErrors.detail(e));
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw CliErrors.input("cannot start the guest-agent simulator: " + CliErrors.detail(e));
+        }
+        try (sim) {
+            String agentEndpoint = agentSocket != null ? agentSocket.toString()
+                    : loopbackIfWildcard(sim.internalUrl().orElseThrow()).toString();
+            GuestAgentQuoteProvider provider = GuestAgentQuoteProvider.builder().endpoint(agentEndpoint)
+                    .measurement(GuestAgentQuoteProvider.Measurement.EMIT_EVENT).build();
+            ServerCertificate cert = ServerCertificate.selfSigned(Clock.systemUTC(), Duration.ofDays(30),
+                    ServerCommand.certificateNames(address));
+            sb.listen(address).certificate(cert).quoteProvider(new ServerCommand.Measuring(provider))
+                    .listener(new StderrListener(spec.commandLine().getErr()));
+            if (upstream != null) {
+                sb.upstream(upstream);
+            } else {
+                sb.handler(SimulateCommand::hello);
+            }
+            AtlsServer server = sb.build();
+            MockPccs pccs;
+            try {
+                pccs = MockPccs.start(sim::collateralJson, pccsPort);
+            } catch (java.io.UncheckedIOException e) {
+                throw CliErrors.cannotListen("127.0.0.1:" + pccsPort, "--pccs-port", e.getCause());
+            }
+            try (pccs; AtlsServer running = ServerCommand.start(server, listen, "--listen")) {
+                JsonNode tcb = new ObjectMapper().readTree(provider.tcbInfo());
+                String policy = sim.policyJson(pccs.tdxUrl());
+                write(dir.resolve("policy.json"), new ObjectMapper().readTree(policy).toPrettyString() + "\n");
+                write(dir.resolve("root-ca.pem"), sim.mockRootCaPem());
+                write(dir.resolve("server-cert.pem"), cert.chainPem());
+                String host = address.getAddress().isAnyLocalAddress() ? "127.0.0.1" : address.getHostString();
+                String url = "https://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + running.port();
+                String agentUrl = sim.internalUrl().map(URI::toString).orElse(null);
+                ObjectNode js = new ObjectMapper().createObjectNode();
+                js.put("url", url);
+                js.put("pccs_url", pccs.tdxUrl());
+                js.put("certificate_sha256", cert.leafSha256Hex());
+                js.put("behaviour", "dstack guest agent (simulated)");
+                js.put("app_id", java.util.HexFormat.of().formatHex(sim.appId()));
+                js.put("kms_public_key", sim.kmsPublicKey().map(java.util.HexFormat.of()::formatHex).orElse(null));
+                js.put("agent_socket", sim.internalSocket().map(Path::toString).orElse(null));
+                js.put("agent_url", agentUrl);
+                js.put("tappd_socket", sim.tappdSocket().map(Path::toString).orElse(null));
+                js.put("external_socket", sim.externalSocket().map(Path::toString).orElse(null));
+                js.put("external_url", sim.externalUrl().map(URI::toString).orElse(null));
+                write(dir.resolve("simulation.json"), js.toPrettyString() + "\n");
+
+                o.println("Simulated dstack guest agent (keys " + (keys != null ? keys : "from --seed " + seed)
+                        + (attestation != null ? ", attestation " + attestation : "") + ")");
+                o.println("  aTLS endpoint   " + url + "  (POST /tdx_quote; other paths -> "
+                        + (upstream != null ? upstream : "built-in hello") + ")");
+                o.println("  mock PCCS       " + pccs.baseUrl());
+                sim.internalSocket().ifPresent(p -> o.println("  guest agent     unix:" + p + "  (DstackGuest at /)"));
+                o.println("  guest agent     " + agentUrl + "  (DstackGuest at /)");
+                sim.tappdSocket().ifPresent(p -> o.println("  tappd           unix:" + p + "  (legacy Tappd at /prpc)"));
+                sim.externalSocket().ifPresent(p -> o.println("  external        unix:" + p + "  (Worker at /prpc)"));
+                sim.externalUrl().ifPresent(u -> o.println("  external        " + u + "  (Worker at /prpc)"));
+                o.println("  app id          " + java.util.HexFormat.of().formatHex(sim.appId()));
+                sim.kmsPublicKey().ifPresent(k -> o.println("  KMS public key  " + java.util.HexFormat.of().formatHex(k)
+                        + "  (GetKey chains verify to it)"));
+                o.println("  MRTD            " + tcb.path("mrtd").asText());
+                o.println("  compose hash    " + tcb.path("compose_hash").asText());
+                o.println("  certificate     sha256 " + cert.leafSha256Hex() + " (measured as New TLS Certificate)");
+                o.println("Client files in " + dir + ":");
+                o.println("  policy.json      the policy that accepts this simulated CVM (mock PCCS)");
+                o.println("  root-ca.pem      the mock Intel root: trust it through the client's for-testing option");
+                o.println("  server-cert.pem  the self-signed server certificate (bound by the attestation)");
+                o.println("Connect, for example:");
+                o.println("  atlas get " + url + "/ --policy " + dir.resolve("policy.json") + " --root-ca "
+                        + dir.resolve("root-ca.pem") + " --trust-attested-cert");
+                o.println("  DSTACK_SIMULATOR_ENDPOINT=" + agentEndpoint + " <your app using a dstack SDK>");
+                o.println("Press Ctrl-C to stop.");
+                o.flush();
+                Runtime.getRuntime().addShutdownHook(new Thread(running::close));
+                if (duration != null) {
+                    Thread.sleep(duration * 1000);
+                } else {
+                    running.awaitTermination();
+                }
             }
         }
         return 0;

@@ -1,7 +1,6 @@
 package dev.atlas.dstack.ra;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -9,18 +8,17 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atlas.dstack.ra.internal.Hashes;
-import java.io.InputStream;
+import dev.atlas.testing.NodePeer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,11 +28,12 @@ import org.junit.jupiter.api.io.TempDir;
  * decrypt; we encrypt, the SDK's primitives decrypt (the SDK has no decrypt helper); we sign env-encrypt
  * public keys (legacy and v1), the SDK's verify helpers recover our KMS key; compose hashes agree.
  *
- * <p>The SDK is found through the system property {@code atlas.dstack.sdk.dir} or the environment variable
- * {@code ATLAS_DSTACK_SDK_DIR} (a folder whose {@code node_modules} holds the SDK; {@code .ci/run} installs
- * it to {@code $HOME/.cache/atlas-peers/dstack-sdk}), falling back to that folder. Skips with a message
- * when node or the SDK is absent. Each check runs one node process (bounded timeout) that reads a JSON
- * request file and answers in JSON lines; only the SDK's pure helpers are called, no network.
+ * <p>node and the SDK are found by atlas-testing's {@link NodePeer} (the system property
+ * {@code atlas.dstack.sdk.dir} or the environment variable {@code ATLAS_DSTACK_SDK_DIR}, a folder whose
+ * {@code node_modules} holds the SDK; {@code .ci/run} installs it to
+ * {@code $HOME/.cache/atlas-peers/dstack-sdk}), which skips with a message when node or the SDK is absent.
+ * Each check runs one node process (bounded timeout) that reads a JSON request file and answers in JSON
+ * lines; only the SDK's pure helpers are called, no network.
  */
 class DstackSdkInteropTest {
     static final HexFormat HEX = HexFormat.of();
@@ -43,77 +42,23 @@ class DstackSdkInteropTest {
     static final long TIMEOUT_S = 60;
     static final byte[] APP_ID = KeyDerivationTest.APP_ID;
 
-    static Path sdkDir;
-    static String node;
+    static NodePeer peer;
 
     @TempDir
     Path tmp;
 
     /** Per test (not {@code @BeforeAll}) so that surefire reports each test as skipped, with the message. */
     @BeforeEach
-    void locate() throws Exception {
-        String dir = System.getProperty("atlas.dstack.sdk.dir");
-        if (dir == null || dir.isBlank()) {
-            dir = System.getenv("ATLAS_DSTACK_SDK_DIR");
-        }
-        if (dir == null || dir.isBlank()) {
-            dir = Path.of(System.getProperty("user.home"), ".cache", "atlas-peers", "dstack-sdk").toString();
-        }
-        Path d = Path.of(dir).toAbsolutePath().normalize();
-        assumeTrue(Files.isRegularFile(d.resolve("node_modules/@phala/dstack-sdk/package.json")),
-                "@phala/dstack-sdk is not installed under " + d + " (set ATLAS_DSTACK_SDK_DIR; .ci/run installs it):"
-                        + " skipping the dstack JS SDK interop test");
-        assumeTrue(Files.isRegularFile(d.resolve("node_modules/@noble/curves/package.json")),
-                "@noble/curves (the SDK's peer dependency) is not installed under " + d + ": skipping");
-        String n = findNode();
-        assumeTrue(n != null, "node is not on PATH: skipping the dstack JS SDK interop test");
-        sdkDir = d;
-        node = n;
+    void locate() {
+        peer = NodePeer.dstackSdk("the dstack JS SDK interop test");
     }
 
-    static String findNode() {
-        for (String p : System.getenv().getOrDefault("PATH", "").split(java.io.File.pathSeparator)) {
-            Path c = Path.of(p.isEmpty() ? "." : p, "node");
-            if (Files.isExecutable(c)) {
-                return c.toString();
-            }
-        }
-        return null;
-    }
-
-    /** Runs the peer script on {@code requests}; returns the answers by id, failing on a missing answer. */
-    Map<String, JsonNode> sdk(ArrayNode requests) throws Exception {
-        Path script = tmp.resolve("dstack-sdk-peer.cjs");
-        if (!Files.exists(script)) {
-            try (InputStream in = DstackSdkInteropTest.class.getResourceAsStream("dstack-sdk-peer.cjs")) {
-                Files.write(script, in.readAllBytes());
-            }
-        }
-        Path req = Files.createTempFile(tmp, "req", ".json");
-        Files.write(req, JSON.writeValueAsBytes(requests));
-        Path stdout = Files.createTempFile(tmp, "out", ".jsonl");
-        Path stderr = Files.createTempFile(tmp, "err", ".txt");
-        ProcessBuilder pb = new ProcessBuilder(node, script.toString(), req.toString())
-                .redirectOutput(stdout.toFile()).redirectError(stderr.toFile()).directory(tmp.toFile());
-        pb.environment().put("NODE_PATH", sdkDir.resolve("node_modules").toString());
-        Process p = pb.start();
-        if (!p.waitFor(TIMEOUT_S, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new AssertionError("node did not finish within " + TIMEOUT_S + " s");
-        }
-        String err = Files.readString(stderr);
-        assertThat(p.exitValue()).as("node exit; stderr: " + err).isZero();
-        Map<String, JsonNode> byId = new LinkedHashMap<>();
-        for (String line : Files.readAllLines(stdout, StandardCharsets.UTF_8)) {
-            if (!line.isBlank()) {
-                JsonNode o = JSON.readTree(line);
-                byId.put(o.get("id").asText(), o);
-            }
-        }
+    /** Runs the peer script on {@code requests}; returns the answers by id, failing on a missing or error answer. */
+    Map<String, JsonNode> sdk(ArrayNode requests) {
+        Map<String, JsonNode> byId = peer.run(DstackSdkInteropTest.class, "dstack-sdk-peer.cjs", tmp, requests,
+                Duration.ofSeconds(TIMEOUT_S));
         for (JsonNode r : requests) {
-            String id = r.get("id").asText();
-            assertThat(byId).as("answer to " + id + "; stderr: " + err).containsKey(id);
-            assertThat(byId.get(id).has("error")).as(id + ": " + byId.get(id)).isFalse();
+            NodePeer.ok(byId, r.get("id").asText());
         }
         return byId;
     }
