@@ -168,13 +168,7 @@ final class GuestCommand implements Runnable {
         }
 
         int fail(CliErrors.CliException e, PrintWriter out, PrintWriter err) {
-            if (json) {
-                out.println(e.json());
-                out.flush();
-            }
-            err.println("error: " + e.getMessage());
-            err.flush();
-            return e.exitCode();
+            return CliErrors.report(e, json, out, err);
         }
 
         void print(PrintWriter out, ObjectNode o, Text.Lines lines) {

@@ -187,13 +187,7 @@ final class RatlsCommand implements Runnable {
         }
 
         int fail(CliErrors.CliException e, PrintWriter out, PrintWriter err) {
-            if (json) {
-                out.println(e.json());
-                out.flush();
-            }
-            err.println("error: " + e.getMessage());
-            err.flush();
-            return e.exitCode();
+            return CliErrors.report(e, json, out, err);
         }
 
         private RaTlsVerifier verifier(List<X509Certificate> certs, Instant when, PrintWriter err)
