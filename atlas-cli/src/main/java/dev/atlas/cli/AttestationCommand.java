@@ -24,15 +24,7 @@ import picocli.CommandLine.Spec;
 /** {@code atlas attestation ...}. */
 @Command(name = "attestation", mixinStandardHelpOptions = true, description = "Verify dstack attestations.",
         subcommands = {AttestationCommand.Verify.class})
-final class AttestationCommand implements Runnable {
-    @Spec
-    CommandSpec spec;
-
-    @Override
-    public void run() {
-        spec.commandLine().usage(spec.commandLine().getOut());
-    }
-
+final class AttestationCommand extends ParentCommand {
     /** {@code value} as hex of exactly {@code bytes} bytes (any length when 0), or an input error naming {@code option}. */
     static byte[] hexOption(String option, String value, int bytes) throws Inputs.InputException {
         String v = value.startsWith("0x") || value.startsWith("0X") ? value.substring(2) : value;

@@ -56,16 +56,8 @@ import picocli.CommandLine.Spec;
         subcommands = {GuestCommand.Info.class, GuestCommand.GetQuote.class, GuestCommand.Key.class,
             GuestCommand.GetTlsKey.class, GuestCommand.Sign.class, GuestCommand.Verify.class,
             GuestCommand.Version.class})
-final class GuestCommand implements Runnable {
+final class GuestCommand extends ParentCommand {
     static final HexFormat HEX = HexFormat.of();
-
-    @Spec
-    CommandSpec spec;
-
-    @Override
-    public void run() {
-        spec.commandLine().usage(spec.commandLine().getOut());
-    }
 
     /**
      * A failed call, in words: the endpoint, the method and what went wrong; exit {@value CliErrors#IO}. The

@@ -42,16 +42,8 @@ import picocli.CommandLine.Spec;
 /** {@code atlas ratls inspect}: print (and with {@code --policy} verify) a dstack RA-TLS certificate. */
 @Command(name = "ratls", mixinStandardHelpOptions = true, description = "Inspect dstack RA-TLS certificates.",
         subcommands = {RatlsCommand.Inspect.class})
-final class RatlsCommand implements Runnable {
+final class RatlsCommand extends ParentCommand {
     static final HexFormat HEX = HexFormat.of();
-
-    @Spec
-    CommandSpec spec;
-
-    @Override
-    public void run() {
-        spec.commandLine().usage(spec.commandLine().getOut());
-    }
 
     @Command(name = "inspect", mixinStandardHelpOptions = true,
             description = {"Print a dstack RA-TLS certificate: subject, SAN, validity, key usages, the dstack "
