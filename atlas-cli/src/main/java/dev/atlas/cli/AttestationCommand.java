@@ -5,8 +5,6 @@ import dev.atlas.dstack.DstackTdxPolicy;
 import dev.atlas.dstack.DstackTdxVerifier;
 import dev.atlas.dstack.QuoteResponse;
 import dev.atlas.tdx.AttestationException;
-import dev.atlas.tdx.CollateralSource;
-import dev.atlas.tdx.QuoteVerifier;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.security.cert.CertificateEncodingException;
@@ -26,15 +24,7 @@ import picocli.CommandLine.Spec;
 /** {@code atlas attestation ...}. */
 @Command(name = "attestation", mixinStandardHelpOptions = true, description = "Verify dstack attestations.",
         subcommands = {AttestationCommand.Verify.class})
-final class AttestationCommand implements Runnable {
-    @Spec
-    CommandSpec spec;
-
-    @Override
-    public void run() {
-        spec.commandLine().usage(spec.commandLine().getOut());
-    }
-
+final class AttestationCommand extends ParentCommand {
     /** {@code value} as hex of exactly {@code bytes} bytes (any length when 0), or an input error naming {@code option}. */
     static byte[] hexOption(String option, String value, int bytes) throws Inputs.InputException {
         String v = value.startsWith("0x") || value.startsWith("0X") ? value.substring(2) : value;
@@ -68,15 +58,7 @@ final class AttestationCommand implements Runnable {
         Path policy;
 
         @ArgGroup(exclusive = true)
-        CollateralChoice collateral = new CollateralChoice();
-
-        static final class CollateralChoice {
-            @Option(names = "--collateral", paramLabel = "FILE", description = "QuoteCollateralV3 JSON (offline)")
-            Path file;
-
-            @Option(names = "--pccs", paramLabel = "URL", description = "fetch from this PCCS/PCS (default: the policy's pccs_url)")
-            String pccs;
-        }
+        CliOptions.CollateralChoice collateral = new CliOptions.CollateralChoice();
 
         @Mixin
         CliOptions.VerificationTime at = new CliOptions.VerificationTime();
@@ -127,26 +109,7 @@ final class AttestationCommand implements Runnable {
                 }
                 Instant when = at.instant();
                 Clock clock = Clock.fixed(when, ZoneOffset.UTC);
-                QuoteVerifier.Builder qv = QuoteVerifier.builder().clock(clock);
-                if (rootCa.given()) {
-                    qv.insecureTrustAnchorForTesting(rootCa.certificate());
-                    err.println("WARNING: --root-ca replaces the pinned Intel SGX Root CA; this result proves nothing"
-                            + " about genuine Intel hardware.");
-                }
-                DstackTdxVerifier.Builder vb = DstackTdxVerifier.builder().clock(clock).quoteVerifier(qv.build());
-                if (collateral.file != null) {
-                    vb.collateralSource(CollateralSource.fixed(Inputs.collateral(collateral.file)));
-                } else if (collateral.pccs != null) {
-                    try {
-                        vb.collateralSource(CollateralSource.forUrl(collateral.pccs, false, clock));
-                    } catch (IllegalArgumentException e) {
-                        throw new Inputs.InputException("--pccs " + collateral.pccs + ": " + CliErrors.detail(e)
-                                + " (give a URL such as https://pccs.phala.network)");
-                    }
-                } else {
-                    vb.collateralSource(CollateralSource.forUrl(p.collateralUrl(), p.cacheCollateral(), clock));
-                }
-                verifier = vb.build();
+                verifier = CliOptions.dstackVerifier(clock, rootCa, collateral, p, err);
                 DstackTdxVerifier.EvidenceBuilder eb = DstackTdxVerifier.Evidence.builder(r);
                 if (binding.reportData != null) {
                     byte[] rd = hexOption("--report-data", binding.reportData, 0);

@@ -18,15 +18,7 @@ import picocli.CommandLine.Spec;
 /** {@code atlas bench ...}: quick in-process timings (the JMH benchmarks in atlas-bench are the reference). */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Quick timings.",
         subcommands = {BenchCommand.Verify.class})
-final class BenchCommand implements Runnable {
-    @Spec
-    CommandSpec spec;
-
-    @Override
-    public void run() {
-        spec.commandLine().usage(spec.commandLine().getOut());
-    }
-
+final class BenchCommand extends ParentCommand {
     @Command(name = "verify", mixinStandardHelpOptions = true,
             description = "Median and p90 microseconds per verification, cold (fresh verifier, collateral parsed each"
                     + " time) and warm (verifier and parsed collateral reused), as one JSON object.")

@@ -86,6 +86,20 @@ final class CliErrors {
         return new CliException(USAGE, "USAGE", message, null);
     }
 
+    /**
+     * Reports {@code e}: with {@code json} its JSON object on {@code out}, always {@code error: MESSAGE} on
+     * {@code err}; returns its exit code.
+     */
+    static int report(CliException e, boolean json, java.io.PrintWriter out, java.io.PrintWriter err) {
+        if (json) {
+            out.println(e.json());
+            out.flush();
+        }
+        err.println("error: " + e.getMessage());
+        err.flush();
+        return e.exitCode();
+    }
+
     static CliException input(String message) {
         return new CliException(USAGE, "INPUT", message, null);
     }

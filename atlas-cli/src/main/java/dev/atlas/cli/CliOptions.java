@@ -1,7 +1,13 @@
 package dev.atlas.cli;
 
+import dev.atlas.dstack.DstackTdxPolicy;
+import dev.atlas.dstack.DstackTdxVerifier;
+import dev.atlas.tdx.CollateralSource;
+import dev.atlas.tdx.QuoteVerifier;
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.security.cert.X509Certificate;
+import java.time.Clock;
 import java.time.Instant;
 import picocli.CommandLine.Option;
 
@@ -36,5 +42,47 @@ final class CliOptions {
         Instant instant() {
             return at != null ? at : Instant.now();
         }
+    }
+
+    /**
+     * {@code --collateral FILE} or {@code --pccs URL}: where the quote's collateral comes from (default: the
+     * policy's {@code pccs_url}); an exclusive {@code @ArgGroup}.
+     */
+    static final class CollateralChoice {
+        @Option(names = "--collateral", paramLabel = "FILE", description = "QuoteCollateralV3 JSON (offline)")
+        Path file;
+
+        @Option(names = "--pccs", paramLabel = "URL", description = "fetch from this PCCS/PCS (default: the "
+                + "policy's pccs_url)")
+        String pccs;
+    }
+
+    /**
+     * The dstack TDX verifier of {@code atlas attestation verify} and {@code atlas ratls inspect --policy}: quotes
+     * checked at {@code clock} against the pinned Intel root (or {@code --root-ca}, with a warning on {@code err}),
+     * collateral from {@code --collateral}, {@code --pccs} or the policy.
+     */
+    static DstackTdxVerifier dstackVerifier(Clock clock, RootCa rootCa, CollateralChoice collateral,
+            DstackTdxPolicy p, PrintWriter err) throws Inputs.InputException {
+        QuoteVerifier.Builder qv = QuoteVerifier.builder().clock(clock);
+        if (rootCa.given()) {
+            qv.insecureTrustAnchorForTesting(rootCa.certificate());
+            err.println("WARNING: --root-ca replaces the pinned Intel SGX Root CA; this result proves nothing"
+                    + " about genuine Intel hardware.");
+        }
+        DstackTdxVerifier.Builder vb = DstackTdxVerifier.builder().clock(clock).quoteVerifier(qv.build());
+        if (collateral.file != null) {
+            vb.collateralSource(CollateralSource.fixed(Inputs.collateral(collateral.file)));
+        } else if (collateral.pccs != null) {
+            try {
+                vb.collateralSource(CollateralSource.forUrl(collateral.pccs, false, clock));
+            } catch (IllegalArgumentException e) {
+                throw new Inputs.InputException("--pccs " + collateral.pccs + ": " + CliErrors.detail(e)
+                        + " (give a URL such as https://pccs.phala.network)");
+            }
+        } else {
+            vb.collateralSource(CollateralSource.forUrl(p.collateralUrl(), p.cacheCollateral(), clock));
+        }
+        return vb.build();
     }
 }

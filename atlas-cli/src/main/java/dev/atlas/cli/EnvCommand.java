@@ -46,7 +46,7 @@ import picocli.CommandLine.Spec;
             "Exit codes: 0 success; 1 the public key's signature does not verify, or the ciphertext does not decrypt; "
                     + "2 usage or input error."},
         subcommands = {EnvCommand.Encrypt.class, EnvCommand.Decrypt.class})
-final class EnvCommand implements Runnable {
+final class EnvCommand extends ParentCommand {
     /** Largest stdin read: twice the ciphertext limit as hex, plus whitespace. */
     static final int MAX_INPUT = 2 * EnvCrypt.MAX_CIPHERTEXT + 4096;
     /** dstack-util {@code parse_env}: at most 1024 variables ... */
@@ -61,14 +61,6 @@ final class EnvCommand implements Runnable {
     static final Pattern KEY = Pattern.compile("[a-zA-Z_][a-zA-Z0-9_]*");
 
     static final HexFormat HEX = HexFormat.of();
-
-    @Spec
-    CommandSpec spec;
-
-    @Override
-    public void run() {
-        spec.commandLine().usage(spec.commandLine().getOut());
-    }
 
     /** All of stdin, at most {@code max} bytes. */
     static byte[] stdin(int max) throws CliErrors.CliException {

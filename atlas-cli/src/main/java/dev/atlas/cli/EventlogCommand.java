@@ -21,15 +21,7 @@ import picocli.CommandLine.Spec;
 /** {@code atlas eventlog ...}. */
 @Command(name = "eventlog", mixinStandardHelpOptions = true, description = "Inspect dstack event logs.",
         subcommands = {EventlogCommand.Verify.class})
-final class EventlogCommand implements Runnable {
-    @Spec
-    CommandSpec spec;
-
-    @Override
-    public void run() {
-        spec.commandLine().usage(spec.commandLine().getOut());
-    }
-
+final class EventlogCommand extends ParentCommand {
     @Command(name = "verify", mixinStandardHelpOptions = true,
             description = {"Replay the event log of a GetQuote or /tdx_quote response against the quote's RTMRs.",
                 "Structure only: no DCAP, no policy. Exit 0 iff all four RTMRs match and the log is consistent"

@@ -56,16 +56,8 @@ import picocli.CommandLine.Spec;
         subcommands = {GuestCommand.Info.class, GuestCommand.GetQuote.class, GuestCommand.Key.class,
             GuestCommand.GetTlsKey.class, GuestCommand.Sign.class, GuestCommand.Verify.class,
             GuestCommand.Version.class})
-final class GuestCommand implements Runnable {
+final class GuestCommand extends ParentCommand {
     static final HexFormat HEX = HexFormat.of();
-
-    @Spec
-    CommandSpec spec;
-
-    @Override
-    public void run() {
-        spec.commandLine().usage(spec.commandLine().getOut());
-    }
 
     /**
      * A failed call, in words: the endpoint, the method and what went wrong; exit {@value CliErrors#IO}. The
@@ -168,13 +160,7 @@ final class GuestCommand implements Runnable {
         }
 
         int fail(CliErrors.CliException e, PrintWriter out, PrintWriter err) {
-            if (json) {
-                out.println(e.json());
-                out.flush();
-            }
-            err.println("error: " + e.getMessage());
-            err.flush();
-            return e.exitCode();
+            return CliErrors.report(e, json, out, err);
         }
 
         void print(PrintWriter out, ObjectNode o, Text.Lines lines) {

@@ -14,15 +14,7 @@ import picocli.CommandLine.Spec;
 /** {@code atlas policy ...}. */
 @Command(name = "policy", mixinStandardHelpOptions = true, description = "Work with Atlas policy files.",
         subcommands = {PolicyCommand.Check.class})
-final class PolicyCommand implements Runnable {
-    @Spec
-    CommandSpec spec;
-
-    @Override
-    public void run() {
-        spec.commandLine().usage(spec.commandLine().getOut());
-    }
-
+final class PolicyCommand extends ParentCommand {
     @Command(name = "check", mixinStandardHelpOptions = true,
             description = {"Validate a policy, print it normalized, and list warnings.",
                 "Exit 0 valid, 1 invalid, 2 unreadable."})

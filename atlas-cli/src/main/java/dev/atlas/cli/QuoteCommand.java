@@ -24,15 +24,7 @@ import picocli.CommandLine.Spec;
 /** {@code atlas quote ...}. */
 @Command(name = "quote", mixinStandardHelpOptions = true, description = "Verify DCAP quotes and fetch their collateral.",
         subcommands = {QuoteCommand.Verify.class, QuoteCommand.FetchCollateral.class})
-final class QuoteCommand implements Runnable {
-    @Spec
-    CommandSpec spec;
-
-    @Override
-    public void run() {
-        spec.commandLine().usage(spec.commandLine().getOut());
-    }
-
+final class QuoteCommand extends ParentCommand {
     static final ObjectMapper JSON = new ObjectMapper();
 
     @Command(name = "verify", mixinStandardHelpOptions = true,

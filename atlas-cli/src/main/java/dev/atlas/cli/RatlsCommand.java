@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atlas.dstack.AttestationReport;
 import dev.atlas.dstack.DstackTdxPolicy;
-import dev.atlas.dstack.DstackTdxVerifier;
 import dev.atlas.dstack.ra.AppInfo;
 import dev.atlas.dstack.ra.RaException;
 import dev.atlas.dstack.ra.RaTlsCertificate;
@@ -12,8 +11,6 @@ import dev.atlas.dstack.ra.RaTlsVerifier;
 import dev.atlas.dstack.ra.RuntimeEvent;
 import dev.atlas.dstack.ra.VersionedAttestation;
 import dev.atlas.tdx.AttestationException;
-import dev.atlas.tdx.CollateralSource;
-import dev.atlas.tdx.QuoteVerifier;
 import java.io.ByteArrayInputStream;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -45,16 +42,8 @@ import picocli.CommandLine.Spec;
 /** {@code atlas ratls inspect}: print (and with {@code --policy} verify) a dstack RA-TLS certificate. */
 @Command(name = "ratls", mixinStandardHelpOptions = true, description = "Inspect dstack RA-TLS certificates.",
         subcommands = {RatlsCommand.Inspect.class})
-final class RatlsCommand implements Runnable {
+final class RatlsCommand extends ParentCommand {
     static final HexFormat HEX = HexFormat.of();
-
-    @Spec
-    CommandSpec spec;
-
-    @Override
-    public void run() {
-        spec.commandLine().usage(spec.commandLine().getOut());
-    }
 
     @Command(name = "inspect", mixinStandardHelpOptions = true,
             description = {"Print a dstack RA-TLS certificate: subject, SAN, validity, key usages, the dstack "
@@ -88,16 +77,7 @@ final class RatlsCommand implements Runnable {
         String usage;
 
         @ArgGroup(exclusive = true)
-        CollateralChoice collateral = new CollateralChoice();
-
-        static final class CollateralChoice {
-            @Option(names = "--collateral", paramLabel = "FILE", description = "QuoteCollateralV3 JSON (offline)")
-            Path file;
-
-            @Option(names = "--pccs", paramLabel = "URL", description = "fetch from this PCCS/PCS (default: the "
-                    + "policy's pccs_url)")
-            String pccs;
-        }
+        CliOptions.CollateralChoice collateral = new CliOptions.CollateralChoice();
 
         @Mixin
         CliOptions.VerificationTime at = new CliOptions.VerificationTime();
@@ -199,39 +179,15 @@ final class RatlsCommand implements Runnable {
         }
 
         int fail(CliErrors.CliException e, PrintWriter out, PrintWriter err) {
-            if (json) {
-                out.println(e.json());
-                out.flush();
-            }
-            err.println("error: " + e.getMessage());
-            err.flush();
-            return e.exitCode();
+            return CliErrors.report(e, json, out, err);
         }
 
         private RaTlsVerifier verifier(List<X509Certificate> certs, Instant when, PrintWriter err)
                 throws CliErrors.CliException {
             DstackTdxPolicy p = Inputs.policy(policy, "--policy");
             Clock clock = Clock.fixed(when, ZoneOffset.UTC);
-            QuoteVerifier.Builder qv = QuoteVerifier.builder().clock(clock);
-            if (rootCa.given()) {
-                qv.insecureTrustAnchorForTesting(rootCa.certificate());
-                err.println("WARNING: --root-ca replaces the pinned Intel SGX Root CA; this result proves nothing"
-                        + " about genuine Intel hardware.");
-            }
-            DstackTdxVerifier.Builder vb = DstackTdxVerifier.builder().clock(clock).quoteVerifier(qv.build());
-            if (collateral.file != null) {
-                vb.collateralSource(CollateralSource.fixed(Inputs.collateral(collateral.file)));
-            } else if (collateral.pccs != null) {
-                try {
-                    vb.collateralSource(CollateralSource.forUrl(collateral.pccs, false, clock));
-                } catch (IllegalArgumentException e) {
-                    throw CliErrors.input("--pccs " + collateral.pccs + ": " + CliErrors.detail(e)
-                            + " (give a URL such as https://pccs.phala.network)");
-                }
-            } else {
-                vb.collateralSource(CollateralSource.forUrl(p.collateralUrl(), p.cacheCollateral(), clock));
-            }
-            RaTlsVerifier.Builder rb = RaTlsVerifier.builder().dstackVerifier(vb.build()).appraiser(p);
+            RaTlsVerifier.Builder rb = RaTlsVerifier.builder()
+                    .dstackVerifier(CliOptions.dstackVerifier(clock, rootCa, collateral, p, err)).appraiser(p);
             if (usage != null) {
                 rb.usage(usage);
             } else {

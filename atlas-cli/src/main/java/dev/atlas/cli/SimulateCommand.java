@@ -266,24 +266,14 @@ final class SimulateCommand implements Callable<Integer> {
         }
         SimulatedCvm cvm = b.build();
 
-        ServerCertificate cert = ServerCertificate.selfSigned(Clock.systemUTC(), Duration.ofDays(30),
-                ServerCommand.certificateNames(address));
+        ServerCertificate cert = serverCertificate(address);
         AtlsServer.Builder sb = AtlsServer.builder().listen(address).certificate(cert)
                 .quoteProvider(SimulatedQuoteProvider.of(cvm))
                 .listener(new StderrListener(spec.commandLine().getErr()))
                 .checkQuoteReportData(!replayQuote);
-        if (upstream != null) {
-            sb.upstream(upstream);
-        } else {
-            sb.handler(SimulateCommand::hello);
-        }
+        application(sb);
         AtlsServer server = sb.build(); // initializes the JDK server limits before the PCCS's server exists
-        MockPccs pccs;
-        try {
-            pccs = MockPccs.start(cvm::collateralJson, pccsPort);
-        } catch (java.io.UncheckedIOException e) {
-            throw CliErrors.cannotListen("127.0.0.1:" + pccsPort, "--pccs-port", e.getCause());
-        }
+        MockPccs pccs = startPccs(cvm::collateralJson);
         try (pccs;
              SimulatedGuestAgent agent = startAgent(cvm);
              AtlsServer running = ServerCommand.start(server, listen, "--listen")) {
@@ -291,8 +281,7 @@ final class SimulateCommand implements Callable<Integer> {
             write(dir.resolve("policy.json"), policy.toPrettyJson() + "\n");
             write(dir.resolve("root-ca.pem"), cvm.rootCertificatePem());
             write(dir.resolve("server-cert.pem"), cert.chainPem());
-            String host = address.getAddress().isAnyLocalAddress() ? "127.0.0.1" : address.getHostString();
-            String url = "https://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + running.port();
+            String url = endpointUrl(address, running);
             ObjectNode sim = new ObjectMapper().createObjectNode();
             sim.put("url", url);
             sim.put("pccs_url", pccs.tdxUrl());
@@ -302,30 +291,15 @@ final class SimulateCommand implements Callable<Integer> {
             write(dir.resolve("simulation.json"), sim.toPrettyString() + "\n");
 
             o.println("Simulated dstack CVM (" + cvm.behaviour() + "), key provider " + cvm.keyProvider().wireName());
-            o.println("  aTLS endpoint   " + url + "  (POST /tdx_quote; other paths -> "
-                    + (upstream != null ? upstream : "built-in hello") + ")");
-            o.println("  mock PCCS       " + pccs.baseUrl());
+            printEndpoints(o, url, pccs);
             if (agentSocket != null) {
                 o.println("  guest agent     unix:" + agentSocket);
             }
             o.println("  MRTD            " + cvm.mrTd());
             o.println("  compose hash    " + cvm.composeHash());
-            o.println("  certificate     sha256 " + cert.leafSha256Hex() + " (measured as New TLS Certificate)");
-            o.println("Client files in " + dir + ":");
-            o.println("  policy.json      production-style policy (bootchain, OS image, compose, UpToDate, mock PCCS)");
-            o.println("  root-ca.pem      the mock Intel root: trust it through the client's for-testing option");
-            o.println("  server-cert.pem  the self-signed server certificate (bound by the attestation)");
-            o.println("Connect, for example:");
-            o.println("  atlas get " + url + "/ --policy " + dir.resolve("policy.json") + " --root-ca "
-                    + dir.resolve("root-ca.pem") + " --trust-attested-cert");
-            o.println("Press Ctrl-C to stop.");
-            o.flush();
-            Runtime.getRuntime().addShutdownHook(new Thread(running::close));
-            if (duration != null) {
-                Thread.sleep(duration * 1000);
-            } else {
-                running.awaitTermination();
-            }
+            printClientFiles(o, cert, dir, url,
+                    "production-style policy (bootchain, OS image, compose, UpToDate, mock PCCS)");
+            runUntilStopped(o, running);
         }
         return 0;
     }
@@ -459,30 +433,19 @@ final class SimulateCommand implements Callable<Integer> {
                     : loopbackIfWildcard(sim.internalUrl().orElseThrow()).toString();
             GuestAgentQuoteProvider provider = GuestAgentQuoteProvider.builder().endpoint(agentEndpoint)
                     .measurement(GuestAgentQuoteProvider.Measurement.EMIT_EVENT).build();
-            ServerCertificate cert = ServerCertificate.selfSigned(Clock.systemUTC(), Duration.ofDays(30),
-                    ServerCommand.certificateNames(address));
+            ServerCertificate cert = serverCertificate(address);
             sb.listen(address).certificate(cert).quoteProvider(new ServerCommand.Measuring(provider))
                     .listener(new StderrListener(spec.commandLine().getErr()));
-            if (upstream != null) {
-                sb.upstream(upstream);
-            } else {
-                sb.handler(SimulateCommand::hello);
-            }
+            application(sb);
             AtlsServer server = sb.build();
-            MockPccs pccs;
-            try {
-                pccs = MockPccs.start(sim::collateralJson, pccsPort);
-            } catch (java.io.UncheckedIOException e) {
-                throw CliErrors.cannotListen("127.0.0.1:" + pccsPort, "--pccs-port", e.getCause());
-            }
+            MockPccs pccs = startPccs(sim::collateralJson);
             try (pccs; AtlsServer running = ServerCommand.start(server, listen, "--listen")) {
                 JsonNode tcb = new ObjectMapper().readTree(provider.tcbInfo());
                 String policy = sim.policyJson(pccs.tdxUrl());
                 write(dir.resolve("policy.json"), new ObjectMapper().readTree(policy).toPrettyString() + "\n");
                 write(dir.resolve("root-ca.pem"), sim.mockRootCaPem());
                 write(dir.resolve("server-cert.pem"), cert.chainPem());
-                String host = address.getAddress().isAnyLocalAddress() ? "127.0.0.1" : address.getHostString();
-                String url = "https://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + running.port();
+                String url = endpointUrl(address, running);
                 String agentUrl = sim.internalUrl().map(URI::toString).orElse(null);
                 ObjectNode js = new ObjectMapper().createObjectNode();
                 js.put("url", url);
@@ -500,9 +463,7 @@ final class SimulateCommand implements Callable<Integer> {
 
                 o.println("Simulated dstack guest agent (keys " + (keys != null ? keys : "from --seed " + seed)
                         + (attestation != null ? ", attestation " + attestation : "") + ")");
-                o.println("  aTLS endpoint   " + url + "  (POST /tdx_quote; other paths -> "
-                        + (upstream != null ? upstream : "built-in hello") + ")");
-                o.println("  mock PCCS       " + pccs.baseUrl());
+                printEndpoints(o, url, pccs);
                 sim.internalSocket().ifPresent(p -> o.println("  guest agent     unix:" + p + "  (DstackGuest at /)"));
                 o.println("  guest agent     " + agentUrl + "  (DstackGuest at /)");
                 sim.tappdSocket().ifPresent(p -> o.println("  tappd           unix:" + p + "  (legacy Tappd at /prpc)"));
@@ -513,23 +474,9 @@ final class SimulateCommand implements Callable<Integer> {
                         + "  (GetKey chains verify to it)"));
                 o.println("  MRTD            " + tcb.path("mrtd").asText());
                 o.println("  compose hash    " + tcb.path("compose_hash").asText());
-                o.println("  certificate     sha256 " + cert.leafSha256Hex() + " (measured as New TLS Certificate)");
-                o.println("Client files in " + dir + ":");
-                o.println("  policy.json      the policy that accepts this simulated CVM (mock PCCS)");
-                o.println("  root-ca.pem      the mock Intel root: trust it through the client's for-testing option");
-                o.println("  server-cert.pem  the self-signed server certificate (bound by the attestation)");
-                o.println("Connect, for example:");
-                o.println("  atlas get " + url + "/ --policy " + dir.resolve("policy.json") + " --root-ca "
-                        + dir.resolve("root-ca.pem") + " --trust-attested-cert");
+                printClientFiles(o, cert, dir, url, "the policy that accepts this simulated CVM (mock PCCS)");
                 o.println("  DSTACK_SIMULATOR_ENDPOINT=" + agentEndpoint + " <your app using a dstack SDK>");
-                o.println("Press Ctrl-C to stop.");
-                o.flush();
-                Runtime.getRuntime().addShutdownHook(new Thread(running::close));
-                if (duration != null) {
-                    Thread.sleep(duration * 1000);
-                } else {
-                    running.awaitTermination();
-                }
+                runUntilStopped(o, running);
             }
         }
         return 0;
@@ -575,6 +522,69 @@ final class SimulateCommand implements Callable<Integer> {
             p.appComposeRaw(text);
         }
         return p.build();
+    }
+
+    // ---- shared by both modes (the built-in simulated CVM and dstack's guest agent, simulated) ----------
+
+    /** The aTLS endpoint's self-signed certificate for {@code address}, valid for 30 days. */
+    private static ServerCertificate serverCertificate(InetSocketAddress address) {
+        return ServerCertificate.selfSigned(Clock.systemUTC(), Duration.ofDays(30),
+                ServerCommand.certificateNames(address));
+    }
+
+    /** The application behind the aTLS endpoint: {@code --upstream}, else the built-in hello endpoint. */
+    private void application(AtlsServer.Builder sb) {
+        if (upstream != null) {
+            sb.upstream(upstream);
+        } else {
+            sb.handler(SimulateCommand::hello);
+        }
+    }
+
+    /** The mock PCCS on 127.0.0.1:{@code --pccs-port}, serving {@code collateralJson}. */
+    private MockPccs startPccs(java.util.function.Supplier<String> collateralJson) throws CliErrors.CliException {
+        try {
+            return MockPccs.start(collateralJson, pccsPort);
+        } catch (java.io.UncheckedIOException e) {
+            throw CliErrors.cannotListen("127.0.0.1:" + pccsPort, "--pccs-port", e.getCause());
+        }
+    }
+
+    /** The URL a client connects to: a wildcard listen address as 127.0.0.1, an IPv6 host in brackets. */
+    private static String endpointUrl(InetSocketAddress address, AtlsServer running) {
+        String host = address.getAddress().isAnyLocalAddress() ? "127.0.0.1" : address.getHostString();
+        return "https://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + running.port();
+    }
+
+    private void printEndpoints(PrintWriter o, String url, MockPccs pccs) {
+        o.println("  aTLS endpoint   " + url + "  (POST /tdx_quote; other paths -> "
+                + (upstream != null ? upstream : "built-in hello") + ")");
+        o.println("  mock PCCS       " + pccs.baseUrl());
+    }
+
+    /** The certificate line, the client files (with {@code policyDescription}) and the atlas get example. */
+    private static void printClientFiles(PrintWriter o, ServerCertificate cert, Path dir, String url,
+            String policyDescription) {
+        o.println("  certificate     sha256 " + cert.leafSha256Hex() + " (measured as New TLS Certificate)");
+        o.println("Client files in " + dir + ":");
+        o.println("  policy.json      " + policyDescription);
+        o.println("  root-ca.pem      the mock Intel root: trust it through the client's for-testing option");
+        o.println("  server-cert.pem  the self-signed server certificate (bound by the attestation)");
+        o.println("Connect, for example:");
+        o.println("  atlas get " + url + "/ --policy " + dir.resolve("policy.json") + " --root-ca "
+                + dir.resolve("root-ca.pem") + " --trust-attested-cert");
+    }
+
+    /** Prints the Ctrl-C line, then serves until interrupted (or for the hidden {@code --duration}). */
+    private void runUntilStopped(PrintWriter o, AtlsServer running) throws InterruptedException {
+        o.println("Press Ctrl-C to stop.");
+        o.flush();
+        Runtime.getRuntime().addShutdownHook(new Thread(running::close));
+        if (duration != null) {
+            Thread.sleep(duration * 1000);
+        } else {
+            running.awaitTermination();
+        }
     }
 
     private static void hello(HttpExchange ex) throws IOException {

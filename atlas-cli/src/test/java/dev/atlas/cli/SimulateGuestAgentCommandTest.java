@@ -59,6 +59,17 @@ class SimulateGuestAgentCommandTest {
         return f;
     }
 
+    /** The running simulator's simulation.json in {@code out}, once written (the simulator must still run). */
+    static JsonNode simulationJson(Path out, CompletableFuture<CliRun> run) throws Exception {
+        Path simJson = out.resolve("simulation.json");
+        for (int i = 0; i < 400 && !Files.exists(simJson) && !run.isDone(); i++) {
+            Thread.sleep(50);
+        }
+        assertThat(run.isDone()).as(() -> "simulate exited early: " + run.join()).isFalse();
+        Thread.sleep(300);
+        return JSON.readTree(Files.readString(simJson));
+    }
+
     static JsonNode post(HttpClient http, String base, String method, String body) throws Exception {
         HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + "/" + method))
                 .timeout(Duration.ofSeconds(20)).header("Content-Type", "application/json")
@@ -80,13 +91,7 @@ class SimulateGuestAgentCommandTest {
                 "--listen", "127.0.0.1:" + port,
                 "--agent-socket", sock.toString(), "--tappd-socket", tappd.toString(), "--out", out.toString(),
                 "--duration", "14"), OWN_THREAD);
-        Path simJson = out.resolve("simulation.json");
-        for (int i = 0; i < 400 && !Files.exists(simJson) && !run.isDone(); i++) {
-            Thread.sleep(50);
-        }
-        assertThat(run.isDone()).as(() -> "simulate exited early: " + run.join()).isFalse();
-        Thread.sleep(300);
-        JsonNode s = JSON.readTree(Files.readString(simJson));
+        JsonNode s = simulationJson(out, run);
         assertThat(s.get("url").textValue()).isEqualTo("https://127.0.0.1:" + port);
         assertThat(s.get("agent_socket").textValue()).isEqualTo(sock.toString());
         assertThat(s.get("tappd_socket").textValue()).isEqualTo(tappd.toString());
@@ -183,13 +188,7 @@ class SimulateGuestAgentCommandTest {
                 "--keys", f.resolve("appkeys.json").toString(), "--sys-config", f.resolve("sys-config.json").toString(),
                 "--attestation", f.resolve("attestation.bin").toString(), "--listen", "127.0.0.1:" + port,
                 "--out", out.toString(), "--duration", "8"), OWN_THREAD);
-        Path simJson = out.resolve("simulation.json");
-        for (int i = 0; i < 400 && !Files.exists(simJson) && !run.isDone(); i++) {
-            Thread.sleep(50);
-        }
-        assertThat(run.isDone()).as(() -> "simulate exited early: " + run.join()).isFalse();
-        Thread.sleep(300);
-        JsonNode s = JSON.readTree(Files.readString(simJson));
+        JsonNode s = simulationJson(out, run);
         assertThat(s.get("app_id").textValue()).isEqualTo(UPSTREAM_APP_ID);
         assertThat(s.get("kms_public_key").textValue()).isEqualTo(KMS_PUBLIC_KEY);
         CliRun report = CliRun.of("get", "https://127.0.0.1:" + port + "/", "--policy",

@@ -230,6 +230,16 @@ public final class SerdeJson {
 
     private static final char[] HEX = "0123456789abcdef".toCharArray();
 
+    /**
+     * {@code s} as a JSON string literal, escaped as {@code serde_json} does ({@code \" \\ \b \f \n \r \t},
+     * other controls {@code \}{@code u00xx}, everything else raw; a surrogate is copied as it is).
+     */
+    public static String quote(String s) {
+        StringBuilder sb = new StringBuilder(s.length() + 2);
+        string(s, sb);
+        return sb.toString();
+    }
+
     private static void string(String s, StringBuilder sb) {
         sb.append('"');
         for (int i = 0; i < s.length(); i++) {

@@ -2,6 +2,7 @@ package dev.atlas.dstack.ra.prpc;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.atlas.dstack.internal.SerdeJson;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -237,36 +238,25 @@ public final class PrpcDispatcher {
     }
 
     /** A JSON string literal escaped as serde_json does ({@code \" \\ \b \f \n \r \t}, other controls
-     *  {@code \}{@code u00XX}, everything else raw). */
+     *  {@code \}{@code u00XX}, everything else raw), with every lone surrogate replaced by U+FFFD. */
     static String serdeString(String s) {
-        StringBuilder sb = new StringBuilder(s.length() + 2).append('"');
+        return SerdeJson.quote(wellFormed(s));
+    }
+
+    /** {@code s} with every lone surrogate replaced by U+FFFD (serde strings are UTF-8: none can occur there). */
+    private static String wellFormed(String s) {
+        StringBuilder sb = new StringBuilder(s.length());
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
-            switch (c) {
-                case '"': sb.append("\\\""); break;
-                case '\\': sb.append("\\\\"); break;
-                case '\b': sb.append("\\b"); break;
-                case '\f': sb.append("\\f"); break;
-                case '\n': sb.append("\\n"); break;
-                case '\r': sb.append("\\r"); break;
-                case '\t': sb.append("\\t"); break;
-                default:
-                    if (c < 0x20) {
-                        sb.append(String.format("\\u%04x", (int) c));
-                    } else if (Character.isSurrogate(c)) {
-                        // serde strings are UTF-8: a lone surrogate cannot occur there; replace it
-                        if (Character.isHighSurrogate(c) && i + 1 < s.length()
-                                && Character.isLowSurrogate(s.charAt(i + 1))) {
-                            sb.append(c).append(s.charAt(++i));
-                        } else {
-                            sb.append('\uFFFD');
-                        }
-                    } else {
-                        sb.append(c);
-                    }
+            if (!Character.isSurrogate(c)) {
+                sb.append(c);
+            } else if (Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1))) {
+                sb.append(c).append(s.charAt(++i));
+            } else {
+                sb.append('\uFFFD');
             }
         }
-        return sb.append('"').toString();
+        return sb.toString();
     }
 
     /** prost encoding of {@code ProtoError { string message = 1; }}. */

@@ -33,20 +33,11 @@ public final class CvmPlatform implements Platform {
         return new QuoteAnswer(r.quote(), r.eventLog(), new byte[0]);
     }
 
-    private VersionedAttestation attestation(byte[] reportData64) throws RaException {
+    @Override
+    public VersionedAttestation attestation(byte[] reportData64) throws RaException {
         SimulatedCvm.GetQuoteResponse r = cvm.getQuote(reportData64);
         EventLogs.Parsed p = EventLogs.parse(r.eventLog());
         return new VersionedAttestation(0, r.quote(), p.events(), p.runtimeEvents(), r.reportData(), vmConfig, null);
-    }
-
-    @Override
-    public byte[] attest(byte[] reportData64) throws RaException {
-        return attestation(reportData64).encode();
-    }
-
-    @Override
-    public VersionedAttestation certificateAttestation(byte[] spki) throws RaException {
-        return attestation(Quotes.ratlsReportData(spki));
     }
 
     @Override

@@ -73,7 +73,8 @@ public final class FixturePlatform implements Platform {
     }
 
     /** The current attestation with {@code reportData64} as upstream's {@code prepare_attestation}. */
-    private VersionedAttestation prepare(byte[] reportData64) throws RaException {
+    @Override
+    public VersionedAttestation attestation(byte[] reportData64) throws RaException {
         if (pki != null) {
             List<TdxEvent> events;
             List<RuntimeEvent> runtime;
@@ -114,18 +115,8 @@ public final class FixturePlatform implements Platform {
 
     @Override
     public QuoteAnswer quote(byte[] reportData64) throws RaException {
-        VersionedAttestation a = prepare(reportData64);
+        VersionedAttestation a = attestation(reportData64);
         return new QuoteAnswer(a.quote(), EventLogs.json(a.eventLog()), a.withVersion(1).encode());
-    }
-
-    @Override
-    public byte[] attest(byte[] reportData64) throws RaException {
-        return prepare(reportData64).encode();
-    }
-
-    @Override
-    public VersionedAttestation certificateAttestation(byte[] spki) throws RaException {
-        return prepare(Quotes.ratlsReportData(spki));
     }
 
     @Override

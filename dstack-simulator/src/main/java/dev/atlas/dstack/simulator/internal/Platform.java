@@ -30,11 +30,18 @@ public interface Platform {
     /** {@code quote_response}: a quote over the 64 report-data bytes. */
     QuoteAnswer quote(byte[] reportData64) throws RaException;
 
+    /** The current attestation over the 64 report-data bytes. */
+    VersionedAttestation attestation(byte[] reportData64) throws RaException;
+
     /** {@code attest_response}: the versioned attestation bytes over the report data. */
-    byte[] attest(byte[] reportData64) throws RaException;
+    default byte[] attest(byte[] reportData64) throws RaException {
+        return attestation(reportData64).encode();
+    }
 
     /** {@code certificate_attestation}: an attestation whose report data binds {@code spki} ({@code ratls-cert}). */
-    VersionedAttestation certificateAttestation(byte[] spki) throws RaException;
+    default VersionedAttestation certificateAttestation(byte[] spki) throws RaException {
+        return attestation(Quotes.ratlsReportData(spki));
+    }
 
     /** {@code attestation_for_info}: what {@code Info} decodes. */
     VersionedAttestation infoAttestation() throws RaException;
