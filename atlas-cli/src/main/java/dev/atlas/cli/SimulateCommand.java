@@ -299,7 +299,7 @@ final class SimulateCommand implements Callable<Integer> {
             o.println("  compose hash    " + cvm.composeHash());
             printClientFiles(o, cert, dir, url,
                     "production-style policy (bootchain, OS image, compose, UpToDate, mock PCCS)");
-            runUntilStopped(o, running);
+            runUntilStopped(o, running, agent, pccs);
         }
         return 0;
     }
@@ -476,7 +476,7 @@ final class SimulateCommand implements Callable<Integer> {
                 o.println("  compose hash    " + tcb.path("compose_hash").asText());
                 printClientFiles(o, cert, dir, url, "the policy that accepts this simulated CVM (mock PCCS)");
                 o.println("  DSTACK_SIMULATOR_ENDPOINT=" + agentEndpoint + " <your app using a dstack SDK>");
-                runUntilStopped(o, running);
+                runUntilStopped(o, running, sim, pccs);
             }
         }
         return 0;
@@ -575,11 +575,28 @@ final class SimulateCommand implements Callable<Integer> {
                 + dir.resolve("root-ca.pem") + " --trust-attested-cert");
     }
 
-    /** Prints the Ctrl-C line, then serves until interrupted (or for the hidden {@code --duration}). */
-    private void runUntilStopped(PrintWriter o, AtlsServer running) throws InterruptedException {
+    /**
+     * Prints the Ctrl-C line, then serves until interrupted (or for the hidden {@code --duration}). On Ctrl-C or
+     * SIGTERM the JVM runs only shutdown hooks, not the callers' try-with-resources, so the hook also closes
+     * {@code alsoClose} (the guest agent, whose close removes its socket files, and the PCCS); each close is
+     * idempotent, so the normal path closing them again is harmless.
+     */
+    private void runUntilStopped(PrintWriter o, AtlsServer running, AutoCloseable... alsoClose)
+            throws InterruptedException {
         o.println("Press Ctrl-C to stop.");
         o.flush();
-        Runtime.getRuntime().addShutdownHook(new Thread(running::close));
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            running.close();
+            for (AutoCloseable c : alsoClose) {
+                try {
+                    if (c != null) {
+                        c.close();
+                    }
+                } catch (Exception ignored) {
+                    // stopping anyway: nothing to report to at JVM exit
+                }
+            }
+        }));
         if (duration != null) {
             Thread.sleep(duration * 1000);
         } else {

@@ -440,9 +440,12 @@ public final class GuestAgentSimulator implements AutoCloseable {
         return kmsPublicKey.map(byte[]::clone);
     }
 
-    /** Stops every listener and removes the socket files. */
+    /**
+     * Stops every listener and removes the socket files. Idempotent and safe to call from several threads (a
+     * shutdown hook and the owner's try-with-resources may race).
+     */
     @Override
-    public void close() {
+    public synchronized void close() {
         for (HttpListener l : listeners) {
             l.close();
         }
