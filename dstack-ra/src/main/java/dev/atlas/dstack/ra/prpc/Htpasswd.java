@@ -15,12 +15,18 @@ import org.bouncycastle.crypto.generators.OpenBSDBCrypt;
  * lines and lines starting with {@code #} skipped, {@code user:hash} split at the first colon.
  *
  * <p>Stricter than upstream, each refused at load with the source and line: a hash that is not a well-formed
- * bcrypt string ({@code $2a$}, {@code $2b$} or {@code $2y$}, cost 04-31, 53 characters of bcrypt base64; upstream
+ * bcrypt string ({@code $2a$}, {@code $2b$} or {@code $2y$}, cost 04-17, 53 characters of bcrypt base64; upstream
  * checks the 4-character prefix only and then never matches), and a user listed twice (upstream keeps the last).
+ * The cost limit is {@code htpasswd -C}'s own range (4 to 17): bcrypt accepts up to 31, but every check of such an
+ * entry runs 2^cost rounds (cost 31 is days per login), so a file with one would turn each Basic request into a
+ * denial of service; we refuse it at load instead.
  */
 final class Htpasswd {
     /** Our limit on the file size. */
     static final int MAX_BYTES = 1 << 20;
+    /** The bcrypt cost range {@code htpasswd -C} accepts. */
+    static final int MIN_COST = 4;
+    static final int MAX_COST = 17;
     private static final String BCRYPT_B64 = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
     private final Map<String, String> entries;
@@ -99,8 +105,9 @@ final class Htpasswd {
             return "malformed bcrypt cost";
         }
         int cost = (c1 - '0') * 10 + (c2 - '0');
-        if (cost < 4 || cost > 31) {
-            return "bcrypt cost " + cost + " out of range 04-31";
+        if (cost < MIN_COST || cost > MAX_COST) {
+            return "bcrypt cost " + cost + " out of range 04-17 (htpasswd -C's range; higher costs make every check"
+                    + " take minutes to days)";
         }
         for (int i = 7; i < 60; i++) {
             if (BCRYPT_B64.indexOf(hash.charAt(i)) < 0) {

@@ -210,6 +210,10 @@ class AdminAuthTest {
         cases.put(ok + "\nbob:$2y$05$short", "h line 2: user \"bob\": malformed bcrypt hash");
         cases.put(ok + "\nbob:$2y$03$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW",
                 "h line 2: user \"bob\": bcrypt cost 3 out of range");
+        cases.put(ok + "\nbob:$2y$18$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW",
+                "h line 2: user \"bob\": bcrypt cost 18 out of range 04-17");
+        cases.put(ok + "\nbob:$2y$31$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW",
+                "h line 2: user \"bob\": bcrypt cost 31 out of range 04-17");
         cases.put(ok + "\nbob:$2y$0a$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW",
                 "h line 2: user \"bob\": malformed bcrypt cost");
         cases.put(ok + "\nbob:$2y$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOe!",
