@@ -17,14 +17,12 @@ import dev.atlas.dstack.ra.K256PrivateKey;
 import dev.atlas.dstack.ra.KmsSignatures;
 import dev.atlas.dstack.ra.RaException;
 import dev.atlas.dstack.ra.RaTlsCertificate;
-import dev.atlas.dstack.ra.RecoverableSignature;
 import dev.atlas.dstack.ra.Secp256k1;
 import dev.atlas.tdx.AttestationException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
@@ -383,11 +381,10 @@ final class GuestCommand extends ParentCommand {
                     : c.getKey(path, purpose, alg);
             byte[] publicKey = publicKey(alg, k.key());
             List<byte[]> chain = k.signatureChain();
-            Recovered rec = recover(publicKey, purpose, chain, appId);
-            if (expected != null && !MessageDigest.isEqual(rec.kms(), expected)) {
+            KmsSignatures.ChainResult rec = KmsSignatures.recoverGetKeyChain(publicKey, purpose, chain, appId);
+            if (expected != null) {
                 // secp256k1 was checked by DstackClient already; this is the ed25519 path (same two links)
-                throw new RaException(RaException.Reason.CHAIN_KMS_LINK, "signature_chain[1]",
-                        "recovers to " + HEX.formatHex(rec.kms()) + ", expected " + HEX.formatHex(expected));
+                KmsSignatures.requireKms(rec, expected);
             }
             ObjectNode o = Text.object();
             o.put("path", path);
@@ -397,8 +394,8 @@ final class GuestCommand extends ParentCommand {
             o.put("public_key", HEX.formatHex(publicKey));
             ArrayNode a = o.putArray("signature_chain");
             chain.forEach(s -> a.add(HEX.formatHex(s)));
-            o.put("app_public_key", HEX.formatHex(rec.app()));
-            o.put("kms_public_key", HEX.formatHex(rec.kms()));
+            o.put("app_public_key", HEX.formatHex(rec.appPublicKey()));
+            o.put("kms_public_key", HEX.formatHex(rec.kmsPublicKey()));
             o.put("verified", expected != null);
             if (expected != null) {
                 o.put("expected_kms_public_key", HEX.formatHex(expected));
@@ -406,7 +403,7 @@ final class GuestCommand extends ParentCommand {
             Text.Lines l = new Text.Lines().add("path", path).add("purpose", purpose.isEmpty() ? "(empty)" : purpose)
                     .add("algorithm", alg)
                     .add("app_id", info.appId()).add("public_key", HEX.formatHex(publicKey))
-                    .add("app_public_key", HEX.formatHex(rec.app())).add("kms_public_key", HEX.formatHex(rec.kms()))
+                    .add("app_public_key", HEX.formatHex(rec.appPublicKey())).add("kms_public_key", HEX.formatHex(rec.kmsPublicKey()))
                     .add("chain", expected != null ? "verified: the KMS link recovers to --kms-pubkey"
                             : "NOT verified (no --kms-pubkey): compare kms_public_key with the KMS root you trust");
             byte[] secret = k.key();
@@ -441,34 +438,6 @@ final class GuestCommand extends ParentCommand {
                 return pub;
             }
             return K256PrivateKey.fromScalar(key).publicKey();
-        }
-
-        record Recovered(byte[] app, byte[] kms) {}
-
-        /**
-         * The app and KMS keys the chain recovers to: link 0 over {@code Keccak256(purpose ":" hex(publicKey))}
-         * (guest-agent {@code rpc_service.rs get_key}, for both algorithms), link 1 over the app key
-         * ({@code "dstack-kms-issued" ":" app_id ‖ app key}).
-         */
-        static Recovered recover(byte[] publicKey, String purpose, List<byte[]> chain, byte[] appId) throws RaException {
-            if (chain.size() != 2) {
-                throw new RaException(RaException.Reason.CHAIN_LENGTH, "signature_chain",
-                        "must have 2 links, got " + chain.size());
-            }
-            byte[] message = (purpose + ":" + HEX.formatHex(publicKey)).getBytes(StandardCharsets.UTF_8);
-            byte[] app;
-            try {
-                app = Secp256k1.recoverMessage(message, RecoverableSignature.of(chain.get(0)));
-            } catch (RaException e) {
-                throw new RaException(RaException.Reason.CHAIN_APP_LINK, "signature_chain[0]", e.detail(), e);
-            }
-            byte[] kms;
-            try {
-                kms = KmsSignatures.recoverK256Signer(RecoverableSignature.of(chain.get(1)), appId, app);
-            } catch (RaException e) {
-                throw new RaException(RaException.Reason.CHAIN_KMS_LINK, "signature_chain[1]", e.detail(), e);
-            }
-            return new Recovered(app, kms);
         }
     }
 

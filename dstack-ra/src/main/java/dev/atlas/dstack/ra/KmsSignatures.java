@@ -151,16 +151,28 @@ public final class KmsSignatures {
      */
     public static ChainResult verifyGetKeyChain(byte[] keyScalar, String purpose, List<byte[]> chain, byte[] appId,
             byte[] expectedKms) throws RaException {
-        if (chain == null || chain.size() != 2) {
-            throw new RaException(Reason.CHAIN_LENGTH, "signature_chain",
-                    "must have 2 links, got " + (chain == null ? "none" : chain.size()));
-        }
+        requireTwoLinks(chain);
         K256PrivateKey key = K256PrivateKey.fromScalar(keyScalar);
+        ChainResult r = recoverGetKeyChain(Secp256k1.compress(key.publicKey()), purpose, chain, appId);
+        requireSigner(r.kmsPublicKey, expectedKms, Reason.CHAIN_KMS_LINK, "signature_chain[1]");
+        return r;
+    }
+
+    /**
+     * The app and KMS keys a {@code GetKey} signature chain {@code [app, kms]} recovers to, without deciding
+     * whether that KMS key is trusted (the caller compares it, or shows it). {@code keyPublicKey} is the derived
+     * key's public key as the agent hex-encodes it into the app link's message (guest-agent {@code rpc_service.rs
+     * get_key}): the 33-byte compressed secp256k1 key, or the 32-byte Ed25519 key.
+     */
+    public static ChainResult recoverGetKeyChain(byte[] keyPublicKey, String purpose, List<byte[]> chain,
+            byte[] appId) throws RaException {
+        requireTwoLinks(chain);
         RecoverableSignature appSig = RecoverableSignature.of(chain.get(0));
         RecoverableSignature kmsSig = RecoverableSignature.of(chain.get(1));
+        byte[] message = (purpose + ":" + Bytes.HEX.formatHex(keyPublicKey)).getBytes(StandardCharsets.UTF_8);
         byte[] appPub;
         try {
-            appPub = Secp256k1.recoverMessage(getKeyMessage(purpose, key.publicKey()), appSig);
+            appPub = Secp256k1.recoverMessage(message, appSig);
         } catch (RaException e) {
             throw new RaException(Reason.CHAIN_APP_LINK, "signature_chain[0]", e.detail(), e);
         }
@@ -170,8 +182,22 @@ public final class KmsSignatures {
         } catch (RaException e) {
             throw new RaException(Reason.CHAIN_KMS_LINK, "signature_chain[1]", e.detail(), e);
         }
-        requireSigner(kmsPub, expectedKms, Reason.CHAIN_KMS_LINK, "signature_chain[1]");
         return new ChainResult(appPub, kmsPub);
+    }
+
+    private static void requireTwoLinks(List<byte[]> chain) throws RaException {
+        if (chain == null || chain.size() != 2) {
+            throw new RaException(Reason.CHAIN_LENGTH, "signature_chain",
+                    "must have 2 links, got " + (chain == null ? "none" : chain.size()));
+        }
+    }
+
+    /**
+     * The KMS link of {@code result} must recover to {@code expectedKms} (compressed or uncompressed), as
+     * {@link #verifyGetKeyChain} requires; for chains recovered with {@link #recoverGetKeyChain}.
+     */
+    public static void requireKms(ChainResult result, byte[] expectedKms) throws RaException {
+        requireSigner(result.kmsPublicKey, expectedKms, Reason.CHAIN_KMS_LINK, "signature_chain[1]");
     }
 
     /** A {@code GetKey} answer. */
