@@ -1,0 +1,2 @@
+/** The KMS's implementation: not exported. */
+package dev.atlas.dstack.kms.internal;
