@@ -183,7 +183,21 @@ public class AttestationException extends GeneralSecurityException {
         /** An encrypted env (X25519 + AES-256-GCM) cannot be decrypted: truncated, too large, tampered, a
          *  low-order X25519 key (also refused when encrypting, since the guest would refuse it), or a plaintext
          *  that is not the env JSON. */
-        ENV_DECRYPTION_FAILED(Kind.REJECTED);
+        ENV_DECRYPTION_FAILED(Kind.REJECTED),
+
+        // --- dstack control plane (dstack-kms, later the gateway and the VMM) ---
+        /** A component's configuration ({@code kms.toml} and the like) is invalid, names an unsupported key that
+         *  would weaken a check, or points at a missing or unreadable file. */
+        INVALID_CONFIGURATION(Kind.CONFIGURATION),
+        /** The authorization service (the dstack auth webhook, or this KMS's own self-authorization) denied the
+         *  request: {@code Boot denied: …}, {@code KMS is not allowed: …}. */
+        AUTHORIZATION_DENIED(Kind.REJECTED),
+        /** A peer that a decision depends on (the auth webhook, the local guest agent, a source KMS) could not be
+         *  reached, timed out or answered something that is not an answer; the request is refused (fail closed). */
+        PEER_UNAVAILABLE(Kind.IO),
+        /** The request conflicts with the component's state (a KMS that already has keys asked to bootstrap or
+         *  onboard, a KMS without keys asked for them). */
+        STATE_CONFLICT(Kind.REJECTED);
 
         private final Kind kind;
 

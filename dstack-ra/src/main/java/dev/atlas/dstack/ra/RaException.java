@@ -119,7 +119,33 @@ public final class RaException extends AttestationException {
         /** A CSR's confirm string is not {@code "please sign cert:"}. */
         CSR_CONFIRM_MISMATCH(AttestationException.Reason.SIGNATURE_INVALID),
         /** A {@code SignCert} {@code api_version} other than 1 or 2. */
-        CSR_UNSUPPORTED_VERSION(AttestationException.Reason.UNSUPPORTED_VERSION);
+        CSR_UNSUPPORTED_VERSION(AttestationException.Reason.UNSUPPORTED_VERSION),
+
+        // --- dstack control plane (issue 17: dstack-kms). Owners add their own lines in their own block. ---
+        /** A configuration key has a wrong type or value, or a required one is missing (the message names it). */
+        CONFIG_INVALID(AttestationException.Reason.INVALID_CONFIGURATION),
+        /** A configuration key this implementation does not support and that would weaken a check if ignored. */
+        CONFIG_UNSUPPORTED(AttestationException.Reason.INVALID_CONFIGURATION),
+        /** A file named by the configuration is missing or unreadable (the message names the file and the key). */
+        CONFIG_FILE_UNREADABLE(AttestationException.Reason.INVALID_CONFIGURATION),
+        /** The auth webhook denied a boot ({@code Boot denied: <reason>}). */
+        BOOT_DENIED(AttestationException.Reason.AUTHORIZATION_DENIED),
+        /** The auth webhook denied a KMS ({@code KMS is not allowed: <reason>}, or onboarding's source KMS). */
+        KMS_NOT_ALLOWED(AttestationException.Reason.AUTHORIZATION_DENIED),
+        /** The auth webhook is down, slow (timeout), answered a non-2xx status or a body that is not a decision. */
+        AUTH_UNAVAILABLE(AttestationException.Reason.PEER_UNAVAILABLE),
+        /** The local guest agent could not be reached or answered garbage. */
+        AGENT_UNAVAILABLE(AttestationException.Reason.PEER_UNAVAILABLE),
+        /** A remote KMS could not be reached or answered garbage (an error reply is reported with its text). */
+        KMS_UNAVAILABLE(AttestationException.Reason.PEER_UNAVAILABLE),
+        /** The caller presented no attestation ({@code No attestation provided}). */
+        ATTESTATION_MISSING(AttestationException.Reason.MALFORMED_ATTESTATION),
+        /** The KMS already has keys (bootstrap or onboard refused) or has none yet. */
+        KEY_STATE(AttestationException.Reason.STATE_CONFLICT),
+        /** The OS image a caller claims does not match its quote (MRTD, RTMR0-2), or cannot be verified. */
+        OS_IMAGE_MISMATCH(AttestationException.Reason.OS_IMAGE_HASH_MISMATCH),
+        /** Evidence of a platform whose key release is an opt-in gate that is off (SEV-SNP, AWS NitroTPM). */
+        KEY_RELEASE_GATE(AttestationException.Reason.UNSUPPORTED_PLATFORM);
 
         private final AttestationException.Reason coarse;
 
