@@ -29,7 +29,7 @@ class AttestationExceptionKindTest {
             }
         }
         assertThat(notRejected).containsExactlyInAnyOrder(Reason.COLLATERAL_FETCH_FAILED, Reason.INVALID_POLICY,
-                Reason.INVALID_ARGUMENT);
+                Reason.INVALID_ARGUMENT, Reason.INVALID_CONFIGURATION, Reason.PEER_UNAVAILABLE);
     }
 
     @Test
