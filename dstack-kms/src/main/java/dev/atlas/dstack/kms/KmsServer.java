@@ -172,6 +172,11 @@ public final class KmsServer implements AutoCloseable {
                 return this;
             }
         }
+        if (!store.keysComplete()) {
+            throw new RaException(Reason.KEY_STATE, "core.cert_dir", certDir + " does not hold the KMS's keys and "
+                    + "certificates (" + (store.hasKeyFiles() ? "some files are missing" : "no root keys")
+                    + ") and core.onboard.enabled = false (in " + config.source() + ")");
+        }
         startMain(store, wiring, adminAuth);
         return this;
     }

@@ -193,6 +193,16 @@ class KmsServerTest {
     }
 
     @Test
+    void noKeysWithOnboardingDisabledIsAClearErrorAtStart() throws Exception {
+        Path dir = newDir("disabled");
+        KmsConfig c = config(dir, "", "enabled = false");
+        RaException e = catchThrowableOfType(RaException.class, () -> KmsServer.builder(c).environment(env).start());
+        assertThat(e.raReason()).isEqualTo(RaException.Reason.KEY_STATE);
+        assertThat(e.field()).isEqualTo("core.cert_dir");
+        assertThat(e.getMessage()).contains("core.onboard.enabled = false");
+    }
+
+    @Test
     void aMissingCertDirIsAClearErrorAtStart() throws Exception {
         KmsConfig c = config(tmp.resolve("does-not-exist"), "");
         RaException e = catchThrowableOfType(RaException.class, () -> KmsServer.builder(c).environment(env).shutdownGrace(Duration.ZERO).start());
