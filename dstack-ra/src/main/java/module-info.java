@@ -14,4 +14,5 @@ module dev.atlas.dstack.ra {
 
     exports dev.atlas.dstack.ra;
     exports dev.atlas.dstack.ra.prpc;
+    exports dev.atlas.dstack.ra.kms;
 }
