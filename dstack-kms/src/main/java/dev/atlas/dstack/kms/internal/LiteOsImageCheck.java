@@ -1,5 +1,6 @@
 package dev.atlas.dstack.kms.internal;
 
+import dev.atlas.dstack.kms.KmsConfig;
 import dev.atlas.dstack.ra.RaException;
 import dev.atlas.dstack.ra.RaException.Reason;
 import dev.atlas.dstack.ra.TdxEvent;
@@ -31,7 +32,7 @@ import java.util.Objects;
  * where it would have come from. With {@code image.verify = false} nothing is checked (dstack logs "Image
  * verification is disabled"). See {@code docs/dstack-kms-osimage.md}.
  */
-public final class LiteOsImageCheck {
+public final class LiteOsImageCheck implements OsImageCheck {
     /** {@code TDX_KERNEL_HASH_COMPAT_2G_MEMORY}. */
     public static final long COMPAT_2G_MEMORY = 0x80000000L;
 
@@ -57,6 +58,24 @@ public final class LiteOsImageCheck {
         this.enabled = enabled;
         this.cacheDir = Objects.requireNonNull(cacheDir, "cacheDir");
         this.downloadUrl = Objects.requireNonNull(downloadUrl, "downloadUrl");
+    }
+
+    /** From {@code [core.image]}: {@code verify}, {@code cache_dir}, {@code download_url}. */
+    public static LiteOsImageCheck from(KmsConfig config) {
+        return new LiteOsImageCheck(config.imageVerify(), config.imageCacheDir(), config.imageDownloadUrl());
+    }
+
+    /**
+     * {@link #check} on a verified caller: its quote and event log, and the request's {@code vm_config} or, when
+     * that is empty, the attestation's own config ({@code decode_vm_config}).
+     */
+    @Override
+    public void verify(VerifiedAttestation caller) throws RaException {
+        if (!enabled) {
+            return;
+        }
+        String vmConfig = caller.vmConfig().isEmpty() ? caller.attestation().config() : caller.vmConfig();
+        check(caller.attestation().quote(), caller.attestation().eventLog(), vmConfig);
     }
 
     /** Whether {@code image.verify} is on. */
