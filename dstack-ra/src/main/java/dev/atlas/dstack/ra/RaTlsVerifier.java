@@ -53,6 +53,7 @@ public final class RaTlsVerifier {
     private final Appraiser appraiser;
     private final String usage;
     private final boolean attestationRequired;
+    private final boolean skipAttestation;
 
     private RaTlsVerifier(Builder b) {
         this.caKey = b.caKey;
@@ -61,6 +62,12 @@ public final class RaTlsVerifier {
         this.appraiser = b.appraiser;
         this.usage = b.usage;
         this.attestationRequired = b.attestationRequired;
+        this.skipAttestation = b.skipAttestation;
+    }
+
+    /** Whether this verifier was built with {@link Builder#insecureSkipAttestation()}. */
+    public boolean skipsAttestation() {
+        return skipAttestation;
     }
 
     public static Builder builder() {
@@ -200,6 +207,9 @@ public final class RaTlsVerifier {
                         + " (usage)", "expected " + usage + ", got " + (actual == null ? "none" : actual));
             }
         }
+        if (skipAttestation) {
+            return new Result(leaf, null);
+        }
         Optional<VersionedAttestation> att = leaf.versionedAttestation();
         if (att.isEmpty()) {
             if (attestationRequired) {
@@ -275,6 +285,7 @@ public final class RaTlsVerifier {
         private String usage;
         private boolean usageChosen;
         private boolean attestationRequired = true;
+        private boolean skipAttestation;
 
         private Builder() {}
 
@@ -325,12 +336,22 @@ public final class RaTlsVerifier {
             return this;
         }
 
+        /**
+         * <b>Insecure</b>: the leaf's attestation is neither required nor verified (the chain, the validity and the
+         * usage still are); no {@link DstackTdxVerifier} is needed. For peers that do not attest their certificate,
+         * such as a KMS with {@code attest_rpc_cert = false}; the caller should say so at run time.
+         */
+        public Builder insecureSkipAttestation() {
+            this.skipAttestation = true;
+            return this;
+        }
+
         /** @throws IllegalStateException without a trusted CA, a dstack verifier, or a usage choice */
         public RaTlsVerifier build() {
             if (caKey == null) {
                 throw new IllegalStateException("choose a trusted CA (trustedCa)");
             }
-            if (dstackVerifier == null) {
+            if (dstackVerifier == null && !skipAttestation) {
                 throw new IllegalStateException("choose a DstackTdxVerifier (dstackVerifier)");
             }
             if (!usageChosen) {

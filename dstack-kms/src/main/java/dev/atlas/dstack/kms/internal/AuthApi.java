@@ -1,8 +1,10 @@
 package dev.atlas.dstack.kms.internal;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.atlas.dstack.kms.KmsConfig;
 import dev.atlas.dstack.ra.RaException;
 import java.net.URI;
+import java.time.Clock;
 import java.time.Duration;
 
 /**
@@ -29,6 +31,32 @@ public interface AuthApi {
 
     /** The default time a webhook call may take (connect, request and the whole answer). */
     Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);
+
+    /**
+     * From {@code [core.auth_api]}: {@code "webhook"} with {@code webhook.url}, or {@code "dev"} with
+     * {@code dev.gateway_app_id}.
+     *
+     * @throws RaException {@code CONFIG_INVALID} for another type, a webhook without URL or a URL that is not http(s)
+     */
+    static AuthApi from(KmsConfig c, Clock clock) throws RaException {
+        java.util.Objects.requireNonNull(clock, "clock");
+        switch (c.authApiType()) {
+            case "dev":
+                return dev(c.devGatewayAppId());
+            case "webhook":
+                URI u = c.webhookUrl().orElseThrow(() -> new RaException(RaException.Reason.CONFIG_INVALID,
+                        "core.auth_api.webhook.url", "required when core.auth_api.type = \"webhook\""));
+                try {
+                    return webhook(u);
+                } catch (IllegalArgumentException e) {
+                    throw new RaException(RaException.Reason.CONFIG_INVALID, "core.auth_api.webhook.url",
+                            e.getMessage());
+                }
+            default:
+                throw new RaException(RaException.Reason.CONFIG_INVALID, "core.auth_api.type",
+                        "must be \"webhook\" or \"dev\", got \"" + c.authApiType() + "\"");
+        }
+    }
 
     /** A webhook at {@code url} (http or https) with {@link #DEFAULT_TIMEOUT}. */
     static AuthApi webhook(URI url) {

@@ -7,6 +7,7 @@ import dev.atlas.dstack.AttestationReport;
 import dev.atlas.dstack.DstackTdxVerifier;
 import dev.atlas.dstack.EventLog;
 import dev.atlas.dstack.QuoteResponse;
+import dev.atlas.dstack.kms.KmsConfig;
 import dev.atlas.dstack.ra.AppInfo;
 import dev.atlas.dstack.ra.RaException;
 import dev.atlas.dstack.ra.RaTlsCertificate;
@@ -15,7 +16,16 @@ import dev.atlas.dstack.ra.RuntimeEvent;
 import dev.atlas.dstack.ra.TdxEvent;
 import dev.atlas.dstack.ra.VersionedAttestation;
 import dev.atlas.tdx.AttestationException;
+import dev.atlas.tdx.CollateralSource;
+import dev.atlas.tdx.QuoteVerifier;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
+import java.time.Clock;
 import java.security.cert.X509Certificate;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -172,5 +182,51 @@ public final class CallerVerifier {
             }
         }
         return arr.toString();
+    }
+
+    /** {@link #verifierFrom(KmsConfig, Clock)} with the system clock. */
+    public static DstackTdxVerifier verifierFrom(KmsConfig c) throws RaException {
+        return verifierFrom(c, Clock.systemUTC());
+    }
+
+    /**
+     * The verifier of {@code [core.attestation]}: the pinned Intel SGX root CA, unless
+     * {@code insecure_allow_external_trust_anchors = true} and {@code root_ca.tdx} names a file (PEM or DER), whose
+     * certificate then replaces it (a WARNING naming the setting, at every start); collateral from
+     * {@code urls.pccs} through the caching source ({@link CollateralSource#forUrl}, 8 h, only verified collateral
+     * is stored).
+     *
+     * @throws RaException {@code CONFIG_INVALID} for {@code root_ca.tdx} without the insecure flag or a PCCS URL
+     *     that is not http(s), {@code CONFIG_FILE_UNREADABLE} for a root CA file that cannot be read or parsed
+     */
+    public static DstackTdxVerifier verifierFrom(KmsConfig c, Clock clock) throws RaException {
+        QuoteVerifier.Builder qv = QuoteVerifier.builder().clock(clock);
+        if (c.tdxRootCa().isPresent()) {
+            Path p = c.tdxRootCa().get();
+            if (!c.insecureAllowExternalTrustAnchors()) {
+                throw new RaException(RaException.Reason.CONFIG_INVALID, "core.attestation.root_ca.tdx",
+                        "external attestation trust anchors are configured but"
+                        + " core.attestation.insecure_allow_external_trust_anchors is false");
+            }
+            X509Certificate root;
+            try (InputStream in = Files.newInputStream(p)) {
+                root = (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in);
+            } catch (IOException | CertificateException | ClassCastException e) {
+                throw new RaException(RaException.Reason.CONFIG_FILE_UNREADABLE, "core.attestation.root_ca.tdx",
+                        p + " is not a readable PEM or DER certificate (" + e.getClass().getSimpleName() + ")");
+            }
+            System.getLogger("dev.atlas.dstack.kms").log(System.Logger.Level.WARNING,
+                    "core.attestation.insecure_allow_external_trust_anchors = true: the TDX root CA is " + p
+                    + " (" + root.getSubjectX500Principal().getName() + "), not Intel's pinned SGX root CA;"
+                    + " attestations prove nothing about genuine Intel hardware. Development and tests only.");
+            qv.insecureTrustAnchorForTesting(root);
+        }
+        CollateralSource collateral;
+        try {
+            collateral = CollateralSource.forUrl(c.pccsUrl(), true, clock);
+        } catch (IllegalArgumentException e) {
+            throw new RaException(RaException.Reason.CONFIG_INVALID, "core.attestation.urls.pccs", e.getMessage());
+        }
+        return DstackTdxVerifier.builder().clock(clock).quoteVerifier(qv.build()).collateralSource(collateral).build();
     }
 }

@@ -2,9 +2,12 @@ package dev.atlas.dstack.kms.internal;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atlas.dstack.ra.RaException;
+import dev.atlas.dstack.ra.AppInfo;
 import dev.atlas.dstack.ra.VersionedAttestation;
+import dev.atlas.dstack.ra.kms.AttestationInfoResponse;
 import dev.atlas.tdx.AttestationException;
 import java.time.Clock;
+import java.util.HexFormat;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -31,6 +34,7 @@ public final class SelfAuthorization {
     private final Attester self;
     private final CallerVerifier verifier;
     private final Clock clock;
+    private final SelfAgent agent; // null with the Attester constructor
     private final Object lock = new Object();
     private volatile VerifiedAttestation cachedAttestation;
     private volatile ObjectNode cachedBootInfo;
@@ -40,6 +44,17 @@ public final class SelfAuthorization {
      *     construction, as upstream)
      */
     public SelfAuthorization(boolean enforce, AuthApi auth, Attester self, CallerVerifier verifier, Clock clock) {
+        this(enforce, auth, self, null, verifier, clock);
+    }
+
+    /** With the KMS's guest agent ({@code Attest} and, for {@link #attestationInfo}, {@code Info}). */
+    public SelfAuthorization(boolean enforce, AuthApi auth, SelfAgent agent, CallerVerifier verifier, Clock clock) {
+        this(enforce, auth, Objects.requireNonNull(agent, "agent")::attest, agent, verifier, clock);
+    }
+
+    private SelfAuthorization(boolean enforce, AuthApi auth, Attester self, SelfAgent agent, CallerVerifier verifier,
+            Clock clock) {
+        this.agent = agent;
         this.enforce = enforce;
         this.auth = Objects.requireNonNull(auth, "auth");
         this.self = Objects.requireNonNull(self, "self");
@@ -145,5 +160,68 @@ public final class SelfAuthorization {
             cachedAttestation = v.decode(false, "");
             return cachedAttestation;
         }
+    }
+
+    /**
+     * {@code Onboard.GetAttestationInfo} (upstream {@code onboard_service.rs}, {@code get_attestation_info}): a
+     * fresh own attestation (zero report data), verified; its app info decoded with the guest agent's
+     * {@code vm_config} (full replay); {@code device_id = SHA-256(ppid)}; {@code eth_rpc_url} and the contract
+     * address from the webhook's {@code GET /}, empty when that fails (logged) or for {@code dev}.
+     */
+    public AttestationInfoResponse attestationInfo(String siteName) throws RaException {
+        Objects.requireNonNull(siteName, "siteName");
+        byte[] zero = new byte[64];
+        byte[] raw;
+        try {
+            raw = self.attest(zero);
+        } catch (RaException e) {
+            throw new RaException(RaException.Reason.AGENT_UNAVAILABLE, null, "Failed to get attestation: "
+                    + e.detail(), e);
+        }
+        VersionedAttestation att;
+        try {
+            att = VersionedAttestation.decode(raw);
+        } catch (RaException e) {
+            throw new RaException(e.raReason(), null, "Failed to decode attestation: " + e.detail(), e);
+        }
+        CallerVerifier.Verified v;
+        try {
+            v = verifier.verifyEvidence(att, zero, clock.instant());
+        } catch (AttestationException e) {
+            throw new RaException(RaException.Reason.AGENT_UNAVAILABLE, null, "Failed to verify attestation: "
+                    + e.detail(), e);
+        }
+        String vmConfig = "";
+        if (agent != null) {
+            try {
+                vmConfig = agent.vmConfig();
+            } catch (RaException e) {
+                throw new RaException(RaException.Reason.AGENT_UNAVAILABLE, null, "Failed to get VM info: "
+                        + e.detail(), e);
+            }
+        }
+        String ethRpcUrl = "";
+        String contract = "";
+        if (!auth.isDev()) {
+            try {
+                AuthInfo info = auth.info();
+                ethRpcUrl = info.ethRpcUrl();
+                contract = info.kmsContractAddr();
+            } catch (RaException e) {
+                System.getLogger("dev.atlas.dstack.kms").log(System.Logger.Level.WARNING,
+                        "failed to get auth api info: " + e.detail());
+            }
+        }
+        AppInfo info;
+        try {
+            VerifiedAttestation a = v.decode(false, vmConfig);
+            BootInfos.of(a);
+            info = a.appInfo();
+        } catch (RaException e) {
+            throw new RaException(e.raReason(), null, "Failed to decode app info: " + e.detail(), e);
+        }
+        byte[] ppid = HexFormat.of().parseHex(v.report().dcapReport().ppid());
+        return new AttestationInfoResponse(BootInfos.sha256(ppid), info.mrAggregated(), info.osImageHash(),
+                BootInfos.TEE_VARIANT_TDX, siteName, ethRpcUrl, contract, ppid);
     }
 }

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atlas.dstack.ra.prpc.PrpcException;
 import dev.atlas.dstack.ra.prpc.PrpcJson;
-import java.math.BigInteger;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalLong;
@@ -69,7 +68,7 @@ public record GetMetaResponse(String caCert, boolean allowAnyUpgrade, byte[] k25
         putOptional(o, "gateway_app_id", gatewayAppId);
         putOptional(o, "kms_contract_address", kmsContractAddress);
         if (chainId.isPresent()) {
-            o.put("chain_id", new BigInteger(Long.toUnsignedString(chainId.getAsLong())));
+            Wire.putU64(o, "chain_id", chainId.getAsLong());
         } else {
             o.putNull("chain_id");
         }

@@ -52,7 +52,7 @@ public record PublicKeyResponse(byte[] publicKey, byte[] signature, long timesta
         ObjectNode o = Wire.object();
         o.put("public_key", Wire.hex(publicKey));
         o.put("signature", Wire.hex(signature));
-        o.put("timestamp", new java.math.BigInteger(Long.toUnsignedString(timestamp)));
+        Wire.putU64(o, "timestamp", timestamp);
         o.put("signature_v1", Wire.hex(signatureV1));
         return o;
     }

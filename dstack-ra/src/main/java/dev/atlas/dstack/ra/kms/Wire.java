@@ -70,6 +70,15 @@ final class Wire {
         }
     }
 
+    /** A uint64 carried in a {@code long}: a JSON number, unsigned. */
+    static void putU64(ObjectNode o, String field, long v) {
+        if (v >= 0) {
+            o.put(field, v);
+        } else {
+            o.put(field, new java.math.BigInteger(Long.toUnsignedString(v)));
+        }
+    }
+
     static String shortHex(byte[] b) {
         return b.length == 0 ? "" : HexFormat.of().formatHex(b);
     }
