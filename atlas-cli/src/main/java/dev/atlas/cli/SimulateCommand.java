@@ -99,6 +99,26 @@ final class SimulateCommand implements Callable<Integer> {
             + "k256_signature to name their KMS key.")
     String appId;
 
+    @Option(names = "--kms", paramLabel = "URL", description = "Get the app keys from this dstack KMS at boot, as "
+            + "dstack-util does (GetTempCaCert, an RA-TLS client certificate, the KMS server certificate checked, "
+            + "GetAppKey), then serve GetKey/GetTlsKey from them (implies the guest-agent simulator; not with --keys or "
+            + "--attestation). Needs --kms-pccs or --insecure-skip-kms-attestation.")
+    URI kms;
+
+    @Option(names = "--kms-pccs", paramLabel = "URL", description = "The mock PCCS of the KMS's simulated CVM: the KMS "
+            + "server certificate's attestation is verified against this CVM's mock Intel root (same --pki-seed as "
+            + "the KMS's CVM) with collateral from here.")
+    String kmsPccs;
+
+    @Option(names = "--insecure-skip-kms-attestation", description = "Insecure: with --kms, do not verify the "
+            + "attestation in the KMS server certificate (its chain to the KMS CA and usage kms:rpc still are).")
+    boolean insecureKms;
+
+    @Option(names = "--pki-seed", paramLabel = "N", description = "Seed of the mock Intel PKI alone: simulated CVMs "
+            + "with the same pki seed share one trust anchor and one mock PCCS (for example a KMS CVM and an app CVM). "
+            + "Default: derived from --seed.")
+    Long pkiSeed;
+
     @Option(names = "--tappd-socket", paramLabel = "PATH",
             description = "Serve the legacy Tappd API (/prpc/Tappd.*) on this Unix socket (guest-agent simulator).")
     Path tappdSocket;
@@ -183,6 +203,16 @@ final class SimulateCommand implements Callable<Integer> {
                             ? " (with --key-provider " + keyProvider + " it measures no os-image-hash)" : "")
                     + "; use one of: " + String.join(", ", runtimeEvents(keyProvider)));
         }
+        if (kms == null && (kmsPccs != null || insecureKms)) {
+            throw CliErrors.usage("--kms-pccs and --insecure-skip-kms-attestation need --kms URL");
+        }
+        if (kms != null && (keys != null || attestation != null)) {
+            throw CliErrors.usage("--kms takes the app keys from the KMS: not with --keys or --attestation");
+        }
+        if (kms != null && (kmsPccs != null) == insecureKms) {
+            throw CliErrors.usage("--kms needs exactly one of --kms-pccs URL (verify the KMS's attestation) or "
+                    + "--insecure-skip-kms-attestation");
+        }
         if (duration != null && duration < 0) {
             throw CliErrors.usage("--duration " + duration + " is negative");
         }
@@ -242,6 +272,9 @@ final class SimulateCommand implements Callable<Integer> {
             return runGuestAgentSimulator(o, address);
         }
         SimulatedCvm.Builder b = SimulatedCvm.builder().seed(seed).keyProvider(keyProvider);
+        if (pkiSeed != null) {
+            b.pki(dev.atlas.testing.MockIntelPki.builder().seed(pkiSeed).build());
+        }
         if (compose != null) {
             b.appCompose(Inputs.read(compose, "--compose"));
         }
@@ -309,7 +342,7 @@ final class SimulateCommand implements Callable<Integer> {
     /** True when an option of the guest-agent simulator is given: then it runs instead of the built-in CVM. */
     boolean dstackAgentMode() {
         return keys != null || sysConfig != null || attestation != null || appId != null || tappdSocket != null
-                || externalSocket != null || agentListen != null || externalListen != null;
+                || externalSocket != null || agentListen != null || externalListen != null || kms != null;
     }
 
     /** The options that only the built-in simulated CVM has (its misbehaviours and key provider). */
@@ -367,6 +400,18 @@ final class SimulateCommand implements Callable<Integer> {
         InetSocketAddress externalTcp = externalListen != null
                 ? ServerCommand.parseListen(externalListen, "--external-listen") : null;
         GuestAgentSimulator.Builder gb = GuestAgentSimulator.builder().internalTcp(agentTcp);
+        if (pkiSeed != null) {
+            gb.pkiSeed(pkiSeed);
+        }
+        if (kms != null) {
+            gb.kms(kms);
+            if (kmsPccs != null) {
+                gb.kmsPccsUrl(kmsPccs);
+            }
+            if (insecureKms) {
+                gb.insecureSkipKmsServerAttestation();
+            }
+        }
         if (keys != null) {
             gb.keys(existingFile(keys, "--keys"));
         } else {
@@ -454,6 +499,7 @@ final class SimulateCommand implements Callable<Integer> {
                 js.put("behaviour", "dstack guest agent (simulated)");
                 js.put("app_id", java.util.HexFormat.of().formatHex(sim.appId()));
                 js.put("kms_public_key", sim.kmsPublicKey().map(java.util.HexFormat.of()::formatHex).orElse(null));
+                js.put("kms_url", kms == null ? null : kms.toString());
                 js.put("agent_socket", sim.internalSocket().map(Path::toString).orElse(null));
                 js.put("agent_url", agentUrl);
                 js.put("tappd_socket", sim.tappdSocket().map(Path::toString).orElse(null));
@@ -461,7 +507,8 @@ final class SimulateCommand implements Callable<Integer> {
                 js.put("external_url", sim.externalUrl().map(URI::toString).orElse(null));
                 write(dir.resolve("simulation.json"), js.toPrettyString() + "\n");
 
-                o.println("Simulated dstack guest agent (keys " + (keys != null ? keys : "from --seed " + seed)
+                o.println("Simulated dstack guest agent (keys " + (keys != null ? keys : kms != null ? "from the KMS "
+                        + kms : "from --seed " + seed)
                         + (attestation != null ? ", attestation " + attestation : "") + ")");
                 printEndpoints(o, url, pccs);
                 sim.internalSocket().ifPresent(p -> o.println("  guest agent     unix:" + p + "  (DstackGuest at /)"));

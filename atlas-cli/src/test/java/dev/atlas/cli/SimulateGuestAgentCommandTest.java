@@ -243,5 +243,22 @@ class SimulateGuestAgentCommandTest {
         CliRun listen = CliRun.of("simulate", "--keys", f.resolve("appkeys.json").toString(), "--agent-listen", "nope");
         assertThat(listen.code()).isEqualTo(2);
         assertThat(listen.err()).contains("--agent-listen");
+
+        // KMS mode: its server check is chosen explicitly, and it excludes the files' keys
+        CliRun noCheck = CliRun.of("simulate", "--kms", "https://127.0.0.1:1", "--out", dir.resolve("o5").toString());
+        assertThat(noCheck.code()).isEqualTo(2);
+        assertThat(noCheck.err()).contains("--kms-pccs").contains("--insecure-skip-kms-attestation");
+        CliRun withKeys = CliRun.of("simulate", "--kms", "https://127.0.0.1:1", "--insecure-skip-kms-attestation",
+                "--keys", f.resolve("appkeys.json").toString(), "--out", dir.resolve("o6").toString());
+        assertThat(withKeys.code()).isEqualTo(2);
+        assertThat(withKeys.err()).contains("--kms").contains("--keys");
+        CliRun stray = CliRun.of("simulate", "--kms-pccs", "http://127.0.0.1:1", "--out", dir.resolve("o7").toString());
+        assertThat(stray.code()).isEqualTo(2);
+        assertThat(stray.err()).contains("need --kms URL");
+        // an unreachable KMS: the boot fails naming it
+        CliRun down = CliRun.of("simulate", "--kms", "https://127.0.0.1:1", "--insecure-skip-kms-attestation",
+                "--listen", "127.0.0.1:0", "--out", dir.resolve("o8").toString());
+        assertThat(down.code()).isNotZero();
+        assertThat(down.err()).contains("https://127.0.0.1:1/prpc");
     }
 }

@@ -199,6 +199,9 @@ public final class SimulatedCvm {
         emit("compose-hash", measuredComposeHash);
         emit("instance-id", instanceId);
         emit("boot-mr-done", new byte[0]);
+        if (b.stopAtBootMrDone) {
+            return; // the owner records the rest (a guest asking a real KMS for its keys)
+        }
         if (b.keyProvider == KeyProvider.KMS) {
             emit("os-image-hash", HEX.parseHex(b.osImageHash));
         }
@@ -529,6 +532,7 @@ public final class SimulatedCvm {
         private String rewriteEvent;
         private byte[] rewritePayload;
         private boolean replayQuote;
+        private boolean stopAtBootMrDone;
 
         private Builder() {
         }
@@ -575,6 +579,16 @@ public final class SimulatedCvm {
         /** The OS image hash (64 hex); default derived from the seed. */
         public Builder osImageHash(String hex32) {
             this.osImageHash = hex(hex32, 32, "OS image hash");
+            return this;
+        }
+
+        /**
+         * Record the boot events only up to and including {@code boot-mr-done}; the owner then records
+         * {@code os-image-hash}, {@code key-provider} and {@code system-ready} itself with {@link #emitEvent}, as a
+         * guest that gets its keys from a real KMS does (dstack-simulator's KMS mode).
+         */
+        public Builder stopAtBootMrDone() {
+            this.stopAtBootMrDone = true;
             return this;
         }
 
@@ -653,6 +667,7 @@ public final class SimulatedCvm {
             c.rewriteEvent = rewriteEvent;
             c.rewritePayload = rewritePayload;
             c.replayQuote = replayQuote;
+            c.stopAtBootMrDone = stopAtBootMrDone;
             return c;
         }
 

@@ -16,8 +16,14 @@ import dev.atlas.dstack.simulator.internal.CvmPlatform;
 import dev.atlas.dstack.simulator.internal.FixturePlatform;
 import dev.atlas.dstack.simulator.internal.GuestService;
 import dev.atlas.dstack.simulator.internal.HttpListener;
+import dev.atlas.dstack.simulator.internal.KmsBoot;
 import dev.atlas.dstack.simulator.internal.Platform;
 import dev.atlas.dstack.simulator.internal.Tls;
+import dev.atlas.dstack.DstackTdxVerifier;
+import dev.atlas.dstack.ra.kms.KmsClient;
+import dev.atlas.tdx.CollateralClient;
+import dev.atlas.tdx.CollateralSource;
+import dev.atlas.tdx.QuoteVerifier;
 import dev.atlas.testing.MockIntelPki;
 import dev.atlas.testing.SimulatedCvm;
 import io.netty.channel.EventLoopGroup;
@@ -35,6 +41,9 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -42,6 +51,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -78,6 +88,8 @@ public final class GuestAgentSimulator implements AutoCloseable {
     public static final int MAX_SYS_CONFIG_BYTES = 256 * 1024;
 
     private static final HexFormat HEX = HexFormat.of();
+    /** One mock Intel PKI per pki seed, shared by every simulated CVM of this JVM that names the seed. */
+    private static final ConcurrentHashMap<Long, MockIntelPki> SHARED_PKI = new ConcurrentHashMap<>();
     private static final ObjectMapper JSON = JsonMapper.builder()
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
@@ -121,10 +133,15 @@ public final class GuestAgentSimulator implements AutoCloseable {
         } else {
             this.appId = Arrays.copyOf(sha256(compose), 20);
         }
-        // keys: the file, else derived from the seed with a simulated KMS signing the app key
+        // keys: the file, else the KMS's (KMS mode, after boot-mr-done), else derived from the seed with a
+        // simulated KMS signing the app key
         K256PrivateKey simulatedKms = null;
         AppKeys loaded = null;
-        if (b.keys != null) {
+        MockIntelPki sharedPki = b.pkiSeed == null ? null
+                : SHARED_PKI.computeIfAbsent(b.pkiSeed, s -> MockIntelPki.builder().seed(s).build());
+        if (b.kmsUrl != null) {
+            // keys come from the KMS below
+        } else if (b.keys != null) {
             try {
                 loaded = AppKeys.parse(readBounded(b.keys, AppKeys.MAX_BYTES, "appkeys.json"));
             } catch (RaException e) {
@@ -140,7 +157,8 @@ public final class GuestAgentSimulator implements AutoCloseable {
         }
         // the platform
         if (fixture != null) {
-            MockIntelPki pki = b.resign ? MockIntelPki.builder().seed(cvmSeed).build() : null;
+            MockIntelPki pki = !b.resign ? null : sharedPki != null ? sharedPki
+                    : MockIntelPki.builder().seed(cvmSeed).build();
             this.platform = new FixturePlatform(fixture, b.patchReportData, pki, cvmSeed, b.clock,
                     new String(compose, StandardCharsets.UTF_8));
             if (vmConfig == null) {
@@ -148,7 +166,14 @@ public final class GuestAgentSimulator implements AutoCloseable {
             }
         } else {
             SimulatedCvm.Builder cb = SimulatedCvm.builder().seed(cvmSeed).clock(b.clock).appCompose(compose)
-                    .appId(HEX.formatHex(appId)).keyProvider(keyProvider(composeJson, loaded));
+                    .appId(HEX.formatHex(appId)).keyProvider(b.kmsUrl != null ? SimulatedCvm.KeyProvider.KMS
+                            : keyProvider(composeJson, loaded));
+            if (sharedPki != null) {
+                cb.pki(sharedPki);
+            }
+            if (b.kmsUrl != null) {
+                cb.stopAtBootMrDone();
+            }
             if (b.emptyRuntimeDigests) {
                 cb.stripRuntimeDigests();
             }
@@ -163,7 +188,13 @@ public final class GuestAgentSimulator implements AutoCloseable {
             this.platform = new CvmPlatform(cvm, vmConfig);
         }
         try {
-            if (loaded == null) {
+            CertSigner kmsSigner = null;
+            if (b.kmsUrl != null) {
+                KmsBoot.Result r = KmsBoot.boot(kmsClient(b, platform), platform, appId, vmConfig);
+                loaded = r.keys();
+                this.kmsPublicKey = Optional.of(r.kmsK256PublicKey());
+                kmsSigner = r.signer();
+            } else if (loaded == null) {
                 KeyDerivation.SeedKeys sk = KeyDerivation.fromSeed(seed);
                 RecoverableSignature sig = KmsSignatures.k256Signature(simulatedKms, appId, sk.k256Key().publicKey());
                 String caPem = Tls.selfSignedAppCa(sk.caKey(), platform, b.clock);
@@ -174,7 +205,8 @@ public final class GuestAgentSimulator implements AutoCloseable {
                 this.kmsPublicKey = recoverKms(loaded, appId);
             }
             this.keys = loaded;
-            CertSigner signer = b.certSigner != null ? b.certSigner : Tls.localCa(loaded, platform, b.clock);
+            CertSigner signer = b.certSigner != null ? b.certSigner
+                    : kmsSigner != null ? kmsSigner : Tls.localCa(loaded, platform, b.clock);
             CertIssuer issuer = signer == null ? null : Tls.issuer(platform, signer);
             GuestService service = new GuestService(new GuestService.Config(K256PrivateKey.fromScalar(loaded.k256Key()),
                     loaded.k256Signature(), compose, text(composeJson, "name", ""),
@@ -217,6 +249,32 @@ public final class GuestAgentSimulator implements AutoCloseable {
                 b.maxBodyBytes);
         listeners.add(l);
         return l;
+    }
+
+    /** KMS mode: dstack-util's client, attesting through this CVM, checking the KMS as configured. */
+    private static KmsClient kmsClient(Builder b, Platform platform) {
+        KmsClient.Builder kb = KmsClient.builder(b.kmsUrl).attester(platform::attest).clock(b.clock)
+                .timeout(b.kmsTimeout);
+        if (b.kmsVerifier != null) {
+            kb.verifier(b.kmsVerifier);
+        } else if (b.kmsPccsUrl != null) {
+            X509Certificate root;
+            try {
+                root = (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(
+                        new java.io.ByteArrayInputStream(platform.mockRootPem().orElseThrow()
+                                .getBytes(StandardCharsets.US_ASCII)));
+            } catch (CertificateException e) {
+                throw new IllegalStateException("the mock Intel root does not parse", e);
+            }
+            kb.verifier(DstackTdxVerifier.builder()
+                    .quoteVerifier(QuoteVerifier.builder().insecureTrustAnchorForTesting(root).clock(b.clock).build())
+                    .collateralSource(CollateralSource.fetching(CollateralClient.builder().baseUrl(b.kmsPccsUrl)
+                            .build()))
+                    .clock(b.clock).build());
+        } else {
+            kb.insecureSkipServerAttestation();
+        }
+        return kb.build();
     }
 
     private static byte[] randomSeed() {
@@ -432,9 +490,10 @@ public final class GuestAgentSimulator implements AutoCloseable {
     }
 
     /**
-     * The KMS root public key (compressed, 33 bytes) that {@code GetKey}'s chain verifies to: the simulated KMS
-     * of a seed, or the signer the loaded {@code k256_signature} recovers to over {@link #appId()}; empty when the
-     * keys carry no signature.
+     * The KMS root public key (compressed, 33 bytes) that {@code GetKey}'s chain verifies to: in KMS mode the key
+     * the released {@code k256_signature} recovers to (the KMS's k256 root key), else the simulated KMS of a seed,
+     * or the signer the loaded {@code k256_signature} recovers to over {@link #appId()}; empty when the keys carry
+     * no signature.
      */
     public Optional<byte[]> kmsPublicKey() {
         return kmsPublicKey.map(byte[]::clone);
@@ -485,8 +544,85 @@ public final class GuestAgentSimulator implements AutoCloseable {
         private CertSigner certSigner;
         private String version = DEFAULT_VERSION;
         private int maxBodyBytes = DEFAULT_MAX_BODY_BYTES;
+        private Long pkiSeed;
+        private URI kmsUrl;
+        private DstackTdxVerifier kmsVerifier;
+        private String kmsPccsUrl;
+        private boolean insecureKms;
+        private java.time.Duration kmsTimeout = KmsClient.DEFAULT_TIMEOUT;
 
         private Builder() {
+        }
+
+        /**
+         * The mock Intel PKI (root, PCK chain, collateral signer) by seed: every simulated CVM of this JVM with the
+         * same pki seed shares one {@link MockIntelPki}, so one trust anchor ({@link #mockRootCaPem()}) and one
+         * {@code MockPccs} serve all of them, for example a KMS CVM and the app CVMs that ask it for keys. Without
+         * it each CVM has its own PKI, seeded from {@link #seed}. Applies to the simulated CVM and to
+         * {@link #resignWithMockPki()}.
+         */
+        public Builder pkiSeed(long seed) {
+            this.pkiSeed = seed;
+            return this;
+        }
+
+        /**
+         * KMS mode (design: "One boot, end to end", steps 2–3): at start, after {@code boot-mr-done}, the CVM asks
+         * this KMS for its keys exactly as dstack-util does ({@link KmsClient#getAppKey} with the CVM's vm_config,
+         * attested by this CVM), checks {@code k256_signature} by recovering the KMS key, records
+         * {@code os-image-hash}, {@code key-provider} ({@code {"name":"kms","id":"<hex SPKI of the KMS root CA
+         * key>"}}) and {@code system-ready}, and then serves {@code GetKey}/{@code Sign} from the released keys and
+         * {@code GetTlsKey} through the KMS's {@code SignCert} (chain [leaf, app CA, KMS root]). The KMS server
+         * certificate is checked with {@link #kmsVerifier}, or against this CVM's mock root and {@link #kmsPccsUrl},
+         * or not at all with {@link #insecureSkipKmsServerAttestation()} (one of the three is required). Not with
+         * {@link #keys} or {@link #attestation}. {@link #start()} fails (IOException naming the KMS and the check or
+         * its error text) when the KMS refuses.
+         *
+         * <p>Example, a KMS CVM and an app CVM sharing one mock PKI (the e2e test's shape):
+         * <pre>{@code
+         * var kmsCvm = GuestAgentSimulator.builder().pkiSeed(7).internalSocket(dir.resolve("kms.sock")).start();
+         * try (MockPccs pccs = MockPccs.start(kmsCvm::collateralJson, 0)) {
+         *     // ... start the KMS (root_ca.tdx = kmsCvm.mockRootCaPem(), urls.pccs = pccs.baseUrl()) ...
+         *     var app = GuestAgentSimulator.builder().pkiSeed(7).compose(composePath)
+         *             .kms(URI.create("https://127.0.0.1:" + kmsPort)).kmsPccsUrl(pccs.baseUrl())
+         *             .internalSocket(dir.resolve("app.sock")).start();
+         *     byte[] kmsK256 = app.kmsPublicKey().orElseThrow();
+         * }
+         * }</pre>
+         */
+        public Builder kms(URI kmsUrl) {
+            this.kmsUrl = Objects.requireNonNull(kmsUrl, "kmsUrl");
+            return this;
+        }
+
+        /** KMS mode: verifies the attestation in the KMS server certificate. */
+        public Builder kmsVerifier(DstackTdxVerifier verifier) {
+            this.kmsVerifier = Objects.requireNonNull(verifier, "verifier");
+            return this;
+        }
+
+        /**
+         * KMS mode: verify the KMS server certificate's attestation against this CVM's mock Intel root (the KMS CVM
+         * must share it: {@link #pkiSeed}) with collateral from this PCCS (a {@code MockPccs} base URL).
+         */
+        public Builder kmsPccsUrl(String pccsBaseUrl) {
+            this.kmsPccsUrl = Objects.requireNonNull(pccsBaseUrl, "pccsBaseUrl");
+            return this;
+        }
+
+        /**
+         * KMS mode, <b>insecure</b>: do not verify the attestation in the KMS server certificate (its chain to the
+         * KMS CA and usage {@code kms:rpc} still are); for a KMS with {@code attest_rpc_cert = false}. Logged.
+         */
+        public Builder insecureSkipKmsServerAttestation() {
+            this.insecureKms = true;
+            return this;
+        }
+
+        /** KMS mode: connect and request timeout of the KMS calls (default 60 s). */
+        public Builder kmsTimeout(java.time.Duration timeout) {
+            this.kmsTimeout = Objects.requireNonNull(timeout, "timeout");
+            return this;
         }
 
         /** dstack's {@code appkeys.json}, unchanged format (see {@link AppKeys}). */
@@ -643,6 +779,20 @@ public final class GuestAgentSimulator implements AutoCloseable {
             }
             if (resign && attestation == null) {
                 throw new IllegalStateException("resignWithMockPki() needs attestation(Path)");
+            }
+            if (kmsUrl != null) {
+                if (keys != null || attestation != null) {
+                    throw new IllegalStateException("kms(URI) takes the keys from the KMS and boots the simulated CVM:"
+                            + " not with keys(Path) or attestation(Path)");
+                }
+                int checks = (kmsVerifier != null ? 1 : 0) + (kmsPccsUrl != null ? 1 : 0) + (insecureKms ? 1 : 0);
+                if (checks != 1) {
+                    throw new IllegalStateException("kms(URI) needs exactly one of kmsVerifier, kmsPccsUrl or"
+                            + " insecureSkipKmsServerAttestation()");
+                }
+            } else if (kmsVerifier != null || kmsPccsUrl != null || insecureKms) {
+                throw new IllegalStateException("kmsVerifier, kmsPccsUrl and insecureSkipKmsServerAttestation() need"
+                        + " kms(URI)");
             }
             return new GuestAgentSimulator(this);
         }

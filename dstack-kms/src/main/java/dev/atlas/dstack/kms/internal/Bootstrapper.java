@@ -121,20 +121,6 @@ public final class Bootstrapper {
     }
 
     /**
-     * The production wiring: the webhook authority ({@link WebhookOnboardAuthority}) and {@link KmsClient}s that
-     * attest with this CVM's guest agent and verify the source's RPC certificate with {@code verifier}.
-     */
-    public static Bootstrapper forKms(dev.atlas.dstack.kms.KmsConfig config, KeyStore store, SelfAgent agent,
-            AuthApi auth, SelfAuthorization self, CallerVerifier verifier, java.time.Clock clock) {
-        Objects.requireNonNull(config, "config");
-        java.time.Duration timeout = KmsClient.DEFAULT_TIMEOUT;
-        SourceKms source = sourceVia(timeout, url -> KmsClient.builder(url).attester(agent::attest)
-                .verifier(verifier.dstackVerifier()).clock(clock).timeout(timeout).build());
-        return new Bootstrapper(store, agent, config.attestRpcCert(),
-                new WebhookOnboardAuthority(self, auth, verifier, clock), source, new SecureRandom());
-    }
-
-    /**
      * {@code Onboard.Bootstrap} (§2.9): refuses when {@code bootstrap-info.json}, {@code root-ca.key} or
      * {@code root-k256.key} exists; self-authorization before any key exists; new random keys; the key
      * attestation; every file written (through {@link KeyStore#install}), {@code bootstrap-info.json} included.

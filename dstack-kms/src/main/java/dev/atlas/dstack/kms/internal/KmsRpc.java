@@ -185,6 +185,7 @@ public final class KmsRpc {
             if (CHAIN_REASONS.contains(e.raReason())) {
                 throw refused("invalid client certificate", e);
             }
+            nonTdxGate(e);
             throw refused("invalid quote", e);
         } catch (AttestationException e) {
             throw refused("invalid quote", e);
@@ -252,6 +253,19 @@ public final class KmsRpc {
         };
         if (refusal != null) {
             throw new Refused(refusal, new RaException(RaException.Reason.KEY_RELEASE_GATE, refusal));
+        }
+    }
+
+    /**
+     * Evidence of another platform than TDX (SEV-SNP, Nitro, GCP, NitroTPM) is refused as the key-release gate's
+     * decision ({@code KEY_RELEASE_GATE}): this KMS verifies TDX only, and so releases keys to TDX only.
+     */
+    private static void nonTdxGate(RaException e) throws Refused {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof RaException r && r.raReason() == RaException.Reason.UNSUPPORTED_PLATFORM) {
+                String text = "key release is refused: only TDX evidence is supported (" + r.detail() + ")";
+                throw new Refused(text, new RaException(RaException.Reason.KEY_RELEASE_GATE, text));
+            }
         }
     }
 
@@ -398,6 +412,7 @@ public final class KmsRpc {
             try {
                 csr = CertSigningRequest.decode(req.csr(), req.apiVersion());
             } catch (RaException e) {
+                nonTdxGate(e);
                 if (e.raReason() == RaException.Reason.CSR_CONFIRM_MISMATCH) {
                     throw new Refused("Failed to verify csr signature: Invalid confirm word", e);
                 }

@@ -2,7 +2,6 @@ package dev.atlas.dstack.kms.internal;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import dev.atlas.dstack.ra.RaException;
 import dev.atlas.dstack.ra.kms.AttestationInfoResponse;
 import dev.atlas.dstack.ra.kms.BootstrapRequest;
 import dev.atlas.dstack.ra.kms.BootstrapResponse;
@@ -13,8 +12,6 @@ import dev.atlas.dstack.ra.prpc.PrpcException;
 import dev.atlas.tdx.AttestationException;
 import java.net.URI;
 import java.net.URISyntaxException;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.Objects;
 
@@ -26,8 +23,6 @@ import java.util.Objects;
  */
 public final class OnboardRpc {
     private static final System.Logger LOG = System.getLogger(OnboardRpc.class.getName());
-    /** {@code tee_variant} of a TDX KMS ({@code PlatformEvidence::Tdx}); the only platform this KMS runs on. */
-    public static final String TEE_VARIANT_TDX = "dstack-tdx";
 
     private OnboardRpc() {
     }
@@ -84,34 +79,28 @@ public final class OnboardRpc {
     }
 
     /**
-     * {@code GetAttestationInfo} as upstream ({@code kms/src/onboard_service.rs}, {@code get_attestation_info}):
-     * this KMS's own verified attestation (report data zero, full RTMR3 replay), its app info decoded with the
-     * guest agent's {@code Info.vm_config}; {@code device_id = SHA-256(ppid)}; {@code eth_rpc_url} and
-     * {@code kms_contract_address} from the webhook's {@code GET /}, empty when that fails (logged).
+     * {@code GetAttestationInfo} as upstream ({@code kms/src/onboard_service.rs}, {@code get_attestation_info}),
+     * through {@link SelfAuthorization#attestationInfo(String)}: a fresh attestation of this KMS (report data zero,
+     * verified, full RTMR3 replay), its app info decoded with the guest agent's {@code Info.vm_config};
+     * {@code device_id = SHA-256(ppid)}; {@code eth_rpc_url} and {@code kms_contract_address} from the webhook's
+     * {@code GET /}, empty when that fails. {@code self} must be built with the {@link SelfAgent} (for
+     * {@code Info}).
+     */
+    public static AttestationInfoSource attestationInfo(SelfAuthorization self, String siteName) {
+        Objects.requireNonNull(self, "self");
+        Objects.requireNonNull(siteName, "siteName");
+        return () -> self.attestationInfo(siteName);
+    }
+
+    /**
+     * {@link #attestationInfo(SelfAuthorization, String)}; {@code agent} and {@code auth} are the ones {@code self}
+     * was built with (kept for the wiring that passes them).
      */
     public static AttestationInfoSource attestationInfo(SelfAuthorization self, SelfAgent agent, AuthApi auth,
             String siteName) {
-        Objects.requireNonNull(self, "self");
         Objects.requireNonNull(agent, "agent");
         Objects.requireNonNull(auth, "auth");
-        Objects.requireNonNull(siteName, "siteName");
-        return () -> {
-            VerifiedAttestation v = self.selfAttestation();
-            String vmConfig = agent.vmConfig();
-            dev.atlas.dstack.ra.AppInfo info = BootInfos.appInfo(v.attestation(), v.report(), false, vmConfig);
-            byte[] ppid = HexFormat.of().parseHex(v.report().dcapReport().ppid());
-            String ethRpcUrl = "";
-            String contract = "";
-            try {
-                AuthInfo a = auth.info();
-                ethRpcUrl = a.ethRpcUrl();
-                contract = a.kmsContractAddr();
-            } catch (RaException e) {
-                LOG.log(System.Logger.Level.WARNING, "failed to get auth api info: " + e.detail());
-            }
-            return new AttestationInfoResponse(sha256(ppid), info.mrAggregated(), info.osImageHash(),
-                    TEE_VARIANT_TDX, siteName, ethRpcUrl, contract, ppid);
-        };
+        return attestationInfo(self, siteName);
     }
 
     private static URI sourceUrl(String s) throws PrpcException {
@@ -136,14 +125,6 @@ public final class OnboardRpc {
             return c.run();
         } catch (AttestationException e) {
             throw new PrpcException(e.detail(), e);
-        }
-    }
-
-    private static byte[] sha256(byte[] b) {
-        try {
-            return MessageDigest.getInstance("SHA-256").digest(b);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
         }
     }
 }

@@ -436,6 +436,27 @@ class KmsRpcTest {
         return s.sign();
     }
 
+    @Test
+    void nonTdxEvidenceMeetsTheKeyReleaseGate() throws Exception {
+        // A V0 attestation naming SEV-SNP (AttestationQuote index 3) in the .8 extension of a temp-CA certificate.
+        KeyPair k = SvcFixtures.p256();
+        org.bouncycastle.cert.X509v3CertificateBuilder b = new org.bouncycastle.cert.X509v3CertificateBuilder(
+                org.bouncycastle.asn1.x500.X500Name.getInstance(f.tempCa.getSubjectX500Principal().getEncoded()),
+                java.math.BigInteger.TEN, java.util.Date.from(NOW.minusSeconds(60)),
+                java.util.Date.from(NOW.plusSeconds(3600)), new org.bouncycastle.asn1.x500.X500Name("CN=RA-TLS TEMP Cert"),
+                org.bouncycastle.asn1.x509.SubjectPublicKeyInfo.getInstance(k.getPublic().getEncoded()));
+        b.addExtension(new org.bouncycastle.asn1.ASN1ObjectIdentifier(RaTlsCertificate.OID_ATTESTATION), false,
+                new org.bouncycastle.asn1.DEROctetString(new byte[] {0, 3}).getEncoded());
+        byte[] der = b.build(new org.bouncycastle.operator.jcajce.JcaContentSignerBuilder("SHA256withECDSA")
+                .build(f.tempCaPair.getPrivate())).getEncoded();
+        X509Certificate c = (X509Certificate) CertificateFactory.getInstance("X.509")
+                .generateCertificate(new ByteArrayInputStream(der));
+        String e = refused(call(kms, "GetAppKey", appKeyBody(), List.of(c)));
+        assertTrue(e.startsWith("key release is refused: only TDX evidence is supported ("), e);
+        assertTrue(e.contains("amd-sev-snp") || e.contains("not implemented"), e);
+        assertTrue(f.auth.appCalls.isEmpty());
+    }
+
     // ---- BootInfo ---------------------------------------------------------------------------------------------
 
     @Test

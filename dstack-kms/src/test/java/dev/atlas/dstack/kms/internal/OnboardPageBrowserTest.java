@@ -55,7 +55,7 @@ class OnboardPageBrowserTest {
                 .start();
         authApi = AuthApi.webhook(URI.create("http://127.0.0.1:" + auth.port() + "/"));
         verifier = new CallerVerifier(cvm.verifier);
-        self = new SelfAuthorization(true, authApi, cvm.agent::attest, verifier, Clock.systemUTC());
+        self = new SelfAuthorization(true, authApi, cvm.agent, verifier, Clock.systemUTC());
     }
 
     @AfterAll

@@ -187,19 +187,39 @@ public final class KmsClient {
 
     /** dstack-util's path: temp CA, RA-TLS client certificate, checked mTLS, {@code GetAppKey{1, vm_config}}. */
     public AppKeyResponse getAppKey(String vmConfig) throws IOException, PrpcRemoteException, AttestationException {
-        JsonNode n = attestedCall("GetAppKey", GetAppKeyRequest.of(Objects.requireNonNull(vmConfig, "vmConfig"))
-                .toJson());
-        return parse("GetAppKey", n, AppKeyResponse::fromJson);
+        return getAppKeyWithTempCa(vmConfig).keys();
     }
+
+    /**
+     * {@link #getAppKey}, also returning step 1's {@code GetTempCaCert} answer: dstack-util keeps the temp CA and
+     * takes the {@code key-provider} id from its {@code ca_cert} (the anchor the server certificate was checked
+     * against).
+     */
+    public AppKeyRelease getAppKeyWithTempCa(String vmConfig)
+            throws IOException, PrpcRemoteException, AttestationException {
+        Attested a = attestedCall("GetAppKey", GetAppKeyRequest.of(Objects.requireNonNull(vmConfig, "vmConfig"))
+                .toJson());
+        return new AppKeyRelease(a.tempCa, parse("GetAppKey", a.response, AppKeyResponse::fromJson));
+    }
+
+    /** What {@link #getAppKeyWithTempCa} returns; both parts redact their keys in {@code toString}. */
+    public record AppKeyRelease(TempCaCertResponse tempCa, AppKeyResponse keys) {
+        public AppKeyRelease {
+            Objects.requireNonNull(tempCa, "tempCa");
+            Objects.requireNonNull(keys, "keys");
+        }
+    }
+
+    private record Attested(TempCaCertResponse tempCa, JsonNode response) {}
 
     /** The same path with {@code GetKmsKey{vm_config}} (an onboarding destination asking its source). */
     public KmsKeyResponse getKmsKey(String vmConfig) throws IOException, PrpcRemoteException, AttestationException {
-        JsonNode n = attestedCall("GetKmsKey", new GetKmsKeyRequest(Objects.requireNonNull(vmConfig, "vmConfig"))
+        Attested a = attestedCall("GetKmsKey", new GetKmsKeyRequest(Objects.requireNonNull(vmConfig, "vmConfig"))
                 .toJson());
-        return parse("GetKmsKey", n, KmsKeyResponse::fromJson);
+        return parse("GetKmsKey", a.response, KmsKeyResponse::fromJson);
     }
 
-    private JsonNode attestedCall(String method, ObjectNode body)
+    private Attested attestedCall(String method, ObjectNode body)
             throws IOException, PrpcRemoteException, AttestationException {
         if (attester == null) {
             throw new IllegalStateException("KmsClient." + method + " needs an attester (Builder.attester)");
@@ -225,7 +245,7 @@ public final class KmsClient {
         ServerCheck check = new ServerCheck(vb.build(), clock, url);
         SSLContext ctx = sslContext(new KeyManager[] {id}, check);
         try {
-            return client(ctx).call(method, body);
+            return new Attested(tmp, client(ctx).call(method, body));
         } catch (IOException e) {
             AttestationException failed = check.failure.get();
             if (failed != null) {
