@@ -93,7 +93,7 @@ import javax.net.ssl.X509ExtendedTrustManager;
  * AppKeyResponse keys = kms.getAppKey(vmConfig);
  * }</pre>
  */
-public final class KmsClient {
+public final class KmsClient implements AutoCloseable {
     /** Subject CN of the RA-TLS client certificate (upstream {@code generate_ra_cert}). */
     public static final String CLIENT_CERT_SUBJECT = "RA-TLS TEMP Cert";
     /** Default connect and request timeout. */
@@ -106,6 +106,7 @@ public final class KmsClient {
     private final boolean skipServerAttestation;
     private final Clock clock;
     private final Duration timeout;
+    private final PrpcClient plain;
 
     private KmsClient(Builder b) {
         this.url = b.url;
@@ -114,6 +115,8 @@ public final class KmsClient {
         this.skipServerAttestation = b.skipServerAttestation;
         this.clock = b.clock;
         this.timeout = b.timeout;
+        this.plain = url.getScheme().equalsIgnoreCase("https") ? client(sslContext(null, new AcceptAny(null)))
+                : PrpcClient.builder(url).connectTimeout(timeout).requestTimeout(timeout).build();
     }
 
     /** A builder for the KMS at {@code kmsUrl} ({@code https://host:port[/prpc]}). */
@@ -144,6 +147,15 @@ public final class KmsClient {
             s = s + "/prpc";
         }
         return URI.create(s);
+    }
+
+    /**
+     * Releases the connection pool of the plain calls (JDK 21+; each attested call already releases its own).
+     * Optional: an unclosed client is reclaimed by the garbage collector.
+     */
+    @Override
+    public void close() {
+        plain.close();
     }
 
     /** The normalised base URL ({@code .../prpc}). */
@@ -244,8 +256,8 @@ public final class KmsClient {
         }
         ServerCheck check = new ServerCheck(vb.build(), clock, url);
         SSLContext ctx = sslContext(new KeyManager[] {id}, check);
-        try {
-            return new Attested(tmp, client(ctx).call(method, body));
+        try (PrpcClient c = client(ctx)) {
+            return new Attested(tmp, c.call(method, body));
         } catch (IOException e) {
             AttestationException failed = check.failure.get();
             if (failed != null) {
@@ -327,8 +339,7 @@ public final class KmsClient {
     // ---- plumbing -------------------------------------------------------------------------------------------
 
     private PrpcClient plain() {
-        return url.getScheme().equalsIgnoreCase("https") ? client(sslContext(null, new AcceptAny(null)))
-                : PrpcClient.builder(url).connectTimeout(timeout).requestTimeout(timeout).build();
+        return plain;
     }
 
     private PrpcClient client(SSLContext ctx) {
