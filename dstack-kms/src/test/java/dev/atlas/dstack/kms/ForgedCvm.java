@@ -70,11 +70,9 @@ final class ForgedCvm implements Attester {
         this.appId = appId.clone();
         this.composeHash = composeHash.clone();
         this.instanceId = instanceId.clone();
-        byte[] seed32 = new byte[32];
-        Arrays.fill(seed32, KmsTestbed.SEED_BYTE);
-        // GuestAgentSimulator's SimulatedCvm seed, hence its MockIntelPki and collateral
-        this.seed = ByteBuffer.wrap(MessageDigest.getInstance("SHA-256").digest(seed32)).getLong();
-        this.pki = MockIntelPki.builder().seed(seed).build();
+        // the testbed's shared mock Intel PKI (GuestAgentSimulator.Builder.pkiSeed builds it from the same seed)
+        this.seed = ByteBuffer.wrap(MessageDigest.getInstance("SHA-256").digest(appId)).getLong();
+        this.pki = MockIntelPki.builder().seed(KmsTestbed.PKI_SEED).build();
         runtime.add(RuntimeEvent.v1("system-preparing", new byte[0]));
         runtime.add(RuntimeEvent.v1("app-id", appId));
         runtime.add(RuntimeEvent.v1("compose-hash", composeHash));

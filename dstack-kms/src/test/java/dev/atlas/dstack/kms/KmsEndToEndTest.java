@@ -9,6 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.atlas.dstack.DstackTdxVerifier;
 import dev.atlas.dstack.guest.AppInfo;
 import dev.atlas.dstack.guest.DstackClient;
+import dev.atlas.dstack.guest.TlsKey;
+import dev.atlas.dstack.guest.TlsKeyRequest;
 import dev.atlas.dstack.ra.kms.AppKeyResponse;
 import dev.atlas.dstack.ra.kms.BootstrapResponse;
 import dev.atlas.dstack.ra.kms.GetMetaResponse;
@@ -30,6 +32,7 @@ import dev.atlas.dstack.ra.kms.TempCaCertResponse;
 import dev.atlas.dstack.ra.prpc.PrpcClient;
 import dev.atlas.dstack.ra.prpc.PrpcRemoteException;
 import java.io.ByteArrayInputStream;
+import java.net.URI;
 import java.io.IOException;
 import java.net.Socket;
 import java.security.KeyFactory;
@@ -81,6 +84,8 @@ class KmsEndToEndTest {
     static DstackClient appAgent;
     static AppInfo appInfo;
     static DstackTdxVerifier verifier;
+    static GuestAgentSimulator kmsApp;
+    static AppInfo kmsAppInfo;
 
     @BeforeAll
     static void setUp() throws Exception {
@@ -100,6 +105,18 @@ class KmsEndToEndTest {
                 .collateralSource(CollateralSource.fetching(CollateralClient.builder().baseUrl(bed.pccs.baseUrl())
                         .build()))
                 .build();
+
+        // a simulated app CVM in KMS mode: the operator allowlists it first (read from a probe of the same CVM),
+        // then it boots and asks this KMS for its keys as dstack-util does
+        byte[] kmsAppId = new byte[20];
+        java.util.Arrays.fill(kmsAppId, (byte) 0x6b);
+        GuestAgentSimulator probe = bed.cvm("kmsapp", kmsAppId, b -> b.internalSocket(dir.resolve("probe.sock")));
+        AppInfo p = DstackClient.builder().endpoint(probe.internalSocket().orElseThrow().toString()).build().info();
+        probe.close();
+        bed.allowApp(p.appId(), p.composeHash(), p.osImageHash());
+        kmsApp = bed.cvm("kmsapp", kmsAppId, b -> b.kms(URI.create("https://127.0.0.1:"
+                + kms.server.rpcAddress().getPort())).kmsPccsUrl(bed.pccs.baseUrl()));
+        kmsAppInfo = DstackClient.builder().endpoint(kmsApp.internalSocket().orElseThrow().toString()).build().info();
     }
 
     @AfterAll
@@ -134,6 +151,42 @@ class KmsEndToEndTest {
         assertTrue(meta.bootstrapInfo().isPresent());
         assertFalse(meta.isDev());
         assertFalse(bed.auditLines("GetAppKey", appInfo.appId()).isEmpty(), String.join("\n", bed.audit));
+    }
+
+    @Test
+    void simulatedAppCvmInKmsModeBootsWithTheKmsKeys() throws Exception {
+        BigInteger[] roots = kms.rootKeys();
+        byte[] appId = HEX.parseHex(kmsAppInfo.appId());
+        var keys = kmsApp.appKeys();
+        assertArrayEquals(IndependentKms.diskKey(roots[0], appId, HEX.parseHex(kmsAppInfo.instanceId())),
+                keys.diskCryptKey(), "disk key");
+        assertArrayEquals(IndependentKms.envKey(roots[0], appId), keys.envCryptKey(), "env key");
+        assertArrayEquals(IndependentKms.be32(IndependentKms.appK256(roots[1], appId)), keys.k256Key(), "k256 key");
+        assertArrayEquals(IndependentKms.k256Public(roots[1]), kmsApp.kmsPublicKey().orElseThrow(), "KMS key");
+        // the boot recorded the OS image and the key provider {"name":"kms","id":<hex SPKI of the KMS root CA key>}
+        String kp = kmsAppInfo.keyProviderInfo();
+        assertTrue(kp.contains("\"kms\"") && kp.contains(HEX.formatHex(boot.caPubkey())), kp);
+
+        DstackClient agent = DstackClient.builder().endpoint(kmsApp.internalSocket().orElseThrow().toString()).build();
+        // GetKey's chain verifies to this KMS's root k256 key
+        agent.getKey("e2e/path", "signing", boot.k256Pubkey());
+        // GetTlsKey through the KMS's SignCert: [leaf, app CA, KMS root]
+        TlsKey tls = agent.getTlsKey(TlsKeyRequest.builder().subject("app.example.com")
+                .altNames(List.of("app.example.com")).usageServerAuth(true).usageRaTls(true).build());
+        List<String> chainPem = tls.certificateChainPem();
+        assertEquals(3, chainPem.size(), chainPem.toString());
+        X509Certificate leaf = pemCert(chainPem.get(0));
+        X509Certificate appCa = pemCert(chainPem.get(1));
+        X509Certificate root = pemCert(chainPem.get(2));
+        leaf.verify(appCa.getPublicKey());
+        appCa.verify(root.getPublicKey());
+        root.verify(root.getPublicKey());
+        assertArrayEquals(IndependentKms.p256Public(IndependentKms.appCaKey(roots[0], appId)),
+                uncompressed(appCa.getPublicKey()), "app CA key");
+        assertArrayEquals(IndependentKms.p256Public(roots[0]), uncompressed(root.getPublicKey()), "KMS root CA key");
+        assertEquals(Files.readString(kms.certDir.resolve("root-ca.crt")).strip(), chainPem.get(2).strip());
+        assertTrue(RaTlsCertificate.parse(leaf).attestation().isPresent(), "usage_ra_tls: the leaf is attested");
+        assertFalse(bed.auditLines("SignCert", "\"decision\":\"release\"", kmsAppInfo.appId()).isEmpty());
     }
 
     // ---- attacks through the real listener ---------------------------------------------------------------

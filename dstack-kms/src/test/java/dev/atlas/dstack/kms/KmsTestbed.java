@@ -53,8 +53,8 @@ import java.util.logging.Logger;
 final class KmsTestbed implements AutoCloseable {
     static final ObjectMapper JSON = new ObjectMapper();
     static final HexFormat HEX = HexFormat.of();
-    /** The seed of every simulated CVM's 32-byte seed here: one mock Intel PKI for all (see {@link #cvm}). */
-    static final byte SEED_BYTE = 0x5a;
+    /** The pki seed of every simulated CVM here ({@code GuestAgentSimulator.Builder.pkiSeed}): one mock Intel root. */
+    static final long PKI_SEED = 1717;
     static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     final Path dir;
@@ -113,16 +113,31 @@ final class KmsTestbed implements AutoCloseable {
     }
 
     /**
-     * A simulated CVM: every one made here has the same 32-byte seed, hence the same mock Intel PKI (and
-     * collateral), and its own app id, hence its own RTMR3 and {@code mrAggregated}.
+     * A simulated CVM on a Unix socket: its own seed and app id (hence its own RTMR3 and {@code mrAggregated}),
+     * the shared pki seed (hence one mock Intel root and one collateral for all).
      */
     GuestAgentSimulator cvm(String name, byte[] appId) throws IOException {
-        byte[] seed = new byte[32];
-        java.util.Arrays.fill(seed, SEED_BYTE);
+        return cvm(name, appId, b -> b);
+    }
+
+    /** {@link #cvm(String, byte[])} with more builder options (KMS mode, a compose file, ...). */
+    GuestAgentSimulator cvm(String name, byte[] appId, UnaryOperator<GuestAgentSimulator.Builder> more)
+            throws IOException {
         Path sock = dir.resolve(name + ".sock");
-        GuestAgentSimulator sim = GuestAgentSimulator.builder().seed(seed).appId(appId).internalSocket(sock).start();
+        GuestAgentSimulator sim = more.apply(GuestAgentSimulator.builder().seed(seedOf(name)).pkiSeed(PKI_SEED)
+                .appId(appId).internalSocket(sock)).start();
         closers.add(sim);
         return sim;
+    }
+
+    /** Each CVM its own 32-byte seed (its keys, instance id, OS image hash), from its name. */
+    static byte[] seedOf(String name) {
+        try {
+            return java.security.MessageDigest.getInstance("SHA-256").digest(
+                    ("e2e-cvm-" + name).getBytes(StandardCharsets.UTF_8));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** Writes the auth server's config from the allowlists (every device allowed, TCB UpToDate). */
