@@ -304,6 +304,17 @@ class KmsEndToEndTest {
     }
 
     @Test
+    void anAppAskingForTheRootKeys() throws Exception {
+        // a genuine, allowlisted app is not a KMS: GetKmsKey goes to bootAuth/kms, whose allowlist it is not on
+        List<String> audit = auditOf(() -> {
+            PrpcRemoteException e = assertThrows(PrpcRemoteException.class,
+                    () -> appClient().getKmsKey(appInfo.vmConfig()));
+            assertTrue(e.remoteError().startsWith("Boot denied: "), e.remoteError());
+        });
+        assertRefusalAudited(audit, "GetKmsKey", "Boot denied");
+    }
+
+    @Test
     void unsupportedApiVersion() throws Exception {
         KeyPair kp = p256();
         X509Certificate cert = tempCaSigned(kp.getPublic(), appAttestationFor(kp.getPublic()));
