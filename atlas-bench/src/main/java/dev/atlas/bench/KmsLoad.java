@@ -220,6 +220,9 @@ public final class KmsLoad {
         Map<String, Object> parts = new LinkedHashMap<>();
         parts.put("release_end_to_end_us", median(200, () -> release(identities.get(0), port, body)));
         parts.put("mtls_handshake_us", median(200, () -> handshake(identities.get(1), port)));
+        SSLContext anonymous = SSLContext.getInstance("TLS");
+        anonymous.init(null, new TrustManager[] {new TrustAll()}, null);
+        parts.put("tls_handshake_without_client_cert_us", median(200, () -> handshake(anonymous, port)));
         X509Certificate rootCert = cert(kmsCvm.mockRootCaPem());
         DstackTdxVerifier dv = DstackTdxVerifier.builder()
                 .quoteVerifier(QuoteVerifier.builder().insecureTrustAnchorForTesting(rootCert).build())
