@@ -46,6 +46,21 @@ class LiteOsImageCheckTest {
     }
 
     @Test
+    void upstreamsStrippedAttestationPasses() throws Exception {
+        // tdx-lite-attestation.json: the stripped V0 attestation of the KMS GetAppKey flow, whose embedded config
+        // (a vm_config with tdx_measurement) is the only vm_config (the request's is empty)
+        java.nio.file.Path f = LiteFixture.dstack().resolve("tdx-lite-attestation.json");
+        org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.isRegularFile(f), "fixture absent");
+        String hex = LiteFixture.JSON.readTree(java.nio.file.Files.readAllBytes(f)).get("attestation").asText();
+        dev.atlas.dstack.ra.VersionedAttestation a = dev.atlas.dstack.ra.VersionedAttestation.decode(HEX.parseHex(hex));
+        assertTrue(a.eventLog().stream().allMatch(e -> e.imr() == 3 || e.isAcpiData()), "stripped");
+        CHECK.check(a.quote(), a.eventLog(), a.config());
+        RaException x = refused(() -> CHECK.check(a.quote(), a.eventLog().stream()
+                .filter(e -> !e.event().equals("acpi-loader")).toList(), a.config()));
+        assertEquals("event_log", x.field());
+    }
+
+    @Test
     void loggedRtmr0To2ReplayToTheQuote() throws Exception {
         // Appendix A.3: the RTMR0-2 replay of the logged digests matches the quote
         LiteFixture f = LiteFixture.load();
