@@ -97,6 +97,9 @@ public final class KmsLoad {
                     // best effort
                 }
             }
+            try (java.util.stream.Stream<Path> s = Files.walk(dir)) { // the KMS keys made for the run
+                s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
         }
         System.exit(0);
     }
