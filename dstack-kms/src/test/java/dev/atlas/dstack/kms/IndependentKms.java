@@ -236,6 +236,13 @@ public final class IndependentKms {
         return q.getEncoded(true);
     }
 
+    /** X25519 public key of the env key (clamped on use, as x25519-dalek does). */
+    public static byte[] x25519Public(byte[] envKey) {
+        byte[] pub = new byte[32];
+        org.bouncycastle.math.ec.rfc7748.X25519.scalarMultBase(envKey, 0, pub, 0);
+        return pub;
+    }
+
     static byte[] sha256(byte[] b) {
         try {
             return MessageDigest.getInstance("SHA-256").digest(b);

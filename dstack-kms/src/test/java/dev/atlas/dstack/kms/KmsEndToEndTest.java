@@ -189,6 +189,26 @@ class KmsEndToEndTest {
         assertFalse(bed.auditLines("SignCert", "\"decision\":\"release\"", kmsAppInfo.appId()).isEmpty());
     }
 
+    @Test
+    void envEncryptPublicKeyIsSignedByTheKmsRoot() throws Exception {
+        byte[] appId = HEX.parseHex(appInfo.appId());
+        var r = kms.plainClient().getAppEnvEncryptPubKey(appId);
+        BigInteger[] roots = kms.rootKeys();
+        byte[] pub = IndependentKms.x25519Public(IndependentKms.envKey(roots[0], appId));
+        assertArrayEquals(pub, r.publicKey(), "X25519 public key of the env key");
+        byte[] rootPub = IndependentKms.k256Public(roots[1]);
+        byte[] legacy = IndependentKms.keccak(b("dstack-env-encrypt-pubkey"), b(":"), appId, pub);
+        assertArrayEquals(rootPub, IndependentKms.recover(r.signature(), legacy), "legacy signature");
+        byte[] ts = java.nio.ByteBuffer.allocate(8).putLong(r.timestamp()).array();
+        byte[] v1 = IndependentKms.keccak(b("dstack-env-encrypt-pubkey"), b(":"), appId, ts, pub);
+        assertArrayEquals(rootPub, IndependentKms.recover(r.signatureV1(), v1), "timestamped signature");
+        assertTrue(Math.abs(r.timestamp() - java.time.Instant.now().getEpochSecond()) < 300, "timestamp is now");
+    }
+
+    static byte[] b(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+
     // ---- attacks through the real listener ---------------------------------------------------------------
 
     /** Runs {@code call}, expects a pRPC error (HTTP 400, dstack's body) and returns its text. */
