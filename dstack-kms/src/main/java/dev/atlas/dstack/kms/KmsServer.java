@@ -81,6 +81,7 @@ public final class KmsServer implements AutoCloseable {
     private final Map<String, String> env;
     private final PrometheusMeterRegistry registry;
     private final Optional<OsImageCheck> osImageCheck;
+    private final int shutdownGraceSeconds;
     private SelfAgent agent;
 
     private final CompletableFuture<Void> mainUp = new CompletableFuture<>();
@@ -99,6 +100,7 @@ public final class KmsServer implements AutoCloseable {
         this.registry = b.registry != null ? b.registry : new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         this.osImageCheck = Optional.ofNullable(b.osImageCheck);
         this.agent = b.selfAgent;
+        this.shutdownGraceSeconds = b.shutdownGraceSeconds;
     }
 
     public static Builder builder(KmsConfig config) {
@@ -169,6 +171,11 @@ public final class KmsServer implements AutoCloseable {
                 Thread.ofVirtual().name("kms-after-onboard").start(() -> afterOnboard(o, store, wiring, adminAuth));
                 return this;
             }
+        }
+        if (!store.keysComplete()) {
+            throw new RaException(Reason.KEY_STATE, "core.cert_dir", certDir + " does not hold the KMS's keys and "
+                    + "certificates (" + (store.hasKeyFiles() ? "some files are missing" : "no root keys")
+                    + ") and core.onboard.enabled = false (in " + config.source() + ")");
         }
         startMain(store, wiring, adminAuth);
         return this;
@@ -494,7 +501,10 @@ public final class KmsServer implements AutoCloseable {
         }
     }
 
-    /** Closes every listener (exchanges in flight get up to a second) and drops the keys held. Idempotent. */
+    /**
+     * Closes every listener (exchanges in flight get the {@linkplain Builder#shutdownGrace grace}, one second by
+     * default) and drops the keys held. Idempotent.
+     */
     @Override
     public void close() {
         synchronized (this) {
@@ -509,11 +519,11 @@ public final class KmsServer implements AutoCloseable {
         }
         HttpsServer m = main;
         if (m != null) {
-            m.stop(1);
+            m.stop(shutdownGraceSeconds);
         }
         HttpServer a = admin;
         if (a != null) {
-            a.stop(1);
+            a.stop(shutdownGraceSeconds);
         }
         executor.shutdown();
         // The key objects (P256PrivateKey, K256PrivateKey) offer no way to wipe their scalars; dropping the
@@ -521,8 +531,11 @@ public final class KmsServer implements AutoCloseable {
         state = null;
         mainUp.completeExceptionally(new IllegalStateException("closed"));
         try {
-            executor.awaitTermination(2, TimeUnit.SECONDS);
+            if (!executor.awaitTermination(shutdownGraceSeconds, TimeUnit.SECONDS)) {
+                executor.shutdownNow(); // handlers still waiting on idle connections
+            }
         } catch (InterruptedException e) {
+            executor.shutdownNow();
             Thread.currentThread().interrupt();
         }
     }
@@ -540,6 +553,7 @@ public final class KmsServer implements AutoCloseable {
         private PrometheusMeterRegistry registry;
         private Map<String, String> env = System.getenv();
         private OsImageCheck osImageCheck;
+        private int shutdownGraceSeconds = 1;
 
         private Builder(KmsConfig config) {
             this.config = Objects.requireNonNull(config, "config");
@@ -575,6 +589,16 @@ public final class KmsServer implements AutoCloseable {
         /** The OS-image check of §2.8 step 5 for {@code core.image.verify = true} (default: refuse every caller). */
         public Builder osImageCheck(OsImageCheck check) {
             this.osImageCheck = Objects.requireNonNull(check, "check");
+            return this;
+        }
+
+        /** How long {@link #close()} lets exchanges in flight finish: 0..60 s, whole seconds (default 1 s). */
+        public Builder shutdownGrace(Duration grace) {
+            long s = grace.toSeconds();
+            if (grace.isNegative() || s > 60) {
+                throw new IllegalArgumentException("shutdown grace must be 0..60 s");
+            }
+            this.shutdownGraceSeconds = (int) s;
             return this;
         }
 

@@ -100,7 +100,7 @@ class KmsServerTest {
         KmsConfig c = config(dir, "auto_bootstrap_domain = \"kms.test\"");
         byte[] rootPem;
         byte[] rpcPem;
-        try (KmsServer s = KmsServer.builder(c).environment(env).start()) {
+        try (KmsServer s = KmsServer.builder(c).environment(env).shutdownGrace(Duration.ZERO).start()) {
             assertThat(s.isMainServerUp()).isTrue();
             assertThat(s.onboardAddress()).isEmpty();
             assertThat(s.adminAddress()).isEmpty();
@@ -125,7 +125,7 @@ class KmsServerTest {
             rpcPem = Files.readAllBytes(dir.resolve(KmsFiles.RPC_CERT));
         }
         // restart: same keys and CA certificates, a new RPC certificate
-        try (KmsServer s = KmsServer.builder(c).environment(env).start()) {
+        try (KmsServer s = KmsServer.builder(c).environment(env).shutdownGrace(Duration.ZERO).start()) {
             assertThat(Files.readAllBytes(dir.resolve(KmsFiles.ROOT_CA_CERT))).isEqualTo(rootPem);
             assertThat(Files.readAllBytes(dir.resolve(KmsFiles.RPC_CERT))).isNotEqualTo(rpcPem);
             assertThat(get(s, "/health", tls(dir, null))).isEqualTo("200 OK");
@@ -135,7 +135,7 @@ class KmsServerTest {
     @Test
     void onboardListenerRunsUntilFinishThenTheMainServerStarts() throws Exception {
         Path dir = newDir("onboard");
-        try (KmsServer s = KmsServer.builder(config(dir, "")).environment(env).start()) {
+        try (KmsServer s = KmsServer.builder(config(dir, "")).environment(env).shutdownGrace(Duration.ZERO).start()) {
             InetSocketAddress ob = s.onboardAddress().orElseThrow();
             assertThat(s.isMainServerUp()).isFalse();
             assertThatThrownBy(s::rpcAddress).isInstanceOf(IllegalStateException.class);
@@ -153,7 +153,7 @@ class KmsServerTest {
     @Test
     void finishingWithoutKeysFailsToOnboard() throws Exception {
         Path dir = newDir("nokeys");
-        try (KmsServer s = KmsServer.builder(config(dir, "")).environment(env).start()) {
+        try (KmsServer s = KmsServer.builder(config(dir, "")).environment(env).shutdownGrace(Duration.ZERO).start()) {
             assertThat(plain(s.onboardAddress().orElseThrow(), "GET", "/finish", null)).isEqualTo("200 OK");
             RaException e = catchThrowableOfType(RaException.class, () -> s.awaitMainServer(Duration.ofSeconds(30)));
             assertThat(e.raReason()).isEqualTo(RaException.Reason.KEY_STATE);
@@ -172,7 +172,7 @@ class KmsServerTest {
                 port = 0
                 """);
         RaException e = catchThrowableOfType(RaException.class,
-                () -> KmsServer.builder(c).environment(env).start());
+                () -> KmsServer.builder(c).environment(env).shutdownGrace(Duration.ZERO).start());
         assertThat(e.raReason()).isEqualTo(RaException.Reason.CONFIG_INVALID);
         assertThat(e.field()).isEqualTo("core.admin");
         assertThat(e.getMessage()).contains("DSTACK_KMS_ADMIN_TOKEN");
@@ -182,7 +182,7 @@ class KmsServerTest {
 
         Map<String, String> withToken = new java.util.HashMap<>(env);
         withToken.put("DSTACK_KMS_ADMIN_TOKEN", "t0ken");
-        try (KmsServer s = KmsServer.builder(c).environment(withToken).start()) {
+        try (KmsServer s = KmsServer.builder(c).environment(withToken).shutdownGrace(Duration.ZERO).start()) {
             InetSocketAddress a = s.adminAddress().orElseThrow();
             String body = "{\"image_hash\":\"" + "ab".repeat(32) + "\",\"config_hash\":\"\"}";
             assertThat(plain(a, "POST", "/prpc/Admin.ClearImageCache?json", body)).startsWith("401 ");
@@ -193,9 +193,19 @@ class KmsServerTest {
     }
 
     @Test
+    void noKeysWithOnboardingDisabledIsAClearErrorAtStart() throws Exception {
+        Path dir = newDir("disabled");
+        KmsConfig c = config(dir, "", "enabled = false");
+        RaException e = catchThrowableOfType(RaException.class, () -> KmsServer.builder(c).environment(env).start());
+        assertThat(e.raReason()).isEqualTo(RaException.Reason.KEY_STATE);
+        assertThat(e.field()).isEqualTo("core.cert_dir");
+        assertThat(e.getMessage()).contains("core.onboard.enabled = false");
+    }
+
+    @Test
     void aMissingCertDirIsAClearErrorAtStart() throws Exception {
         KmsConfig c = config(tmp.resolve("does-not-exist"), "");
-        RaException e = catchThrowableOfType(RaException.class, () -> KmsServer.builder(c).environment(env).start());
+        RaException e = catchThrowableOfType(RaException.class, () -> KmsServer.builder(c).environment(env).shutdownGrace(Duration.ZERO).start());
         assertThat(e.raReason()).isEqualTo(RaException.Reason.CONFIG_INVALID);
         assertThat(e.field()).isEqualTo("core.cert_dir");
     }
@@ -212,7 +222,7 @@ class KmsServerTest {
         assertThat(e.getMessage()).contains("refusing to start");
         // with attest_rpc_cert = false it starts, with an unattested certificate
         KmsConfig unattested = config(dir, "attest_rpc_cert = false", "");
-        try (KmsServer s = KmsServer.builder(unattested).environment(noAgent).start()) {
+        try (KmsServer s = KmsServer.builder(unattested).environment(noAgent).shutdownGrace(Duration.ZERO).start()) {
             assertThat(get(s, "/health", tls(dir, null))).isEqualTo("200 OK");
         }
     }
