@@ -63,6 +63,19 @@ class RaExceptionFamilyTest {
         m.put(RaException.Reason.CSR_SIGNATURE_INVALID, SIGNATURE);
         m.put(RaException.Reason.CSR_CONFIRM_MISMATCH, SIGNATURE);
         m.put(RaException.Reason.CSR_UNSUPPORTED_VERSION, AttestationException.Reason.UNSUPPORTED_VERSION);
+        // the dstack control plane (issue 17)
+        m.put(RaException.Reason.CONFIG_INVALID, AttestationException.Reason.INVALID_CONFIGURATION);
+        m.put(RaException.Reason.CONFIG_UNSUPPORTED, AttestationException.Reason.INVALID_CONFIGURATION);
+        m.put(RaException.Reason.CONFIG_FILE_UNREADABLE, AttestationException.Reason.INVALID_CONFIGURATION);
+        m.put(RaException.Reason.BOOT_DENIED, AttestationException.Reason.AUTHORIZATION_DENIED);
+        m.put(RaException.Reason.KMS_NOT_ALLOWED, AttestationException.Reason.AUTHORIZATION_DENIED);
+        m.put(RaException.Reason.AUTH_UNAVAILABLE, AttestationException.Reason.PEER_UNAVAILABLE);
+        m.put(RaException.Reason.AGENT_UNAVAILABLE, AttestationException.Reason.PEER_UNAVAILABLE);
+        m.put(RaException.Reason.KMS_UNAVAILABLE, AttestationException.Reason.PEER_UNAVAILABLE);
+        m.put(RaException.Reason.ATTESTATION_MISSING, MALFORMED);
+        m.put(RaException.Reason.KEY_STATE, AttestationException.Reason.STATE_CONFLICT);
+        m.put(RaException.Reason.OS_IMAGE_MISMATCH, AttestationException.Reason.OS_IMAGE_HASH_MISMATCH);
+        m.put(RaException.Reason.KEY_RELEASE_GATE, AttestationException.Reason.UNSUPPORTED_PLATFORM);
         return m;
     }
 
@@ -100,9 +113,15 @@ class RaExceptionFamilyTest {
                 AttestationException.Reason.UNSUPPORTED_PLATFORM, AttestationException.Reason.MALFORMED_QUOTE)) {
             assertThat(r.kind()).as(r.name()).isEqualTo(Kind.REJECTED);
         }
-        // no dstack-ra check is a retryable one: it never touches the network
+        // no dstack-ra check is a retryable one: only an unreachable peer of the control plane is (issue 17)
+        EnumSet<RaException.Reason> peers = EnumSet.of(RaException.Reason.AUTH_UNAVAILABLE,
+                RaException.Reason.AGENT_UNAVAILABLE, RaException.Reason.KMS_UNAVAILABLE);
         for (RaException.Reason r : RaException.Reason.values()) {
-            assertThat(r.kind()).as(r.name()).isNotEqualTo(Kind.IO);
+            if (peers.contains(r)) {
+                assertThat(r.kind()).as(r.name()).isEqualTo(Kind.IO);
+            } else {
+                assertThat(r.kind()).as(r.name()).isNotEqualTo(Kind.IO);
+            }
         }
     }
 
