@@ -257,7 +257,8 @@ final class KmsTestbed implements AutoCloseable {
 
         void start() throws Exception {
             config = KmsConfig.load(toml);
-            server = KmsServer.builder(config).environment(env()).osImageCheck(LiteOsImageCheck.from(config)).start();
+            server = KmsServer.builder(config).environment(env()).osImageCheck(LiteOsImageCheck.from(config))
+                    .shutdownGrace(Duration.ZERO).start();
         }
 
         /** Stops the server and starts a new one on the same files (a KMS restart). */
