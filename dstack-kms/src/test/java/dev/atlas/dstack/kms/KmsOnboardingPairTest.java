@@ -165,8 +165,7 @@ class KmsOnboardingPairTest {
     @Test
     @Order(3)
     void sourceWithoutAttestationIsRefused() {
-        assertTrue(noAttestationText.contains("Source KMS certificate does not contain attestation"),
-                noAttestationText);
+        assertEquals("Failed to onboard: Source KMS certificate does not contain attestation", noAttestationText);
     }
 
     @Test
