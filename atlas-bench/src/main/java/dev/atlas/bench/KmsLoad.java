@@ -256,6 +256,10 @@ public final class KmsLoad {
             KmsSignatures.k256Signature(rootK256, appId, k.publicKey());
         }));
         parts.put("webhook_calls_per_release", 2);
+        // for comparison, the whole dstack-util path of one boot: GetTempCaCert, a fresh key and attestation from
+        // the app's agent, the KMS certificate's attestation verified by the client, then GetAppKey
+        KmsClient util = KmsClient.builder(rpc).attester(appAgent::attest).verifier(dv).build();
+        parts.put("dstack_util_path_us", median(50, () -> util.getAppKey(app.vmConfig())));
         long rest = (long) parts.get("release_end_to_end_us") - (long) parts.get("mtls_handshake_us")
                 - (long) parts.get("attestation_verify_us") - 2 * (long) parts.get("webhook_call_us")
                 - (long) parts.get("derivation_us");
