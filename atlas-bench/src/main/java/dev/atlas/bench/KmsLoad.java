@@ -260,6 +260,13 @@ public final class KmsLoad {
         // the app's agent, the KMS certificate's attestation verified by the client, then GetAppKey
         KmsClient util = KmsClient.builder(rpc).attester(appAgent::attest).verifier(dv).build();
         parts.put("dstack_util_path_us", median(50, () -> util.getAppKey(app.vmConfig())));
+        parts.put("util_agent_attest_us", median(50, () -> appAgent.attest(new byte[64])));
+        KmsClient plain = KmsClient.builder(rpc).insecureSkipServerAttestation().build();
+        parts.put("util_get_temp_ca_cert_us", median(50, plain::getTempCaCert));
+        List<X509Certificate> serverChain = KmsClient.fetchServerChain(rpc, Duration.ofSeconds(10));
+        RaTlsVerifier sv = RaTlsVerifier.builder().trustedCa(cert(tmp.caCert())).dstackVerifier(dv)
+                .usage(RaTlsCertificate.USAGE_KMS_RPC).build();
+        parts.put("util_kms_certificate_verify_us", median(50, () -> sv.verify(serverChain, java.time.Instant.now())));
         long rest = (long) parts.get("release_end_to_end_us") - (long) parts.get("mtls_handshake_us")
                 - (long) parts.get("attestation_verify_us") - 2 * (long) parts.get("webhook_call_us")
                 - (long) parts.get("derivation_us");
