@@ -10,6 +10,7 @@ module dev.atlas.dstack.kms {
     requires dev.atlas.dstack.auth;
     requires com.fasterxml.jackson.databind;
     requires com.fasterxml.jackson.dataformat.toml;
+    requires com.fasterxml.jackson.dataformat.cbor;
     requires micrometer.core;
     requires micrometer.registry.prometheus;
     requires jdk.httpserver;
