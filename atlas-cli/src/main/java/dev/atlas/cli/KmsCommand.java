@@ -55,7 +55,13 @@ final class KmsCommand implements Callable<Integer> {
         err.flush();
         KmsServer server;
         try {
-            server = KmsServer.builder(c).start();
+            // the audit trail: one JSON line per key release or refusal on stdout, as atlas auth-server's decisions
+            server = KmsServer.builder(c).auditSink(line -> {
+                synchronized (out) {
+                    out.println(line);
+                    out.flush();
+                }
+            }).start();
         } catch (RaException e) {
             throw failure("the KMS cannot start", e);
         } catch (IOException e) {

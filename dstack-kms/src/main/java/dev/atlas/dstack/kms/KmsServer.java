@@ -40,6 +40,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.function.Consumer;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -81,6 +82,7 @@ public final class KmsServer implements AutoCloseable {
     private final Map<String, String> env;
     private final PrometheusMeterRegistry registry;
     private final Optional<OsImageCheck> osImageCheck;
+    private final Optional<Consumer<String>> auditSink;
     private final int shutdownGraceSeconds;
     private SelfAgent agent;
 
@@ -99,6 +101,7 @@ public final class KmsServer implements AutoCloseable {
         this.env = b.env;
         this.registry = b.registry != null ? b.registry : new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         this.osImageCheck = Optional.ofNullable(b.osImageCheck);
+        this.auditSink = Optional.ofNullable(b.auditSink);
         this.agent = b.selfAgent;
         this.shutdownGraceSeconds = b.shutdownGraceSeconds;
     }
@@ -145,7 +148,7 @@ public final class KmsServer implements AutoCloseable {
             agent = SelfAgent.connect(env);
         }
         KeyStore store = new KeyStore(certDir, clock);
-        KmsWiring wiring = new KmsWiring(config, store, agent, clock, registry, osImageCheck);
+        KmsWiring wiring = new KmsWiring(config, store, agent, clock, registry, osImageCheck, auditSink);
         if (config.onboardEnabled() && !store.keysComplete()) {
             if (!config.autoBootstrapDomain().isEmpty()) {
                 LOG.log(System.Logger.Level.INFO, "no keys: bootstrapping for " + config.autoBootstrapDomain()
@@ -553,6 +556,7 @@ public final class KmsServer implements AutoCloseable {
         private PrometheusMeterRegistry registry;
         private Map<String, String> env = System.getenv();
         private OsImageCheck osImageCheck;
+        private Consumer<String> auditSink;
         private int shutdownGraceSeconds = 1;
 
         private Builder(KmsConfig config) {
@@ -586,9 +590,22 @@ public final class KmsServer implements AutoCloseable {
             return this;
         }
 
-        /** The OS-image check of §2.8 step 5 for {@code core.image.verify = true} (default: refuse every caller). */
+        /**
+         * The OS-image check of §2.8 step 5 for {@code core.image.verify = true} (default: the lite check,
+         * {@code LiteOsImageCheck}, over {@code core.image.cache_dir}; see docs/dstack-kms-osimage.md).
+         */
         public Builder osImageCheck(OsImageCheck check) {
             this.osImageCheck = Objects.requireNonNull(check, "check");
+            return this;
+        }
+
+        /**
+         * Where the audit lines go: one JSON object per key release or refusal, never a key (default: the
+         * {@code System.Logger} {@code dev.atlas.dstack.kms.audit} at INFO). {@code atlas kms} prints them on stdout.
+         * The sink must not throw; it is called on request threads.
+         */
+        public Builder auditSink(Consumer<String> sink) {
+            this.auditSink = Objects.requireNonNull(sink, "sink");
             return this;
         }
 

@@ -27,6 +27,7 @@ public final class KmsWiring {
     private final Clock clock;
     private final MeterRegistry registry;
     private final Optional<OsImageCheck> osImage;
+    private final Optional<java.util.function.Consumer<String>> auditSink;
 
     private AuthApi auth;
     private CallerVerifier verifier;
@@ -34,24 +35,20 @@ public final class KmsWiring {
     private Bootstrapper bootstrapper;
 
     /**
-     * @param osImage the §2.8 step 5 check when {@code core.image.verify}; empty: {@link #UNAVAILABLE_OS_IMAGE_CHECK}
+     * @param osImage the §2.8 step 5 check when {@code core.image.verify}; empty: the lite check of
+     *        {@link LiteOsImageCheck#from(KmsConfig)}
+     * @param auditSink where the audit lines go; empty: the {@link AuditLog#LOGGER} logger
      */
     public KmsWiring(KmsConfig config, KeyStore store, SelfAgent agent, Clock clock, MeterRegistry registry,
-            Optional<OsImageCheck> osImage) {
+            Optional<OsImageCheck> osImage, Optional<java.util.function.Consumer<String>> auditSink) {
         this.config = Objects.requireNonNull(config, "config");
         this.store = Objects.requireNonNull(store, "store");
         this.agent = Objects.requireNonNull(agent, "agent");
         this.clock = Objects.requireNonNull(clock, "clock");
         this.registry = Objects.requireNonNull(registry, "registry");
         this.osImage = Objects.requireNonNull(osImage, "osImage");
+        this.auditSink = Objects.requireNonNull(auditSink, "auditSink");
     }
-
-    /** {@code core.image.verify = true} with no OS-image check wired: every caller is refused (fail closed). */
-    public static final OsImageCheck UNAVAILABLE_OS_IMAGE_CHECK = caller -> {
-        throw new RaException(RaException.Reason.OS_IMAGE_MISMATCH, "core.image.verify",
-                "OS image verification is not available in this KMS build; set core.image.verify = false "
-                        + "(development only) or use a build with the lite OS-image check");
-    };
 
     private synchronized AuthApi auth() throws RaException {
         if (auth == null) {
@@ -105,8 +102,9 @@ public final class KmsWiring {
     /** The {@code KMS} service of the main listener, counted by {@link KmsMetrics}. */
     public HttpHandler kmsHandler(KmsState state) throws RaException {
         KmsRpc.Deps deps = new KmsRpc.Deps(state, verifier(), auth(), self(),
-                KmsRpc.osImageCheck(config.imageVerify(), osImage.orElse(UNAVAILABLE_OS_IMAGE_CHECK)),
-                AuditLog.toLogger(clock, auth().isDev()), clock, config.sevSnpKeyRelease(),
+                KmsRpc.osImageCheck(config.imageVerify(), osImage.orElseGet(() -> LiteOsImageCheck.from(config))),
+                auditSink.isPresent() ? AuditLog.toSink(auditSink.get(), clock, auth().isDev())
+                        : AuditLog.toLogger(clock, auth().isDev()), clock, config.sevSnpKeyRelease(),
                 config.awsNitroTpmKeyRelease());
         return new KmsMetrics(registry).handler(KmsRpc.dispatcher(deps));
     }
