@@ -7,8 +7,7 @@ import java.math.BigInteger;
 import java.security.MessageDigest;
 import java.util.Arrays;
 import org.bouncycastle.crypto.digests.SHA256Digest;
-import org.bouncycastle.crypto.params.ECPrivateKeyParameters;
-import org.bouncycastle.crypto.signers.ECDSASigner;
+import org.bouncycastle.math.ec.ECPoint;
 import org.bouncycastle.crypto.signers.HMacDSAKCalculator;
 
 /**
@@ -48,29 +47,39 @@ public final class K256PrivateKey {
         return Curves.K256.getCurve().decodePoint(publicKey).getEncoded(false);
     }
 
-    /** Signs a 32-byte prehash (deterministic, low-S) with the recovery id that recovers to this key. */
+    /**
+     * Signs a 32-byte prehash (deterministic, low-S) with the recovery id that recovers to this key. The nonce is
+     * RFC 6979's (HMAC-SHA256), so the signature is the one {@code ECDSASigner} with {@code HMacDSAKCalculator}
+     * makes; the recovery id comes from the nonce point R itself (bit 0: R.y odd, bit 1: R.x ≥ n; flipped with
+     * low-S normalisation) instead of trying public-key recovery for each candidate, which cost up to four
+     * recoveries per signature (the KMS signs on every {@code GetAppKey}).
+     */
     public RecoverableSignature signHash(byte[] hash) throws RaException {
         Bytes.requireLength(hash, 32, "hash");
-        ECDSASigner signer = new ECDSASigner(new HMacDSAKCalculator(new SHA256Digest()));
+        BigInteger n = Curves.K256.getN();
         BigInteger d = new BigInteger(1, scalar);
-        signer.init(true, new ECPrivateKeyParameters(d, Curves.K256));
-        BigInteger[] rs = signer.generateSignature(hash);
-        BigInteger r = rs[0];
-        BigInteger s = rs[1];
-        if (s.compareTo(Curves.K256_HALF_N) > 0) {
-            s = Curves.K256.getN().subtract(s);
-        }
-        for (int recid = 0; recid < 4; recid++) {
-            RecoverableSignature sig = RecoverableSignature.of(r, s, recid);
-            try {
-                if (MessageDigest.isEqual(Secp256k1.recover(hash, sig), publicKey)) {
-                    return sig;
-                }
-            } catch (RaException tryNext) {
-                // this recovery id lifts to no point; try the next
+        BigInteger e = new BigInteger(1, hash);       // a 256-bit hash for a 256-bit order: no truncation
+        HMacDSAKCalculator nonces = new HMacDSAKCalculator(new SHA256Digest());
+        nonces.init(n, d, hash);
+        while (true) {
+            BigInteger k = nonces.nextK();
+            ECPoint big = Curves.K256.getG().multiply(k).normalize();
+            BigInteger x = big.getAffineXCoord().toBigInteger();
+            BigInteger r = x.mod(n);
+            if (r.signum() == 0) {
+                continue;
             }
+            BigInteger s = k.modInverse(n).multiply(e.add(d.multiply(r))).mod(n);
+            if (s.signum() == 0) {
+                continue;
+            }
+            int recid = (big.getAffineYCoord().toBigInteger().testBit(0) ? 1 : 0) | (x.compareTo(n) >= 0 ? 2 : 0);
+            if (s.compareTo(Curves.K256_HALF_N) > 0) {
+                s = n.subtract(s);
+                recid ^= 1;
+            }
+            return RecoverableSignature.of(r, s, recid);
         }
-        throw new IllegalStateException("no recovery id recovers the signing key");
     }
 
     /** Keccak-256 of {@code message}, then {@link #signHash(byte[])}. */

@@ -91,6 +91,24 @@ class CodecPropertiesTest {
         assertThat(Secp256k1.recoverMessage(message, RecoverableSignature.of(s.bytes()))).isEqualTo(k.publicKey());
     }
 
+    /** The recovery id taken from R gives exactly BC's RFC 6979 ECDSA (r, low-S s) plus the id that recovers. */
+    @Property(tries = 50)
+    void signatureIsBouncyCastlesRfc6979(@ForAll byte[] message, @ForAll long seed) throws Exception {
+        byte[] scalar = dev.atlas.dstack.ra.internal.Hashes.sha256(java.math.BigInteger.valueOf(seed).toByteArray());
+        byte[] hash = Secp256k1.keccak256(message);
+        org.bouncycastle.crypto.signers.ECDSASigner bc = new org.bouncycastle.crypto.signers.ECDSASigner(
+                new org.bouncycastle.crypto.signers.HMacDSAKCalculator(new org.bouncycastle.crypto.digests.SHA256Digest()));
+        bc.init(true, new org.bouncycastle.crypto.params.ECPrivateKeyParameters(new java.math.BigInteger(1, scalar),
+                dev.atlas.dstack.ra.internal.Curves.K256));
+        java.math.BigInteger[] rs = bc.generateSignature(hash);
+        java.math.BigInteger n = dev.atlas.dstack.ra.internal.Curves.K256.getN();
+        java.math.BigInteger lowS = rs[1].compareTo(n.shiftRight(1)) > 0 ? n.subtract(rs[1]) : rs[1];
+        RecoverableSignature ours = K256PrivateKey.fromScalar(scalar).signHash(hash);
+        assertThat(ours.r()).isEqualTo(rs[0]);
+        assertThat(ours.s()).isEqualTo(lowS);
+        assertThat(Secp256k1.recover(hash, ours)).isEqualTo(K256PrivateKey.fromScalar(scalar).publicKey());
+    }
+
     @Property(tries = 50)
     void envRoundTrips(@ForAll byte[] plaintext, @ForAll long seed) throws Exception {
         SecretBytes key = SecretBytes.of(dev.atlas.dstack.ra.internal.Hashes.sha256(java.math.BigInteger.valueOf(seed)
