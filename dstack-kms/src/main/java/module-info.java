@@ -7,7 +7,6 @@
 module dev.atlas.dstack.kms {
     requires transitive dev.atlas.dstack.ra;
     requires dev.atlas.dstack.guest;
-    requires dev.atlas.dstack.auth;
     requires com.fasterxml.jackson.databind;
     requires com.fasterxml.jackson.dataformat.toml;
     requires com.fasterxml.jackson.dataformat.cbor;
