@@ -448,12 +448,37 @@ public final class KmsClient implements AutoCloseable {
         }
     }
 
+    /** A trust manager of this client: it only ever judges servers. */
+    private abstract static class ClientSideTrustManager extends X509ExtendedTrustManager {
+        @Override
+        public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
+                throws CertificateException {
+            throw new CertificateException("client side only");
+        }
+
+        @Override
+        public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+                throws CertificateException {
+            throw new CertificateException("client side only");
+        }
+
+        @Override
+        public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+            throw new CertificateException("client side only");
+        }
+
+        @Override
+        public X509Certificate[] getAcceptedIssuers() {
+            return new X509Certificate[0];
+        }
+    }
+
     /**
      * The server-certificate check of step 3, run by the TLS handshake itself (an {@link X509ExtendedTrustManager}:
      * the JDK adds no checks of its own, in particular no host name check), so a refused server never sees a request
      * byte. The precise failure is kept for the caller.
      */
-    private static final class ServerCheck extends X509ExtendedTrustManager {
+    private static final class ServerCheck extends ClientSideTrustManager {
         final AtomicReference<AttestationException> failure = new AtomicReference<>();
         private final RaTlsVerifier verifier;
         private final Clock clock;
@@ -512,31 +537,10 @@ public final class KmsClient implements AutoCloseable {
             check(chain);
         }
 
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
-                throws CertificateException {
-            throw new CertificateException("client side only");
-        }
-
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
-                throws CertificateException {
-            throw new CertificateException("client side only");
-        }
-
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-            throw new CertificateException("client side only");
-        }
-
-        @Override
-        public X509Certificate[] getAcceptedIssuers() {
-            return new X509Certificate[0];
-        }
     }
 
     /** Accepts any server certificate (steps that dstack-util makes without verification); records the chain. */
-    private static final class AcceptAny extends X509ExtendedTrustManager {
+    private static final class AcceptAny extends ClientSideTrustManager {
         private final AtomicReference<X509Certificate[]> seen;
 
         AcceptAny(AtomicReference<X509Certificate[]> seen) {
@@ -564,27 +568,6 @@ public final class KmsClient implements AutoCloseable {
             accept(chain);
         }
 
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
-                throws CertificateException {
-            throw new CertificateException("client side only");
-        }
-
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
-                throws CertificateException {
-            throw new CertificateException("client side only");
-        }
-
-        @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-            throw new CertificateException("client side only");
-        }
-
-        @Override
-        public X509Certificate[] getAcceptedIssuers() {
-            return new X509Certificate[0];
-        }
     }
 
     /** Builder. {@link #verifier} or {@link #insecureSkipServerAttestation()} is required for attested calls. */
