@@ -320,7 +320,7 @@ public final class KmsServer implements AutoCloseable {
         try {
             java.security.KeyStore ks = java.security.KeyStore.getInstance("PKCS12");
             ks.load(null, null);
-            ks.setKeyEntry("rpc", KmsKeys.jcaPrivate(key), pw, chain.toArray(new Certificate[0]));
+            ks.setKeyEntry("rpc", key.toPrivateKey(), pw, chain.toArray(new Certificate[0]));
             KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
             kmf.init(ks, pw);
             TrustManager[] tms;

@@ -297,16 +297,16 @@ class KmsServerTest {
         P256PrivateKey caKey = P256PrivateKey.fromPem(Files.readString(dir.resolve(KmsFiles.TEMP_CA_KEY)));
         X509Certificate ca = KmsKeys.parseCertsPem(Files.readString(dir.resolve(KmsFiles.TEMP_CA_CERT)), "ca").get(0);
         P256PrivateKey k = KmsKeys.newP256(new java.security.SecureRandom());
-        X509Certificate c = RaTlsCertificate.builder().subject("RA-TLS TEMP Cert").publicKey(KmsKeys.jcaPublic(k))
-                .signedBy(ca, KmsKeys.jcaPrivate(caKey));
-        return new PrivateKeyEntry(KmsKeys.jcaPrivate(k), new Certificate[] {c, ca});
+        X509Certificate c = RaTlsCertificate.builder().subject("RA-TLS TEMP Cert").publicKey(k.toPublicKey())
+                .signedBy(ca, caKey.toPrivateKey());
+        return new PrivateKeyEntry(k.toPrivateKey(), new Certificate[] {c, ca});
     }
 
     static PrivateKeyEntry selfSignedClient() throws Exception {
         P256PrivateKey k = KmsKeys.newP256(new java.security.SecureRandom());
         X509Certificate c = RaTlsCertificate.builder().subject("RA-TLS TEMP Cert").caLevel(0)
-                .selfSigned(KmsKeys.jcaKeyPair(k));
-        return new PrivateKeyEntry(KmsKeys.jcaPrivate(k), new Certificate[] {c});
+                .selfSigned(k.toKeyPair());
+        return new PrivateKeyEntry(k.toPrivateKey(), new Certificate[] {c});
     }
 
     static String get(KmsServer s, String path, SSLContext ctx) throws IOException {

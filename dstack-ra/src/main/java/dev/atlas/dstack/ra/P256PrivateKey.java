@@ -5,10 +5,15 @@ import dev.atlas.dstack.ra.internal.Bytes;
 import dev.atlas.dstack.ra.internal.Curves;
 import dev.atlas.dstack.ra.internal.Hashes;
 import java.math.BigInteger;
+import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
+import java.security.KeyPair;
 import java.security.MessageDigest;
+import java.security.PrivateKey;
+import java.security.PublicKey;
 import java.security.interfaces.ECPrivateKey;
 import java.security.spec.PKCS8EncodedKeySpec;
+import java.security.spec.X509EncodedKeySpec;
 import java.util.Arrays;
 import org.bouncycastle.math.ec.ECPoint;
 
@@ -110,6 +115,32 @@ public final class P256PrivateKey {
     public String toPem() {
         String b64 = java.util.Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(pkcs8());
         return "-----BEGIN PRIVATE KEY-----\n" + b64 + "\n-----END PRIVATE KEY-----\n";
+    }
+
+    /** This key for the JCA (signing certificates and CSRs, TLS key managers); the PKCS#8 copy read is zeroed. */
+    public PrivateKey toPrivateKey() {
+        byte[] der = pkcs8();
+        try {
+            return KeyFactory.getInstance("EC").generatePrivate(new PKCS8EncodedKeySpec(der));
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("the JDK cannot read a P-256 PKCS#8 key", e);
+        } finally {
+            Arrays.fill(der, (byte) 0);
+        }
+    }
+
+    /** The public key for the JCA. */
+    public PublicKey toPublicKey() {
+        try {
+            return KeyFactory.getInstance("EC").generatePublic(new X509EncodedKeySpec(spki()));
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("the JDK cannot read a P-256 public key", e);
+        }
+    }
+
+    /** {@link #toPublicKey()} and {@link #toPrivateKey()}. */
+    public KeyPair toKeyPair() {
+        return new KeyPair(toPublicKey(), toPrivateKey());
     }
 
     /** {@code SHA-256(pkcs8())}: the secret {@code derive_dh_secret} returns for this key. */

@@ -136,6 +136,19 @@ public final class RaTlsCertificate {
 
     // ---- report data -----------------------------------------------------------------------------------------
 
+    /**
+     * {@code -----BEGIN CERTIFICATE-----} PEM as rcgen writes it (and the KMS serves it): base64 in 64-character
+     * lines, {@code \n}, a final newline.
+     */
+    public static String pem(X509Certificate cert) {
+        try {
+            String b64 = java.util.Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(cert.getEncoded());
+            return "-----BEGIN CERTIFICATE-----\n" + b64 + "\n-----END CERTIFICATE-----\n";
+        } catch (java.security.cert.CertificateEncodingException e) {
+            throw new IllegalStateException("a parsed certificate re-encodes", e);
+        }
+    }
+
     /** {@code SHA-512("ratls-cert:" ‖ SPKI DER of key)}: the report data an RA-TLS attestation must carry. */
     public static byte[] reportData(PublicKey key) {
         return reportData(RATLS_CERT_TAG, key.getEncoded());

@@ -173,9 +173,9 @@ public final class KeyStore {
         Certs c = makeCerts(keys, KmsKeys.newP256(random), domain, agent, attestRpcCert);
         writeKey(KmsFiles.TEMP_CA_KEY, keys.tempCaKey().toPem().getBytes(StandardCharsets.US_ASCII));
         writeKey(KmsFiles.RPC_KEY, c.rpcKey.toPem().getBytes(StandardCharsets.US_ASCII));
-        writePublic(KmsFiles.TEMP_CA_CERT, KmsKeys.certPem(c.tempCa).getBytes(StandardCharsets.US_ASCII));
-        writePublic(KmsFiles.ROOT_CA_CERT, KmsKeys.certPem(c.rootCa).getBytes(StandardCharsets.US_ASCII));
-        writePublic(KmsFiles.RPC_CERT, KmsKeys.certPem(c.rpc).getBytes(StandardCharsets.US_ASCII));
+        writePublic(KmsFiles.TEMP_CA_CERT, RaTlsCertificate.pem(c.tempCa).getBytes(StandardCharsets.US_ASCII));
+        writePublic(KmsFiles.ROOT_CA_CERT, RaTlsCertificate.pem(c.rootCa).getBytes(StandardCharsets.US_ASCII));
+        writePublic(KmsFiles.RPC_CERT, RaTlsCertificate.pem(c.rpc).getBytes(StandardCharsets.US_ASCII));
         writePublic(KmsFiles.RPC_DOMAIN, domain.getBytes(StandardCharsets.UTF_8));
         writeKey(KmsFiles.ROOT_CA_KEY, keys.rootCaKey().toPem().getBytes(StandardCharsets.US_ASCII));
         byte[] k = keys.rootK256Key().scalar();
@@ -218,7 +218,7 @@ public final class KeyStore {
         Certs fresh = makeCerts(keys, rpcKey, domain, agent, attestRpcCert);
         X509Certificate rootCa = renewIfExpiring(KmsFiles.ROOT_CA_CERT, fresh.rootCa);
         X509Certificate tempCa = renewIfExpiring(KmsFiles.TEMP_CA_CERT, fresh.tempCa);
-        writePublic(KmsFiles.RPC_CERT, KmsKeys.certPem(fresh.rpc).getBytes(StandardCharsets.US_ASCII));
+        writePublic(KmsFiles.RPC_CERT, RaTlsCertificate.pem(fresh.rpc).getBytes(StandardCharsets.US_ASCII));
         return new KmsState(keys, rootCa, tempCa, fresh.rpc, rpcKey, domain, readBootstrapInfo());
     }
 
@@ -233,7 +233,7 @@ public final class KeyStore {
         if (!expiresWithin(current, clock.instant(), CA_RENEWAL_WINDOW)) {
             return current;
         }
-        writePublic(name, KmsKeys.certPem(renewed).getBytes(StandardCharsets.US_ASCII));
+        writePublic(name, RaTlsCertificate.pem(renewed).getBytes(StandardCharsets.US_ASCII));
         return renewed;
     }
 
@@ -243,14 +243,14 @@ public final class KeyStore {
     private Certs makeCerts(RootKeys keys, P256PrivateKey rpcKey, String domain, SelfAgent agent,
             boolean attestRpcCert) throws RaException {
         X509Certificate tempCa = RaTlsCertificate.builder().organization("Dstack").subject("Dstack Client Temp CA")
-                .caLevel(0).clock(clock).selfSigned(KmsKeys.jcaKeyPair(keys.tempCaKey()));
+                .caLevel(0).clock(clock).selfSigned(keys.tempCaKey().toKeyPair());
         X509Certificate rootCa = RaTlsCertificate.builder().organization("Dstack").subject("Dstack KMS CA")
-                .caLevel(1).clock(clock).selfSigned(KmsKeys.jcaKeyPair(keys.rootCaKey()));
+                .caLevel(1).clock(clock).selfSigned(keys.rootCaKey().toKeyPair());
         byte[] attestation = null;
         if (attestRpcCert) {
             Objects.requireNonNull(agent, "agent");
             try {
-                attestation = agent.attest(RaTlsCertificate.reportData(KmsKeys.jcaPublic(rpcKey)));
+                attestation = agent.attest(RaTlsCertificate.reportData(rpcKey.toPublicKey()));
             } catch (RaException e) {
                 throw new RaException(Reason.AGENT_UNAVAILABLE, "core.attest_rpc_cert", "cannot get an attestation "
                         + "for the KMS RPC certificate from " + agent.describe() + " (the KMS attests itself through "
@@ -259,8 +259,8 @@ public final class KeyStore {
             }
         }
         X509Certificate rpc = RaTlsCertificate.builder().subject(domain).altNames(List.of(domain))
-                .usage(RaTlsCertificate.USAGE_KMS_RPC).attestation(attestation).publicKey(KmsKeys.jcaPublic(rpcKey))
-                .clock(clock).signedBy(rootCa, KmsKeys.jcaPrivate(keys.rootCaKey()));
+                .usage(RaTlsCertificate.USAGE_KMS_RPC).attestation(attestation).publicKey(rpcKey.toPublicKey())
+                .clock(clock).signedBy(rootCa, keys.rootCaKey().toPrivateKey());
         return new Certs(tempCa, rootCa, rpc, rpcKey);
     }
 

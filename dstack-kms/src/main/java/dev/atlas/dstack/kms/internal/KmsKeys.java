@@ -6,23 +6,16 @@ import dev.atlas.dstack.ra.RaException;
 import dev.atlas.dstack.ra.RaException.Reason;
 
 import java.io.ByteArrayInputStream;
-import java.security.GeneralSecurityException;
-import java.security.KeyFactory;
-import java.security.KeyPair;
-import java.security.PrivateKey;
-import java.security.PublicKey;
 import java.security.SecureRandom;
 import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
-import java.security.spec.PKCS8EncodedKeySpec;
-import java.security.spec.X509EncodedKeySpec;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 
-/** Key generation, JCA conversions and PEM for the KMS's keys and certificates. */
+/** Key generation and PEM certificate parsing for the KMS's keys and certificates. */
 public final class KmsKeys {
     private KmsKeys() {
     }
@@ -58,40 +51,6 @@ public final class KmsKeys {
             }
         } finally {
             Arrays.fill(s, (byte) 0);
-        }
-    }
-
-    /** The JCA private key of {@code k} (the PKCS#8 copy is zeroed after use). */
-    public static PrivateKey jcaPrivate(P256PrivateKey k) {
-        byte[] der = k.pkcs8();
-        try {
-            return KeyFactory.getInstance("EC").generatePrivate(new PKCS8EncodedKeySpec(der));
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException("the JDK cannot read a P-256 PKCS#8 key", e);
-        } finally {
-            Arrays.fill(der, (byte) 0);
-        }
-    }
-
-    public static PublicKey jcaPublic(P256PrivateKey k) {
-        try {
-            return KeyFactory.getInstance("EC").generatePublic(new X509EncodedKeySpec(k.spki()));
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException("the JDK cannot read a P-256 public key", e);
-        }
-    }
-
-    public static KeyPair jcaKeyPair(P256PrivateKey k) {
-        return new KeyPair(jcaPublic(k), jcaPrivate(k));
-    }
-
-    /** {@code -----BEGIN CERTIFICATE-----} PEM, 64-character lines. */
-    public static String certPem(X509Certificate c) {
-        try {
-            String b64 = Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(c.getEncoded());
-            return "-----BEGIN CERTIFICATE-----\n" + b64 + "\n-----END CERTIFICATE-----\n";
-        } catch (java.security.cert.CertificateEncodingException e) {
-            throw new IllegalStateException("certificate cannot be encoded", e);
         }
     }
 

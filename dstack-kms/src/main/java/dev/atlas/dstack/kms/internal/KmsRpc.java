@@ -28,16 +28,8 @@ import dev.atlas.dstack.ra.prpc.PrpcContext;
 import dev.atlas.dstack.ra.prpc.PrpcDispatcher;
 import dev.atlas.dstack.ra.prpc.PrpcException;
 import dev.atlas.tdx.AttestationException;
-import java.security.GeneralSecurityException;
-import java.security.KeyFactory;
-import java.security.PrivateKey;
-import java.security.PublicKey;
-import java.security.cert.CertificateEncodingException;
 import java.security.cert.X509Certificate;
-import java.security.spec.PKCS8EncodedKeySpec;
-import java.security.spec.X509EncodedKeySpec;
 import java.time.Clock;
-import java.util.Base64;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Objects;
@@ -300,8 +292,8 @@ public final class KmsRpc {
                 env = KeyDerivation.appEnvKey(keys.rootCaKey(), appId);
                 K256PrivateKey app = KeyDerivation.appK256Key(keys.rootK256Key(), appId);
                 byte[] sig = KmsSignatures.k256Signature(keys.rootK256Key(), appId, app.publicKey()).bytes();
-                AppKeyResponse resp = new AppKeyResponse(pem(d.state().rootCaCert()), disk.bytes(), env.bytes(),
-                        app.scalar(), sig, boot.gatewayAppId(), boot.gatewayAppId(), info.osImageHash());
+                AppKeyResponse resp = new AppKeyResponse(RaTlsCertificate.pem(d.state().rootCaCert()), disk.bytes(),
+                        env.bytes(), app.scalar(), sig, boot.gatewayAppId(), boot.gatewayAppId(), info.osImageHash());
                 call.release();
                 return resp.toJson();
             } catch (RaException e) {
@@ -379,7 +371,8 @@ public final class KmsRpc {
         }
         boolean dev = d.auth().isDev();
         RootKeys keys = d.state().keys();
-        GetMetaResponse resp = new GetMetaResponse(pem(d.state().rootCaCert()), dev, keys.rootK256Key().publicKey(),
+        GetMetaResponse resp = new GetMetaResponse(RaTlsCertificate.pem(d.state().rootCaCert()), dev,
+                keys.rootK256Key().publicKey(),
                 d.state().bootstrapInfo(), dev, Optional.of(info.gatewayAppId()),
                 dev ? Optional.empty() : Optional.of(info.kmsContractAddr()), info.chainId(),
                 dev ? Optional.empty() : Optional.of(info.appAuthImplementation()));
@@ -393,8 +386,9 @@ public final class KmsRpc {
             if (self.isPresent()) {
                 keyReleaseGate(self.get());
             }
-            return new TempCaCertResponse(pem(d.state().tempCaCert()), d.state().keys().tempCaKey().toPem(),
-                    pem(d.state().rootCaCert())).toJson();
+            return new TempCaCertResponse(RaTlsCertificate.pem(d.state().tempCaCert()),
+                    d.state().keys().tempCaKey().toPem(),
+                    RaTlsCertificate.pem(d.state().rootCaCert())).toJson();
         } catch (Refused r) {
             throw call.refuse(r);
         }
@@ -438,12 +432,13 @@ public final class KmsRpc {
                 P256PrivateKey appCaKey = KeyDerivation.appCaKey(d.state().keys().rootCaKey(), appId);
                 X509Certificate appCa = RaTlsCertificate.builder().organization("Dstack").subject("Dstack App CA")
                         .caLevel(0).appId(appId).usage(RaTlsCertificate.USAGE_APP_CA).clock(d.clock())
-                        .publicKey(publicKey(appCaKey))
-                        .signedBy(d.state().rootCaCert(), privateKey(d.state().keys().rootCaKey()));
+                        .publicKey(appCaKey.toPublicKey())
+                        .signedBy(d.state().rootCaCert(), d.state().keys().rootCaKey().toPrivateKey());
                 X509Certificate leaf = RaTlsCertificate.builder().fromCsr(csr).appId(appId)
                         .usage(RaTlsCertificate.USAGE_APP_CUSTOM).clock(d.clock())
-                        .signedBy(appCa, privateKey(appCaKey));
-                chain = List.of(pem(leaf), pem(appCa), pem(d.state().rootCaCert()));
+                        .signedBy(appCa, appCaKey.toPrivateKey());
+                chain = List.of(RaTlsCertificate.pem(leaf), RaTlsCertificate.pem(appCa),
+                        RaTlsCertificate.pem(d.state().rootCaCert()));
             } catch (RaException e) {
                 throw refused("Failed to sign certificate", e);
             }
@@ -459,32 +454,6 @@ public final class KmsRpc {
     private static void destroy(SecretBytes s) {
         if (s != null) {
             s.destroy();
-        }
-    }
-
-    /** PEM of a certificate: 64-character lines, a final newline (as rcgen writes it). */
-    static String pem(X509Certificate c) {
-        try {
-            String b64 = Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(c.getEncoded());
-            return "-----BEGIN CERTIFICATE-----\n" + b64 + "\n-----END CERTIFICATE-----\n";
-        } catch (CertificateEncodingException e) {
-            throw new IllegalStateException("a parsed certificate re-encodes", e);
-        }
-    }
-
-    static PrivateKey privateKey(P256PrivateKey k) {
-        try {
-            return KeyFactory.getInstance("EC").generatePrivate(new PKCS8EncodedKeySpec(k.pkcs8()));
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException("P-256 unavailable", e);
-        }
-    }
-
-    static PublicKey publicKey(P256PrivateKey k) {
-        try {
-            return KeyFactory.getInstance("EC").generatePublic(new X509EncodedKeySpec(k.spki()));
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException("P-256 unavailable", e);
         }
     }
 }

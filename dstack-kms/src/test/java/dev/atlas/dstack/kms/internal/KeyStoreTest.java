@@ -142,7 +142,7 @@ class KeyStoreTest {
         assertThat(renewed.rootCaCert().getNotAfter().toInstant()).isEqualTo(inside.plus(Duration.ofDays(3650)));
         assertThat(renewed.tempCaCert().getNotAfter().toInstant()).isEqualTo(inside.plus(Duration.ofDays(3650)));
         assertThat(renewed.rootCaCert().getPublicKey()).isEqualTo(
-                KmsKeys.jcaPublic(renewed.keys().rootCaKey()));
+                renewed.keys().rootCaKey().toPublicKey());
     }
 
     @Test

@@ -119,7 +119,7 @@ class KmsRpcTest {
         assertEquals("gw-app", r.get("gateway_app_id").asText());
         assertEquals("gw-app", r.get("tproxy_app_id").asText());
         assertEquals(OS_IMAGE, r.get("os_image_hash").asText());
-        assertEquals(KmsRpc.pem(f.rootCa), r.get("ca_cert").asText());
+        assertEquals(RaTlsCertificate.pem(f.rootCa), r.get("ca_cert").asText());
 
         // What the webhook was asked: the caller's BootInfo with full replay; the KMS's own on /bootAuth/kms.
         ObjectNode bi = f.auth.appCalls.get(0);
@@ -328,8 +328,8 @@ class KmsRpcTest {
         assertEquals("gw-app", m.get("gateway_app_id").asText());
         JsonNode t = ok(call(kms, "GetTempCaCert", "{}", null));
         assertEquals(f.keys.tempCaKey(), P256PrivateKey.fromPem(t.get("temp_ca_key").asText()));
-        assertEquals(KmsRpc.pem(f.tempCa), t.get("temp_ca_cert").asText());
-        assertEquals(KmsRpc.pem(f.rootCa), t.get("ca_cert").asText());
+        assertEquals(RaTlsCertificate.pem(f.tempCa), t.get("temp_ca_cert").asText());
+        assertEquals(RaTlsCertificate.pem(f.rootCa), t.get("ca_cert").asText());
     }
 
     // ---- SignCert ---------------------------------------------------------------------------------------------

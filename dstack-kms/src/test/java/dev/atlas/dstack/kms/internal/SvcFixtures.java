@@ -71,8 +71,8 @@ final class SvcFixtures {
         P256PrivateKey rootCaKey = P256PrivateKey.fromScalar(HEX.parseHex(ROOT_CA_SCALAR));
         P256PrivateKey tempKey = P256PrivateKey.fromScalar(HEX.parseHex("22".repeat(32)));
         keys = new RootKeys(rootCaKey, K256PrivateKey.fromScalar(HEX.parseHex(ROOT_K256)), tempKey);
-        rootCaPair = new KeyPair(KmsRpc.publicKey(rootCaKey), KmsRpc.privateKey(rootCaKey));
-        tempCaPair = new KeyPair(KmsRpc.publicKey(tempKey), KmsRpc.privateKey(tempKey));
+        rootCaPair = new KeyPair(rootCaKey.toPublicKey(), rootCaKey.toPrivateKey());
+        tempCaPair = new KeyPair(tempKey.toPublicKey(), tempKey.toPrivateKey());
         rootCa = RaTlsCertificate.builder().organization("Dstack").subject("Dstack KMS CA").caLevel(1)
                 .notBefore(NOW.minus(Duration.ofDays(1))).clock(CLOCK).selfSigned(rootCaPair);
         tempCa = RaTlsCertificate.builder().organization("Dstack").subject("Dstack Client Temp CA").caLevel(0)

@@ -19,7 +19,6 @@ import java.net.Socket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
-import java.security.KeyFactory;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.MessageDigest;
@@ -30,7 +29,6 @@ import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.security.spec.ECGenParameterSpec;
-import java.security.spec.PKCS8EncodedKeySpec;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -386,16 +384,9 @@ public final class KmsClient implements AutoCloseable {
     }
 
     private static PrivateKey privateKey(String pem, String field) throws RaException {
-        P256PrivateKey k;
         try {
-            k = P256PrivateKey.fromPem(pem);
+            return P256PrivateKey.fromPem(pem).toPrivateKey();
         } catch (RaException e) {
-            throw new RaException(RaException.Reason.KMS_UNAVAILABLE, "GetTempCaCert." + field,
-                    "not a P-256 PKCS#8 PEM key");
-        }
-        try {
-            return KeyFactory.getInstance("EC").generatePrivate(new PKCS8EncodedKeySpec(k.pkcs8()));
-        } catch (GeneralSecurityException e) {
             throw new RaException(RaException.Reason.KMS_UNAVAILABLE, "GetTempCaCert." + field,
                     "not a P-256 PKCS#8 PEM key");
         }

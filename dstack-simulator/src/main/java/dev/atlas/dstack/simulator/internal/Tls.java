@@ -10,19 +10,13 @@ import dev.atlas.dstack.simulator.CertSigner;
 import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
-import java.security.KeyFactory;
-import java.security.KeyPair;
 import java.security.PrivateKey;
-import java.security.PublicKey;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
-import java.security.spec.PKCS8EncodedKeySpec;
-import java.security.spec.X509EncodedKeySpec;
 import java.time.Clock;
 import java.time.DateTimeException;
 import java.time.Instant;
 import java.util.Arrays;
-import java.util.Base64;
 import java.util.List;
 import java.util.OptionalLong;
 
@@ -40,8 +34,8 @@ public final class Tls {
     public static String selfSignedAppCa(P256PrivateKey caKey, Platform platform, Clock clock) throws RaException {
         byte[] attestation = platform.certificateAttestation(caKey.spki()).encode();
         X509Certificate cert = RaTlsCertificate.builder().subject("App Root Cert").caLevel(1).attestation(attestation)
-                .clock(clock).selfSigned(new KeyPair(publicKey(caKey), privateKey(caKey)));
-        return pem(cert);
+                .clock(clock).selfSigned(caKey.toKeyPair());
+        return RaTlsCertificate.pem(cert);
     }
 
     /**
@@ -62,7 +56,7 @@ public final class Tls {
             throw new RaException(RaException.Reason.INVALID_ARGUMENT, "ca_cert",
                     "its public key is not the key of key_provider." + keys.keyProvider().variant() + ".key");
         }
-        PrivateKey caPrivate = privateKey(caKey);
+        PrivateKey caPrivate = caKey.toPrivateKey();
         String caPem = keys.caCert();
         return (csrBytes, signature) -> {
             CertSigningRequest csr = CertSigningRequest.decode(csrBytes, 2);
@@ -78,7 +72,7 @@ public final class Tls {
             } catch (IllegalArgumentException e) {
                 throw new RaException(RaException.Reason.INVALID_ARGUMENT, "csr.config", e.getMessage());
             }
-            return List.of(pem(leaf), caPem);
+            return List.of(RaTlsCertificate.pem(leaf), caPem);
         };
     }
 
@@ -106,26 +100,10 @@ public final class Tls {
             CertConfig cfg = CertConfig.builder().subject(req.subject()).subjectAltNames(req.altNames())
                     .usageServerAuth(req.serverAuth()).usageClientAuth(req.clientAuth()).extQuote(req.extQuote())
                     .extAppInfo(req.extAppInfo()).notBefore(req.notBefore()).notAfter(req.notAfter()).build();
-            CertSigningRequest csr = CertSigningRequest.create(publicKey(key), cfg, attestation);
-            byte[] signature = csr.sign(privateKey(key));
+            CertSigningRequest csr = CertSigningRequest.create(key.toPublicKey(), cfg, attestation);
+            byte[] signature = csr.sign(key.toPrivateKey());
             return signer.signCsr(csr.encode(), signature);
         };
-    }
-
-    static PublicKey publicKey(P256PrivateKey k) throws RaException {
-        try {
-            return KeyFactory.getInstance("EC").generatePublic(new X509EncodedKeySpec(k.spki()));
-        } catch (GeneralSecurityException e) {
-            throw new RaException(RaException.Reason.INVALID_ARGUMENT, "key", "not a P-256 key");
-        }
-    }
-
-    static PrivateKey privateKey(P256PrivateKey k) throws RaException {
-        try {
-            return KeyFactory.getInstance("EC").generatePrivate(new PKCS8EncodedKeySpec(k.pkcs8()));
-        } catch (GeneralSecurityException e) {
-            throw new RaException(RaException.Reason.INVALID_ARGUMENT, "key", "not a P-256 key");
-        }
     }
 
     static X509Certificate certificate(String pem) throws RaException {
@@ -137,14 +115,4 @@ public final class Tls {
         }
     }
 
-    /** PEM as rcgen writes it: 64-character lines, {@code \n}, a final newline. */
-    public static String pem(X509Certificate cert) throws RaException {
-        try {
-            String b64 = Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII))
-                    .encodeToString(cert.getEncoded());
-            return "-----BEGIN CERTIFICATE-----\n" + b64 + "\n-----END CERTIFICATE-----\n";
-        } catch (java.security.cert.CertificateEncodingException e) {
-            throw new RaException(RaException.Reason.INVALID_ARGUMENT, "certificate", "cannot encode");
-        }
-    }
 }
