@@ -1,22 +1,15 @@
 package dev.atlas.dstack.ra;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atlas.dstack.Appraiser;
 import dev.atlas.dstack.AttestationReport;
 import dev.atlas.dstack.DstackTdxVerifier;
-import dev.atlas.dstack.EventLog;
-import dev.atlas.dstack.QuoteResponse;
 import dev.atlas.dstack.ra.RaException.Reason;
-import dev.atlas.dstack.ra.internal.Bytes;
 import dev.atlas.tdx.AttestationException;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.security.PublicKey;
 import java.security.cert.X509Certificate;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
@@ -45,7 +38,6 @@ import javax.security.auth.x500.X500Principal;
 public final class RaTlsVerifier {
     /** Longest chain accepted (ours: dstack's is leaf, app CA, root CA). */
     public static final int MAX_CHAIN_LENGTH = 8;
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final PublicKey caKey;
     private final X500Principal caName;
@@ -230,41 +222,9 @@ public final class RaTlsVerifier {
                     "is not SHA-512(\"ratls-cert:\" || SPKI) of the certificate key: the attestation belongs to"
                     + " another key");
         }
-        List<RuntimeEvent> fromLog = new ArrayList<>();
-        for (TdxEvent e : a.eventLog()) {
-            if (e.imr() == 3 && e.isRuntimeEvent()) {
-                fromLog.add(e.toRuntimeEvent());
-            }
-        }
-        if (!fromLog.equals(a.runtimeEvents())) {
-            throw new RaException(Reason.CERT_EXTENSION_MALFORMED, "attestation.runtime_events",
-                    "differ from the event log's RTMR3 entries (" + a.runtimeEvents().size() + " vs "
-                    + fromLog.size() + ")");
-        }
-        DstackTdxVerifier.Evidence evidence = DstackTdxVerifier.Evidence
-                .builder(QuoteResponse.of(a.quote(), EventLog.parse(eventLogJson(a.eventLog()))))
-                .expectedReportData(expected)
-                .skipCertificateCheck()
-                .strippedEventLog()
-                .build();
+        DstackTdxVerifier.Evidence evidence = a.evidence(expected);
         return appraiser != null ? dstackVerifier.verify(evidence, appraiser, now) : dstackVerifier.verify(evidence,
                 now);
-    }
-
-    private static String eventLogJson(List<TdxEvent> log) {
-        ArrayNode arr = JSON.createArrayNode();
-        for (TdxEvent e : log) {
-            ObjectNode o = arr.addObject();
-            o.put("imr", e.imr());
-            o.put("event_type", e.eventType());
-            o.put("digest", Bytes.HEX.formatHex(e.digest()));
-            o.put("event", e.event());
-            o.put("event_payload", Bytes.HEX.formatHex(e.payload()));
-            if (e.version() != 1) {
-                o.put("version", e.version());
-            }
-        }
-        return arr.toString();
     }
 
     private static boolean signedBy(X509Certificate c, PublicKey key) {

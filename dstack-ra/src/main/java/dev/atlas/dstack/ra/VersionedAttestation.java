@@ -1,6 +1,14 @@
 package dev.atlas.dstack.ra;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.atlas.dstack.DstackTdxVerifier;
+import dev.atlas.dstack.EventLog;
+import dev.atlas.dstack.QuoteResponse;
 import dev.atlas.dstack.ra.RaException.Reason;
+import dev.atlas.dstack.ra.internal.Bytes;
+import dev.atlas.tdx.AttestationException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -102,6 +110,43 @@ public record VersionedAttestation(int version, byte[] quote, List<TdxEvent> eve
             }
         }
         return new VersionedAttestation(version, quote, out, runtimeEvents, reportData, config, reportDataPayload);
+    }
+
+    /**
+     * What {@link DstackTdxVerifier} checks for this attestation, expecting {@code expectedReportData}: the quote,
+     * and the event log (as stripped: the verifier recomputes the RTMR3 digests and replays them). The event log's
+     * RTMR3 entries must be exactly {@link #runtimeEvents()} ({@code CERT_EXTENSION_MALFORMED} otherwise). The
+     * binding of the report data is the caller's to check first, with its own words; the verifier checks it again.
+     */
+    public DstackTdxVerifier.Evidence evidence(byte[] expectedReportData) throws AttestationException {
+        List<RuntimeEvent> fromLog = new ArrayList<>();
+        for (TdxEvent e : eventLog) {
+            if (e.imr() == 3 && e.isRuntimeEvent()) {
+                fromLog.add(e.toRuntimeEvent());
+            }
+        }
+        if (!fromLog.equals(runtimeEvents)) {
+            throw new RaException(Reason.CERT_EXTENSION_MALFORMED, "attestation.runtime_events",
+                    "differ from the event log's RTMR3 entries (" + runtimeEvents.size() + " vs "
+                    + fromLog.size() + ")");
+        }
+        ArrayNode log = JsonNodeFactory.instance.arrayNode();
+        for (TdxEvent e : eventLog) {
+            ObjectNode o = log.addObject();
+            o.put("imr", e.imr());
+            o.put("event_type", e.eventType());
+            o.put("digest", Bytes.HEX.formatHex(e.digest()));
+            o.put("event", e.event());
+            o.put("event_payload", Bytes.HEX.formatHex(e.payload()));
+            if (e.version() != 1) {
+                o.put("version", e.version());
+            }
+        }
+        return DstackTdxVerifier.Evidence.builder(QuoteResponse.of(quote, EventLog.parse(log.toString())))
+                .expectedReportData(expectedReportData)
+                .skipCertificateCheck()
+                .strippedEventLog()
+                .build();
     }
 
     @Override

@@ -1,19 +1,12 @@
 package dev.atlas.dstack.kms.internal;
 
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atlas.dstack.AttestationReport;
 import dev.atlas.dstack.DstackTdxVerifier;
-import dev.atlas.dstack.EventLog;
-import dev.atlas.dstack.QuoteResponse;
 import dev.atlas.dstack.kms.KmsConfig;
 import dev.atlas.dstack.ra.AppInfo;
 import dev.atlas.dstack.ra.RaException;
 import dev.atlas.dstack.ra.RaTlsCertificate;
 import dev.atlas.dstack.ra.RaTlsVerifier;
-import dev.atlas.dstack.ra.RuntimeEvent;
-import dev.atlas.dstack.ra.TdxEvent;
 import dev.atlas.dstack.ra.VersionedAttestation;
 import dev.atlas.tdx.AttestationException;
 import dev.atlas.tdx.CollateralSource;
@@ -28,8 +21,6 @@ import java.security.cert.CertificateFactory;
 import java.time.Clock;
 import java.security.cert.X509Certificate;
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -49,7 +40,6 @@ import java.util.Optional;
 public final class CallerVerifier {
     /** dstack's text for a call without a client certificate or without an attestation in it. */
     public static final String NO_ATTESTATION = "No attestation provided";
-    private static final HexFormat HEX = HexFormat.of();
 
     private final DstackTdxVerifier verifier;
 
@@ -146,42 +136,8 @@ public final class CallerVerifier {
             throw new RaException(RaException.Reason.RATLS_BINDING_MISMATCH, "attestation.report_data",
                     "is not bound to the expected key or value: the attestation belongs to another key");
         }
-        VersionedAttestation s = a.stripped();
-        List<RuntimeEvent> fromLog = new ArrayList<>();
-        for (TdxEvent e : s.eventLog()) {
-            if (e.imr() == 3 && e.isRuntimeEvent()) {
-                fromLog.add(e.toRuntimeEvent());
-            }
-        }
-        if (!fromLog.equals(s.runtimeEvents())) {
-            throw new RaException(RaException.Reason.CERT_EXTENSION_MALFORMED, "attestation.runtime_events",
-                    "differ from the event log's RTMR3 entries (" + s.runtimeEvents().size() + " vs "
-                    + fromLog.size() + ")");
-        }
-        DstackTdxVerifier.Evidence evidence = DstackTdxVerifier.Evidence
-                .builder(QuoteResponse.of(s.quote(), EventLog.parse(eventLogJson(s.eventLog()))))
-                .expectedReportData(expectedReportData)
-                .skipCertificateCheck()
-                .strippedEventLog()
-                .build();
-        AttestationReport report = verifier.verify(evidence, now);
+        AttestationReport report = verifier.verify(a.stripped().evidence(expectedReportData), now);
         return new Verified(a, report);
-    }
-
-    private static String eventLogJson(List<TdxEvent> log) {
-        ArrayNode arr = JsonNodeFactory.instance.arrayNode();
-        for (TdxEvent e : log) {
-            ObjectNode o = arr.addObject();
-            o.put("imr", e.imr());
-            o.put("event_type", e.eventType());
-            o.put("digest", HEX.formatHex(e.digest()));
-            o.put("event", e.event());
-            o.put("event_payload", HEX.formatHex(e.payload()));
-            if (e.version() != 1) {
-                o.put("version", e.version());
-            }
-        }
-        return arr.toString();
     }
 
     /** {@link #verifierFrom(KmsConfig, Clock)} with the system clock. */

@@ -88,7 +88,7 @@ public final class SelfAuthorization {
         if (!enforce) {
             return Optional.empty();
         }
-        ObjectNode info;
+        ObjectNode info;   // a private copy (selfBootInfo copies the cached one): safe to hand out
         try {
             info = selfBootInfo();
         } catch (RaException e) {
@@ -103,7 +103,7 @@ public final class SelfAuthorization {
         if (!d.allowed()) {
             throw new RaException(RaException.Reason.KMS_NOT_ALLOWED, "KMS is not allowed: " + d.reason());
         }
-        return Optional.of(info.deepCopy());
+        return Optional.of(info);
     }
 
     /** The KMS's own BootInfo (full replay, the embedded vm_config), made once and cached. */
