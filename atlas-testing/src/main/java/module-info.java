@@ -7,6 +7,7 @@ module dev.atlas.testing {
     requires org.bouncycastle.provider;
     requires org.bouncycastle.pkix;
     requires jdk.httpserver;
+    requires java.net.http; // HeadlessChromium (DevTools protocol over a WebSocket)
     requires static org.junit.jupiter.api; // SharedTestData (tests only)
 
     exports dev.atlas.testing;

@@ -1,5 +1,6 @@
 package dev.atlas.dstack.kms.internal;
 
+import dev.atlas.testing.HeadlessChromium;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 

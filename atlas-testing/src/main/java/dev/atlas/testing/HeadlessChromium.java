@@ -1,4 +1,4 @@
-package dev.atlas.dstack.kms.internal;
+package dev.atlas.testing;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -26,8 +26,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * DevTools Protocol on loopback: open a page, evaluate JavaScript in it (awaiting promises), so a test can fill a
  * form, click, and read what the page shows. Waiting is done inside the page ({@link #waitFor}), never by sleeping.
  */
-final class HeadlessChromium implements AutoCloseable {
-    static final Path CHROMIUM = Path.of(System.getProperty("atlas.chromium", "/usr/bin/chromium"));
+public final class HeadlessChromium implements AutoCloseable {
+    public static final Path CHROMIUM = Path.of(System.getProperty("atlas.chromium", "/usr/bin/chromium"));
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Process process;
@@ -36,7 +36,7 @@ final class HeadlessChromium implements AutoCloseable {
     private final AtomicInteger ids = new AtomicInteger();
     private volatile String session;
 
-    static boolean available() {
+    public static boolean available() {
         return Files.isExecutable(CHROMIUM);
     }
 
@@ -47,7 +47,7 @@ final class HeadlessChromium implements AutoCloseable {
     }
 
     /** Starts Chromium with a fresh profile in {@code profile} and opens {@code url} in a new page. */
-    static HeadlessChromium open(Path profile, String url) throws Exception {
+    public static HeadlessChromium open(Path profile, String url) throws Exception {
         List<String> cmd = List.of(CHROMIUM.toString(), "--headless", "--no-sandbox", "--disable-gpu",
                 "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update",
                 "--disable-sync", "--disable-dev-shm-usage", "--remote-debugging-address=127.0.0.1",
@@ -96,7 +96,7 @@ final class HeadlessChromium implements AutoCloseable {
     }
 
     /** Evaluates {@code expression} in the page; a promise is awaited; the value comes back as JSON. */
-    JsonNode eval(String expression) throws Exception {
+    public JsonNode eval(String expression) throws Exception {
         ObjectNode params = JSON.createObjectNode().put("expression", expression).put("awaitPromise", true)
                 .put("returnByValue", true);
         JsonNode r = send(session, "Runtime.evaluate", params);
@@ -110,7 +110,7 @@ final class HeadlessChromium implements AutoCloseable {
      * Waits, inside the page, until {@code condition} (a JS expression) is truthy (checked every 50 ms), then
      * evaluates {@code value}. The Java side waits at most {@code timeout} for the answer.
      */
-    JsonNode waitFor(String condition, String value, Duration timeout) throws Exception {
+    public JsonNode waitFor(String condition, String value, Duration timeout) throws Exception {
         String js = "new Promise((resolve) => { const check = () => { try { if (" + condition + ") { resolve(("
                 + value + ")); return; } } catch (e) {} setTimeout(check, 50); }; check(); })";
         ObjectNode params = JSON.createObjectNode().put("expression", js).put("awaitPromise", true)
