@@ -15,7 +15,7 @@ import java.util.Optional;
  * The gateway-relevant port configuration an app declares ({@code gateway_rpc.proto} {@code PortPolicy}; app-compose
  * {@code port_policy}; spec §3.3 "Port policy"): per-port attributes and whether only the listed ports are reachable.
  *
- * @param ports        per-port attributes ({@code PortAttrs}), at most one entry per port
+ * @param ports        per-port attributes ({@code PortAttrs}); a port listed twice keeps its last entry
  * @param restrictMode when true, only the listed ports are reachable
  */
 public record PortPolicy(List<Port> ports, boolean restrictMode) {
@@ -23,14 +23,12 @@ public record PortPolicy(List<Port> ports, boolean restrictMode) {
     public static final PortPolicy OPEN = new PortPolicy(List.of(), false);
 
     public PortPolicy {
-        ports = List.copyOf(ports);
-        for (int i = 0; i < ports.size(); i++) {
-            for (int j = i + 1; j < ports.size(); j++) {
-                if (ports.get(i).port() == ports.get(j).port()) {
-                    throw new IllegalArgumentException("PortPolicy.ports: port " + ports.get(i).port() + " twice");
-                }
-            }
+        Map<Integer, Port> byPort = new LinkedHashMap<>();
+        for (Port p : ports) {
+            byPort.remove(p.port()); // a port listed twice keeps its last entry, as upstream's BTreeMap collect
+            byPort.put(p.port(), Objects.requireNonNull(p, "ports[]"));
         }
+        ports = List.copyOf(byPort.values());
     }
 
     /** {@code PortAttrs}: a CVM port and whether the gateway sends it a PROXY protocol header. */
@@ -87,7 +85,7 @@ public record PortPolicy(List<Port> ports, boolean restrictMode) {
             }
             restrict = rm.booleanValue();
         }
-        Map<Integer, Port> ports = new LinkedHashMap<>();
+        List<Port> ports = new ArrayList<>();
         JsonNode list = node.get("ports");
         if (list != null && !list.isNull()) {
             if (!list.isArray()) {
@@ -123,11 +121,10 @@ public record PortPolicy(List<Port> ports, boolean restrictMode) {
                     }
                     pp = ppNode.booleanValue();
                 }
-                ports.remove(p);
-                ports.put(p, new Port(p, pp));
+                ports.add(new Port(p, pp));
             }
         }
-        return new PortPolicy(new ArrayList<>(ports.values()), restrict);
+        return new PortPolicy(ports, restrict);
     }
 
     /** The proto JSON form ({@code ports} then {@code restrict_mode}). */
