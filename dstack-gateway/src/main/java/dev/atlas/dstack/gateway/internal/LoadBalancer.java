@@ -53,6 +53,7 @@ final class LoadBalancer {
     private final AtomicBoolean refreshing = new AtomicBoolean();
     private volatile Snapshot snapshot;
     private volatile boolean dirty = true;
+    private volatile Instant lastAttempt;
 
     LoadBalancer(RouteSettings s, Handshakes source, Clock clock, RandomGenerator random) {
         this.connectTopN = s.connectTopN();
@@ -142,10 +143,12 @@ final class LoadBalancer {
     Optional<Map<String, Instant>> handshakes() {
         Snapshot s = snapshot;
         Instant now = clock.instant();
-        boolean due = s == null || dirty || Duration.between(s.takenAt(), now).compareTo(handshakeRefresh) >= 0;
+        Instant last = lastAttempt;
+        boolean due = dirty || last == null || Duration.between(last, now).compareTo(handshakeRefresh) >= 0;
         if (due && refreshing.compareAndSet(false, true)) {
             try {
                 dirty = false;
+                lastAttempt = now;
                 Map<String, Instant> fresh = Map.copyOf(source.latest());
                 s = new Snapshot(fresh, now);
                 snapshot = s;
