@@ -145,7 +145,15 @@ public final class RaException extends AttestationException {
         /** The OS image a caller claims does not match its quote (MRTD, RTMR0-2), or cannot be verified. */
         OS_IMAGE_MISMATCH(AttestationException.Reason.OS_IMAGE_HASH_MISMATCH),
         /** Evidence of a platform whose key release is an opt-in gate that is off (SEV-SNP, AWS NitroTPM). */
-        KEY_RELEASE_GATE(AttestationException.Reason.UNSUPPORTED_PLATFORM);
+        KEY_RELEASE_GATE(AttestationException.Reason.UNSUPPORTED_PLATFORM),
+
+        // --- issue18-core ---
+        /** A gateway registration conflicts with the state: the WireGuard key or the instance belongs to another
+         *  instance or app, or the client address range is exhausted. */
+        REGISTRATION_CONFLICT(AttestationException.Reason.STATE_CONFLICT),
+        /** A gateway registration is refused: no client certificate, the node is marked down, or the
+         *  {@code [core.auth]} hook did not allow the app. */
+        REGISTRATION_DENIED(AttestationException.Reason.AUTHORIZATION_DENIED);
 
         private final AttestationException.Reason coarse;
 

@@ -76,6 +76,9 @@ class RaExceptionFamilyTest {
         m.put(RaException.Reason.KEY_STATE, AttestationException.Reason.STATE_CONFLICT);
         m.put(RaException.Reason.OS_IMAGE_MISMATCH, AttestationException.Reason.OS_IMAGE_HASH_MISMATCH);
         m.put(RaException.Reason.KEY_RELEASE_GATE, AttestationException.Reason.UNSUPPORTED_PLATFORM);
+        // issue18-core
+        m.put(RaException.Reason.REGISTRATION_CONFLICT, AttestationException.Reason.STATE_CONFLICT);
+        m.put(RaException.Reason.REGISTRATION_DENIED, AttestationException.Reason.AUTHORIZATION_DENIED);
         return m;
     }
 
