@@ -153,7 +153,19 @@ public final class RaException extends AttestationException {
         REGISTRATION_CONFLICT(AttestationException.Reason.STATE_CONFLICT),
         /** A gateway registration is refused: no client certificate, the node is marked down, or the
          *  {@code [core.auth]} hook did not allow the app. */
-        REGISTRATION_DENIED(AttestationException.Reason.AUTHORIZATION_DENIED);
+        REGISTRATION_DENIED(AttestationException.Reason.AUTHORIZATION_DENIED),
+
+        // --- issue18-route ---
+        /** The gateway knows no instance and no app with the id of the address (never a default backend). */
+        ROUTE_UNKNOWN_APP(AttestationException.Reason.PEER_UNAVAILABLE),
+        /** The app is registered but none of its instances had a WireGuard handshake within handshake_stale. */
+        ROUTE_NO_HEALTHY_INSTANCE(AttestationException.Reason.PEER_UNAVAILABLE),
+        /** The port policy (restrict_mode, or a policy still unknown: fail closed) refuses the port. */
+        ROUTE_PORT_NOT_ALLOWED(AttestationException.Reason.AUTHORIZATION_DENIED),
+        /** The app's instances already carry max_connections_per_app live connections. */
+        ROUTE_TOO_MANY_CONNECTIONS(AttestationException.Reason.PEER_UNAVAILABLE),
+        /** A custom domain has no usable _dstack-app-address TXT record (none, timeout, or not "app_id:port"). */
+        ROUTE_DNS_FAILED(AttestationException.Reason.PEER_UNAVAILABLE);
 
         private final AttestationException.Reason coarse;
 

@@ -79,6 +79,12 @@ class RaExceptionFamilyTest {
         // issue18-core
         m.put(RaException.Reason.REGISTRATION_CONFLICT, AttestationException.Reason.STATE_CONFLICT);
         m.put(RaException.Reason.REGISTRATION_DENIED, AttestationException.Reason.AUTHORIZATION_DENIED);
+        // --- issue18-route ---
+        m.put(RaException.Reason.ROUTE_UNKNOWN_APP, AttestationException.Reason.PEER_UNAVAILABLE);
+        m.put(RaException.Reason.ROUTE_NO_HEALTHY_INSTANCE, AttestationException.Reason.PEER_UNAVAILABLE);
+        m.put(RaException.Reason.ROUTE_PORT_NOT_ALLOWED, AttestationException.Reason.AUTHORIZATION_DENIED);
+        m.put(RaException.Reason.ROUTE_TOO_MANY_CONNECTIONS, AttestationException.Reason.PEER_UNAVAILABLE);
+        m.put(RaException.Reason.ROUTE_DNS_FAILED, AttestationException.Reason.PEER_UNAVAILABLE);
         return m;
     }
 
@@ -119,6 +125,9 @@ class RaExceptionFamilyTest {
         // no dstack-ra check is a retryable one: only an unreachable peer of the control plane is (issue 17)
         EnumSet<RaException.Reason> peers = EnumSet.of(RaException.Reason.AUTH_UNAVAILABLE,
                 RaException.Reason.AGENT_UNAVAILABLE, RaException.Reason.KMS_UNAVAILABLE);
+        // --- issue18-route: a gateway route is retryable when the app or its instances are away ---
+        peers.addAll(EnumSet.of(RaException.Reason.ROUTE_UNKNOWN_APP, RaException.Reason.ROUTE_NO_HEALTHY_INSTANCE,
+                RaException.Reason.ROUTE_TOO_MANY_CONNECTIONS, RaException.Reason.ROUTE_DNS_FAILED));
         for (RaException.Reason r : RaException.Reason.values()) {
             if (peers.contains(r)) {
                 assertThat(r.kind()).as(r.name()).isEqualTo(Kind.IO);
