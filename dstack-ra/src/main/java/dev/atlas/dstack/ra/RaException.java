@@ -145,7 +145,16 @@ public final class RaException extends AttestationException {
         /** The OS image a caller claims does not match its quote (MRTD, RTMR0-2), or cannot be verified. */
         OS_IMAGE_MISMATCH(AttestationException.Reason.OS_IMAGE_HASH_MISMATCH),
         /** Evidence of a platform whose key release is an opt-in gate that is off (SEV-SNP, AWS NitroTPM). */
-        KEY_RELEASE_GATE(AttestationException.Reason.UNSUPPORTED_PLATFORM);
+        KEY_RELEASE_GATE(AttestationException.Reason.UNSUPPORTED_PLATFORM),
+        // --- issue18-wg ---
+        /** A WireGuard tool ({@code ip}, {@code wg}, {@code wireguard-go}) failed or is missing; names the command. */
+        WG_TOOL_FAILED(AttestationException.Reason.PEER_UNAVAILABLE),
+        /** A WireGuard key, peer or tool output is malformed (not 32 bytes of base64, a bad handshake line). */
+        WG_INVALID(AttestationException.Reason.INVALID_ARGUMENT),
+        /** No gateway of {@code gateway_urls} accepted {@code RegisterCvm} (unreachable or refused). */
+        GATEWAY_UNAVAILABLE(AttestationException.Reason.PEER_UNAVAILABLE),
+        /** The gateway's server certificate app id is not within the KMS's {@code gateway_app_id}. */
+        GATEWAY_APP_ID_MISMATCH(AttestationException.Reason.AUTHORIZATION_DENIED);
 
         private final AttestationException.Reason coarse;
 

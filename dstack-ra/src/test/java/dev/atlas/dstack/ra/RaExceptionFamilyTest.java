@@ -76,6 +76,11 @@ class RaExceptionFamilyTest {
         m.put(RaException.Reason.KEY_STATE, AttestationException.Reason.STATE_CONFLICT);
         m.put(RaException.Reason.OS_IMAGE_MISMATCH, AttestationException.Reason.OS_IMAGE_HASH_MISMATCH);
         m.put(RaException.Reason.KEY_RELEASE_GATE, AttestationException.Reason.UNSUPPORTED_PLATFORM);
+        // --- issue18-wg ---
+        m.put(RaException.Reason.WG_TOOL_FAILED, AttestationException.Reason.PEER_UNAVAILABLE);
+        m.put(RaException.Reason.WG_INVALID, INVALID_ARGUMENT);
+        m.put(RaException.Reason.GATEWAY_UNAVAILABLE, AttestationException.Reason.PEER_UNAVAILABLE);
+        m.put(RaException.Reason.GATEWAY_APP_ID_MISMATCH, AttestationException.Reason.AUTHORIZATION_DENIED);
         return m;
     }
 
@@ -116,6 +121,8 @@ class RaExceptionFamilyTest {
         // no dstack-ra check is a retryable one: only an unreachable peer of the control plane is (issue 17)
         EnumSet<RaException.Reason> peers = EnumSet.of(RaException.Reason.AUTH_UNAVAILABLE,
                 RaException.Reason.AGENT_UNAVAILABLE, RaException.Reason.KMS_UNAVAILABLE);
+        // --- issue18-wg: a WireGuard tool or a gateway that is away is retryable ---
+        peers.addAll(EnumSet.of(RaException.Reason.WG_TOOL_FAILED, RaException.Reason.GATEWAY_UNAVAILABLE));
         for (RaException.Reason r : RaException.Reason.values()) {
             if (peers.contains(r)) {
                 assertThat(r.kind()).as(r.name()).isEqualTo(Kind.IO);
