@@ -235,7 +235,8 @@ public final class GuestAgentSimulator implements AutoCloseable {
             throws IOException, RaException {
         if (!GatewayBoot.gatewayEnabled(compose)) {
             System.getLogger(GuestAgentSimulator.class.getName()).log(System.Logger.Level.INFO, "gateway_urls are set"
-                    + " but app-compose does not enable the gateway (gateway_enabled): not registering, as dstack-util");
+                    + " but app-compose does not enable the gateway (gateway_enabled): not registering, as"
+                    + " dstack-util");
             return null;
         }
         return GatewayBoot.boot(new GatewayBoot.Config(b.gatewayUrls, b.insecureGatewayLoopbackTransport,

@@ -315,7 +315,8 @@ public final class GatewayBoot implements AutoCloseable {
         boolean restrict = false;
         if (p != null && !p.isNull()) {
             if (!p.isObject()) {
-                throw new RaException(RaException.Reason.CONFIG_INVALID, "app-compose.port_policy", "must be an object");
+                throw new RaException(RaException.Reason.CONFIG_INVALID, "app-compose.port_policy",
+                        "must be an object");
             }
             JsonNode list = p.get("ports");
             if (list != null && !list.isNull()) {
@@ -471,7 +472,8 @@ public final class GatewayBoot implements AutoCloseable {
         JsonNode list = wg.get("servers");
         if (list != null && !list.isNull()) {
             if (!list.isArray()) {
-                throw new RaException(RaException.Reason.GATEWAY_UNAVAILABLE, where + " wg.servers", "must be an array");
+                throw new RaException(RaException.Reason.GATEWAY_UNAVAILABLE, where + " wg.servers",
+                        "must be an array");
             }
             for (int i = 0; i < list.size(); i++) {
                 JsonNode s = list.get(i);
