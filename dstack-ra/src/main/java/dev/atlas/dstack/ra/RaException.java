@@ -165,7 +165,17 @@ public final class RaException extends AttestationException {
         /** The app's instances already carry max_connections_per_app live connections. */
         ROUTE_TOO_MANY_CONNECTIONS(AttestationException.Reason.PEER_UNAVAILABLE),
         /** A custom domain has no usable _dstack-app-address TXT record (none, timeout, or not "app_id:port"). */
-        ROUTE_DNS_FAILED(AttestationException.Reason.PEER_UNAVAILABLE);
+        ROUTE_DNS_FAILED(AttestationException.Reason.PEER_UNAVAILABLE),
+
+        // --- issue18-wg ---
+        /** A WireGuard tool ({@code ip}, {@code wg}, {@code wireguard-go}) failed or is missing; names the command. */
+        WG_TOOL_FAILED(AttestationException.Reason.PEER_UNAVAILABLE),
+        /** A WireGuard key, peer or tool output is malformed (not 32 bytes of base64, a bad handshake line). */
+        WG_INVALID(AttestationException.Reason.INVALID_ARGUMENT),
+        /** No gateway of {@code gateway_urls} accepted {@code RegisterCvm} (unreachable or refused). */
+        GATEWAY_UNAVAILABLE(AttestationException.Reason.PEER_UNAVAILABLE),
+        /** The gateway's server certificate app id is not within the KMS's {@code gateway_app_id}. */
+        GATEWAY_APP_ID_MISMATCH(AttestationException.Reason.AUTHORIZATION_DENIED);
 
         private final AttestationException.Reason coarse;
 
