@@ -147,6 +147,14 @@ public final class RaException extends AttestationException {
         /** Evidence of a platform whose key release is an opt-in gate that is off (SEV-SNP, AWS NitroTPM). */
         KEY_RELEASE_GATE(AttestationException.Reason.UNSUPPORTED_PLATFORM),
 
+        // --- issue18-core ---
+        /** A gateway registration conflicts with the state: the WireGuard key or the instance belongs to another
+         *  instance or app, or the client address range is exhausted. */
+        REGISTRATION_CONFLICT(AttestationException.Reason.STATE_CONFLICT),
+        /** A gateway registration is refused: no client certificate, the node is marked down, or the
+         *  {@code [core.auth]} hook did not allow the app. */
+        REGISTRATION_DENIED(AttestationException.Reason.AUTHORIZATION_DENIED),
+
         // --- issue18-route ---
         /** The gateway knows no instance and no app with the id of the address (never a default backend). */
         ROUTE_UNKNOWN_APP(AttestationException.Reason.PEER_UNAVAILABLE),
@@ -157,7 +165,17 @@ public final class RaException extends AttestationException {
         /** The app's instances already carry max_connections_per_app live connections. */
         ROUTE_TOO_MANY_CONNECTIONS(AttestationException.Reason.PEER_UNAVAILABLE),
         /** A custom domain has no usable _dstack-app-address TXT record (none, timeout, or not "app_id:port"). */
-        ROUTE_DNS_FAILED(AttestationException.Reason.PEER_UNAVAILABLE);
+        ROUTE_DNS_FAILED(AttestationException.Reason.PEER_UNAVAILABLE),
+
+        // --- issue18-wg ---
+        /** A WireGuard tool ({@code ip}, {@code wg}, {@code wireguard-go}) failed or is missing; names the command. */
+        WG_TOOL_FAILED(AttestationException.Reason.PEER_UNAVAILABLE),
+        /** A WireGuard key, peer or tool output is malformed (not 32 bytes of base64, a bad handshake line). */
+        WG_INVALID(AttestationException.Reason.INVALID_ARGUMENT),
+        /** No gateway of {@code gateway_urls} accepted {@code RegisterCvm} (unreachable or refused). */
+        GATEWAY_UNAVAILABLE(AttestationException.Reason.PEER_UNAVAILABLE),
+        /** The gateway's server certificate app id is not within the KMS's {@code gateway_app_id}. */
+        GATEWAY_APP_ID_MISMATCH(AttestationException.Reason.AUTHORIZATION_DENIED);
 
         private final AttestationException.Reason coarse;
 
