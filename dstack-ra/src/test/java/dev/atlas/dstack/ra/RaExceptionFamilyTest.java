@@ -84,7 +84,7 @@ class RaExceptionFamilyTest {
         m.put(RaException.Reason.ROUTE_NO_HEALTHY_INSTANCE, AttestationException.Reason.PEER_UNAVAILABLE);
         m.put(RaException.Reason.ROUTE_PORT_NOT_ALLOWED, AttestationException.Reason.AUTHORIZATION_DENIED);
         m.put(RaException.Reason.ROUTE_TOO_MANY_CONNECTIONS, AttestationException.Reason.PEER_UNAVAILABLE);
-        m.put(RaException.Reason.ROUTE_DNS_FAILED, AttestationException.Reason.PEER_UNAVAILABLE),
+        m.put(RaException.Reason.ROUTE_DNS_FAILED, AttestationException.Reason.PEER_UNAVAILABLE);
 
         // --- issue18-wg ---
         m.put(RaException.Reason.WG_TOOL_FAILED, AttestationException.Reason.PEER_UNAVAILABLE);
@@ -133,7 +133,7 @@ class RaExceptionFamilyTest {
                 RaException.Reason.AGENT_UNAVAILABLE, RaException.Reason.KMS_UNAVAILABLE);
         // --- issue18-route: a gateway route is retryable when the app or its instances are away ---
         peers.addAll(EnumSet.of(RaException.Reason.ROUTE_UNKNOWN_APP, RaException.Reason.ROUTE_NO_HEALTHY_INSTANCE,
-                RaException.Reason.ROUTE_TOO_MANY_CONNECTIONS, RaException.Reason.ROUTE_DNS_FAILED)),
+                RaException.Reason.ROUTE_TOO_MANY_CONNECTIONS, RaException.Reason.ROUTE_DNS_FAILED));
 
         // --- issue18-wg: a WireGuard tool or a gateway that is away is retryable ---
         peers.addAll(EnumSet.of(RaException.Reason.WG_TOOL_FAILED, RaException.Reason.GATEWAY_UNAVAILABLE));
