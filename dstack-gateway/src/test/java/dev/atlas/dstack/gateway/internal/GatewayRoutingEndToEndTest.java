@@ -6,8 +6,14 @@ import com.sun.net.httpserver.HttpServer;
 import dev.atlas.client.AtlsConnector;
 import dev.atlas.client.AttestedConnection;
 import dev.atlas.dstack.gateway.GatewayConfig;
+import dev.atlas.dstack.gateway.GatewayServer;
+import dev.atlas.dstack.guest.DstackClient;
+import dev.atlas.dstack.simulator.GuestAgentSimulator;
+import dev.atlas.dstack.testing.DstackTestbed;
+import dev.atlas.testing.SimulatedCvm;
+import java.net.URI;
+import java.util.Map;
 import dev.atlas.server.testing.SimulatedAtlsServer;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.StringWriter;
@@ -24,7 +30,6 @@ import java.security.KeyStore;
 import java.security.SecureRandom;
 import java.security.cert.X509Certificate;
 import java.security.spec.ECGenParameterSpec;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -33,7 +38,6 @@ import java.util.Date;
 import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.Optional;
 import java.util.Set;
 import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLContext;
@@ -55,13 +59,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The guide's four {@code curl} examples through the real proxy and router, with the guide's dev settings and the
- * loopback transport: {@code <app>} (HTTP/1.1 to port 80), {@code <app>-8080}, {@code <app>-443s} (passthrough,
+ * End to end on loopback: the testbed's KMS, the gateway ({@link GatewayServer}, in its own simulated CVM for its
+ * RPC certificate) with the guide's dev settings and the loopback transport, and app CVMs that boot against the KMS
+ * and register themselves through {@code RegisterCvm} (§3.3). Then the guide's four {@code curl} examples: {@code <app>} (HTTP/1.1 to port 80), {@code <app>-8080}, {@code <app>-443s} (passthrough,
  * carrying an aTLS session that attests end to end with atlas-client) and {@code <app>-8080g} (TLS terminated with
  * ALPN h2, h2c to the backend); then two instances of one app with one killed mid-test.
  *
- * <p>The gateway here is put together from its parts (GatewayConfig, InstanceRegistry, LoopbackTransport,
- * GatewayRouter, CertStore, ProxyServer); instances are registered in the registry directly. The clients are
+ * <p>The apps are servers the test binds on each CVM's {@code vmAddress()} (127.b.c.d). The clients are
  * plain TLS sockets (curl's stand-in: SNI set explicitly, the connection to the proxy's 127.0.0.1 port, as
  * {@code curl --resolve} would), Netty's h2 client for {@code -g} and atlas-client's {@link AtlsConnector}.
  */
@@ -72,32 +76,52 @@ class GatewayRoutingEndToEndTest {
     static Path dir;
 
     private static final List<AutoCloseable> closers = new ArrayList<>();
-    private static GatewayConfig config;
-    private static InstanceRegistry registry;
-    private static GatewayRouter router;
-    private static ProxyServer proxy;
+    private static DstackTestbed tb;
+    private static GatewayServer gw;
     private static int proxyPort;
     private static X509Certificate gatewayCert;
     private static SSLContext clientTls;
+    private static Path compose;
+    private static final byte[] GW_APP = HexFormat.of().parseHex("9a7c0ffee0000000000000000000000000001818");
+    private static int cvms;
 
     @BeforeAll
     static void gateway() throws Exception {
+        tb = DstackTestbed.start(dir.resolve("tb"));
+        closers.add(tb);
+        String composeJson = SimulatedCvm.DEFAULT_APP_COMPOSE.replace("\"gateway_enabled\":false",
+                "\"gateway_enabled\":true");
+        compose = Files.writeString(dir.resolve("app-compose.json"), composeJson);
+        tb.allowApp(HexFormat.of().formatHex(GW_APP), sha256(SimulatedCvm.DEFAULT_APP_COMPOSE));
+        // the gateway in its own simulated CVM: its RPC certificate comes from its guest agent (rpc_domain)
+        GuestAgentSimulator gwCvm = tb.track(tb.cvmBuilder("gateway", GW_APP)
+                .internalSocket(dir.resolve("gw.sock")).start());
+
         KeyPair k = ecKey();
         gatewayCert = wildcard(k);
-        Files.writeString(dir.resolve("gw-cert.pem"), pem(gatewayCert));
-        Files.writeString(dir.resolve("gw-key.pem"), pem(new JcaPKCS8Generator(k.getPrivate(), null)));
+        Path gwDir = Files.createDirectories(dir.resolve("gw"));
+        Files.writeString(gwDir.resolve("gw-cert.pem"), pem(gatewayCert));
+        Files.writeString(gwDir.resolve("gw-key.pem"), pem(new JcaPKCS8Generator(k.getPrivate(), null)));
         clientTls = clientTls();
-        config = GatewayConfig.parse("""
+        // the guide's dev settings (insecure_skip_attestation, key_file = ""), the 0.5.x static certificate
+        // layout, and our insecure_loopback_transport
+        Files.writeString(gwDir.resolve("gateway.toml"), """
+                address = "127.0.0.1"
+                port = 0
                 [tls]
-                key = "rpc.key"
-                certs = "rpc.cert"
+                key = "certs/rpc.key"
+                certs = "certs/rpc.crt"
                 [tls.mutual]
-                ca_certs = "ca.cert"
+                ca_certs = "certs/ca.crt"
+                [core]
+                rpc_domain = "gateway.test"
                 [core.debug]
                 insecure_skip_attestation = true
                 key_file = ""
                 insecure_loopback_transport = true
                 [core.wg]
+                public_key = "%s"
+                private_key = "%s"
                 ip = "10.7.0.1/24"
                 reserved_net = ["10.7.0.1/32"]
                 client_ip_range = "10.7.0.0/24"
@@ -111,22 +135,14 @@ class GatewayRoutingEndToEndTest {
                 connect = "2s"
                 [core.recycle]
                 enabled = false
-                """.formatted(DOMAIN), dir);
-        Clock clock = Clock.systemUTC();
-        registry = new InstanceRegistry(config.wg(), Optional.empty(), clock);
-        LoopbackTransport wg = track(new LoopbackTransport(clock));
-        registry.addListener(app -> {
-            try {
-                wg.apply(registry.all());
-            } catch (dev.atlas.dstack.ra.RaException e) {
-                throw new IllegalStateException(e);
-            }
-        });
-        router = track(GatewayRouter.builder(RouteSettings.from(config)).registry(registry).wg(wg).clock(clock)
-                .build());
-        CertStore certs = CertStore.fromConfig(config.proxy(), clock);
-        proxy = track(ProxyServer.start(config, router, certs, null, clock, new SimpleMeterRegistry()));
-        proxyPort = proxy.proxyAddresses().get(0).getPort();
+                [core.sync]
+                data_dir = "data"
+                """.formatted(wgKey(1), wgKey(2), DOMAIN));
+        gw = GatewayServer.builder(GatewayConfig.load(gwDir.resolve("gateway.toml")))
+                .environment(Map.of("DSTACK_AGENT_ADDRESS", "unix:" + gwCvm.internalSocket().orElseThrow()))
+                .start();
+        closers.add(gw);
+        proxyPort = gw.proxyAddresses().get(0).getPort();
     }
 
     @AfterAll
@@ -142,13 +158,23 @@ class GatewayRoutingEndToEndTest {
     }
 
     /** A registered instance: its ids and the address its apps bind (127.b.c.d). */
-    private record Cvm(String appId, String instanceId, InetAddress vm) {}
+    private record Cvm(String appId, String instanceId, InetAddress vm, GuestAgentSimulator agent) {}
 
-    private static Cvm register(String appId) throws Exception {
-        String instanceId = HexFormat.of().formatHex(random(20));
-        Instance i = registry.register(instanceId, appId, "", Base64.getEncoder().encodeToString(random(32)),
-                Optional.of(PortPolicy.OPEN));
-        return new Cvm(appId, instanceId, GatewayRouter.backendAddress(i.clientIp(), true));
+    /**
+     * A simulated CVM of {@code appId} that boots against the testbed's KMS and registers itself with the gateway
+     * (RegisterCvm over mTLS with its KMS-issued certificate, §3.3), in the loopback transport.
+     */
+    private static Cvm cvm(byte[] appId) throws Exception {
+        tb.allowApp(HexFormat.of().formatHex(appId), sha256(Files.readString(compose)));
+        int n = ++cvms;
+        GuestAgentSimulator a = tb.track(tb.cvmBuilder("app-" + n, appId).compose(compose)
+                .internalSocket(dir.resolve("app-" + n + ".sock"))
+                .gatewayUrls(List.of(URI.create("https://127.0.0.1:" + gw.rpcAddress().getPort())))
+                .insecureGatewayLoopbackTransport().start());
+        assertThat(a.gatewayRegistrations()).hasSize(1);
+        String instanceId = DstackClient.builder().endpoint("unix:" + a.internalSocket().orElseThrow()).build()
+                .info().instanceId();
+        return new Cvm(HexFormat.of().formatHex(appId), instanceId, a.vmAddress(), a);
     }
 
     /** An HTTP/1.1 app on {@code vm:port} answering "{@code name}:{@code port} {@code path}". */
@@ -198,12 +224,12 @@ class GatewayRoutingEndToEndTest {
 
     @Test
     void theGuidesFourCurlExamples() throws Exception {
-        String app = HexFormat.of().formatHex(random(20));
-        Cvm cvm = register(app);
+        Cvm cvm = cvm(random(20));
+        String app = cvm.appId();
         http(cvm.vm(), 80, "plain");
         http(cvm.vm(), 8080, "http8080");
-        String h2App = HexFormat.of().formatHex(random(20));
-        Cvm h2 = register(h2App);
+        Cvm h2 = cvm(random(20));
+        String h2App = h2.appId();
         H2cBackend grpc = track(new H2cBackend(h2.vm(), 8080, "h2c-backend"));
         SimulatedAtlsServer atls = track(SimulatedAtlsServer.builder()
                 .server(b -> b.listen(new InetSocketAddress(cvm.vm(), 443))).start());
@@ -243,9 +269,10 @@ class GatewayRoutingEndToEndTest {
 
     @Test
     void twoInstancesOfOneAppWithOneKilledMidTest() throws Exception {
-        String app = HexFormat.of().formatHex(random(20));
-        Cvm a = register(app);
-        Cvm b = register(app);
+        byte[] appId = random(20);
+        Cvm a = cvm(appId);
+        Cvm b = cvm(appId);
+        String app = a.appId();
         HttpServer sa = http(a.vm(), 8080, "a");
         http(b.vm(), 8080, "b");
         Set<String> seen = new HashSet<>();
@@ -261,24 +288,9 @@ class GatewayRoutingEndToEndTest {
             assertThat(r.status()).as("request %d after the kill", i).isEqualTo(200);
             assertThat(r.body()).isEqualTo("b:8080 /");
         }
-        // the dead instance addressed directly: refused (reset), never another instance
+        // the dead instance addressed directly: refused (reset), never another instance; an unknown app: reset
         assertThat(curlFails(a.instanceId() + "-8080." + DOMAIN)).isTrue();
-        assertThat(router.connectionCounts()).doesNotContainKey(a.instanceId());
-    }
-
-    @Test
-    void unknownAppsAndPortsRefusedByPolicyAreResetNeverRoutedElsewhere() throws Exception {
-        String app = HexFormat.of().formatHex(random(20));
-        String instanceId = HexFormat.of().formatHex(random(20));
-        Instance i = registry.register(instanceId, app, "", Base64.getEncoder().encodeToString(random(32)),
-                Optional.of(new PortPolicy(List.of(new PortPolicy.Port(8080, false)), true)));
-        http(GatewayRouter.backendAddress(i.clientIp(), true), 8080, "restricted");
-        http(GatewayRouter.backendAddress(i.clientIp(), true), 9090, "hidden");
-        assertThat(curl(app + "-8080." + DOMAIN, "/").body())
-                .isEqualTo("restricted:8080 /");
-        assertThat(curlFails(app + "-9090." + DOMAIN)).as("restrict_mode").isTrue();
-        assertThat(curlFails(HexFormat.of().formatHex(random(20)) + "-8080." + DOMAIN)).as("unknown app").isTrue();
-        // (an uppercase id is refused by the router, GatewayRouterTest; the JDK's TLS client cannot send one here)
+        assertThat(curlFails(HexFormat.of().formatHex(random(20)) + "-8080." + DOMAIN)).isTrue();
     }
 
     /** curl --http2: TLS with ALPN h2 only (Netty's client), one POST; answers "status x-proto body". */
@@ -389,6 +401,18 @@ class GatewayRoutingEndToEndTest {
             p.writeObject(o);
         }
         return w.toString();
+    }
+
+    private static String sha256(String s) throws Exception {
+        return HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                .digest(s.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    private static String wgKey(int n) {
+        byte[] b = new byte[32];
+        b[0] = (byte) n;
+        b[31] = 0x42;
+        return Base64.getEncoder().encodeToString(b);
     }
 
     private static byte[] random(int n) {
