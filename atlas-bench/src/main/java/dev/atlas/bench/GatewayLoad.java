@@ -184,6 +184,9 @@ public final class GatewayLoad {
         return """
                 address = "127.0.0.1"
                 port = 0
+                [tls]
+                key = "%s"
+                certs = "%s"
                 [core.admin]
                 enabled = false
                 [core.debug]
@@ -191,8 +194,11 @@ public final class GatewayLoad {
                 insecure_skip_attestation = true
                 insecure_loopback_transport = true
                 key_file = ""
-                address = "127.0.0.1:0"
+                address = "127.0.0.1"
+                port = 0
                 [core.wg]
+                public_key = "%s"
+                private_key = "%s"
                 ip = "10.4.0.1/16"
                 reserved_net = ["10.4.0.1/32"]
                 client_ip_range = "10.4.0.0/16"
@@ -207,7 +213,15 @@ public final class GatewayLoad {
                 enabled = false
                 [core.sync]
                 data_dir = "%s"
-                """.formatted(dir.resolve("cert.pem"), dir.resolve("key.pem"), DOMAIN, dir.resolve("data"));
+                """.formatted(dir.resolve("key.pem"), dir.resolve("cert.pem"), wgKey(1), wgKey(2),
+                dir.resolve("cert.pem"), dir.resolve("key.pem"), DOMAIN, dir.resolve("data"));
+    }
+
+    private static String wgKey(int n) {
+        byte[] b = new byte[32];
+        b[0] = (byte) n;
+        b[31] = 0x42;
+        return Base64.getEncoder().encodeToString(b);
     }
 
     /** Debug.RegisterCvm of one instance; answers its VM address (127.b.c.d) and starts its stand-in agent. */
