@@ -205,33 +205,31 @@ const EnvKey = {
   MAX_FUTURE_SECONDS: 60,
 
   /**
-   * Checks GetAppEnvEncryptPubKey's answer for appId (20 bytes). Prefers signature_v1 (with its timestamp within
-   * 300 s in the past / 60 s in the future of nowSeconds), else the legacy signature. Returns
-   * {publicKey, signer (compressed hex), version} or throws naming what failed.
+   * Checks GetAppEnvEncryptPubKey's answer for appId (20 bytes) and returns {publicKey, signer (compressed hex),
+   * version}, or throws naming what failed. When signature_v1 and timestamp are present they decide (the timestamp
+   * within 300 s in the past / 60 s in the future of nowSeconds), as dstack-ra's KmsSignatures.verifyEnvPublicKey
+   * does; vmm-cli.py instead falls back to the legacy signature when signature_v1 fails, which would let a replayed
+   * stale answer through. Only an answer without signature_v1 uses the legacy signature.
    */
   verify(response, appId, nowSeconds) {
+    if (appId.length !== 20) throw new Error("app id is " + appId.length + " bytes, expected 20");
     const publicKey = Hex.decode(response.public_key || "");
     if (publicKey.length !== 32) throw new Error("GetAppEnvEncryptPubKey: public_key is " + publicKey.length + " bytes, expected 32");
-    let v1Error = null;
-    if (response.signature_v1 && response.timestamp !== undefined) {
-      try {
-        const ts = BigInt(response.timestamp);
-        const now = BigInt(Math.floor(nowSeconds));
-        if (ts + BigInt(this.MAX_AGE_SECONDS) < now) throw new Error("signature_v1 timestamp " + ts + " is older than " + this.MAX_AGE_SECONDS + " s (now " + now + ")");
-        if (ts > now + BigInt(this.MAX_FUTURE_SECONDS)) throw new Error("signature_v1 timestamp " + ts + " is more than " + this.MAX_FUTURE_SECONDS + " s in the future (now " + now + ")");
-        const msg = concatBytes(this.PREFIX, appId, bigIntToBytes(ts, 8), publicKey);
-        const signer = Secp256k1.recover(Keccak.hash256(msg), Hex.decode(response.signature_v1));
-        return { publicKey, signer: Hex.encode(signer), version: "signature_v1" };
-      } catch (e) {
-        v1Error = e;
-      }
+    if (response.signature_v1 && response.timestamp !== undefined && response.timestamp !== null) {
+      const ts = BigInt(response.timestamp);
+      const now = BigInt(Math.floor(nowSeconds));
+      if (ts + BigInt(this.MAX_AGE_SECONDS) < now) throw new Error("signature_v1: timestamp " + ts + " is older than " + this.MAX_AGE_SECONDS + " s (now " + now + ")");
+      if (ts > now + BigInt(this.MAX_FUTURE_SECONDS)) throw new Error("signature_v1: timestamp " + ts + " is more than " + this.MAX_FUTURE_SECONDS + " s in the future (now " + now + ")");
+      const msg = concatBytes(this.PREFIX, appId, bigIntToBytes(ts, 8), publicKey);
+      const signer = Secp256k1.recover(Keccak.hash256(msg), Hex.decode(response.signature_v1));
+      return { publicKey, signer: Hex.encode(signer), version: "signature_v1" };
     }
     if (response.signature) {
       const msg = concatBytes(this.PREFIX, appId, publicKey);
       const signer = Secp256k1.recover(Keccak.hash256(msg), Hex.decode(response.signature));
       return { publicKey, signer: Hex.encode(signer), version: "signature (legacy, no timestamp)" };
     }
-    throw new Error(v1Error ? v1Error.message : "GetAppEnvEncryptPubKey: the response carries no signature");
+    throw new Error("GetAppEnvEncryptPubKey: the response carries no signature");
   },
 
   /** eph_pub(32) || iv(12) || AES-256-GCM(key = raw X25519 secret, no KDF, no AAD)(plaintext) || tag(16). */
