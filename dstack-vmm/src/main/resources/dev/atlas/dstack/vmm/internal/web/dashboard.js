@@ -388,9 +388,10 @@ function renderVms() {
     const actions = el("td", { class: "actions" });
     const act = (label, fn) => actions.append(el("button", { type: "button", "data-action": label, onclick: fn, text: label }));
     const running = vm.status === "running" || vm.status === "booting";
-    if (!running) act("start", () => vmAction("StartVm", vm, "started"));
+    const stopping = vm.status === "stopping";
+    if (!running && !stopping) act("start", () => vmAction("StartVm", vm, "started"));
     if (running) act("shutdown", () => vmAction("ShutdownVm", vm, "shutting down"));
-    if (running) act("stop", () => vmAction("StopVm", vm, "stopped"));
+    if (running || stopping) act("stop", () => vmAction("StopVm", vm, "stopped"));
     act("logs", () => openLogs(vm));
     if (state.removeArmed === vm.id) act("confirm remove", () => vmAction("RemoveVm", vm, "removed"));
     else act("remove", () => { state.removeArmed = vm.id; renderVms(); });
