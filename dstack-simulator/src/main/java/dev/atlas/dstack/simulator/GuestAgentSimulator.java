@@ -503,6 +503,20 @@ public final class GuestAgentSimulator implements AutoCloseable {
     }
 
     /**
+     * The address the app should bind for the gateway to reach it: {@code 127.0.0.1} without gateways; with
+     * {@link Builder#gatewayUrls} the WireGuard client IP the gateway allocated, or {@code 127.b.c.d} for client IP
+     * {@code a.b.c.d} with {@link Builder#insecureGatewayLoopbackTransport()}.
+     */
+    public java.net.InetAddress vmAddress() {
+        return java.net.InetAddress.getLoopbackAddress();
+    }
+
+    /** The answers of the gateways this CVM registered with at start, in {@link Builder#gatewayUrls} order. */
+    public List<GatewayRegistration> gatewayRegistrations() {
+        return List.of();
+    }
+
+    /**
      * Stops every listener and removes the socket files. Idempotent and safe to call from several threads (a
      * shutdown hook and the owner's try-with-resources may race).
      */
@@ -554,8 +568,39 @@ public final class GuestAgentSimulator implements AutoCloseable {
         private String kmsPccsUrl;
         private boolean insecureKms;
         private java.time.Duration kmsTimeout = KmsClient.DEFAULT_TIMEOUT;
+        private List<URI> gatewayUrls = List.of();
+        private boolean insecureGatewayLoopbackTransport;
+        private String wireGuardNetns;
 
         private Builder() {
+        }
+
+        /**
+         * KMS mode: after the keys, register with each gateway as dstack-util does (§3.3 guest side): WireGuard keys,
+         * a client certificate from the KMS ({@code SignCert}, app info extension), {@code RegisterCvm} over mTLS
+         * (the KMS root CA as trust anchor, the server's app id checked against the KMS's {@code gateway_app_id}),
+         * then {@code dstack-wg0} brought up (see {@link #wireGuardNetns}). {@link #start()} fails when a gateway
+         * refuses.
+         */
+        public Builder gatewayUrls(List<URI> urls) {
+            this.gatewayUrls = List.copyOf(urls);
+            return this;
+        }
+
+        /**
+         * <b>Insecure</b>, development only: register with the gateways but bring up no WireGuard; the app is reached
+         * on {@code 127.b.c.d} for client IP {@code a.b.c.d} ({@link #vmAddress()}), matching a gateway with
+         * {@code insecure_loopback_transport}. Logged as a WARNING at start.
+         */
+        public Builder insecureGatewayLoopbackTransport() {
+            this.insecureGatewayLoopbackTransport = true;
+            return this;
+        }
+
+        /** Run the WireGuard tools ({@code wg}, {@code ip}) inside this network namespace (tests). */
+        public Builder wireGuardNetns(String netns) {
+            this.wireGuardNetns = Objects.requireNonNull(netns, "netns");
+            return this;
         }
 
         /**
