@@ -76,12 +76,14 @@ public final class SimulatedGuestOs implements AutoCloseable {
     private byte[] appId = new byte[0];
     private byte[] instanceId = new byte[0];
     private Map<String, String> env = Map.of();
+    private volatile InetAddress vmAddress;
     private boolean closed;
 
     private SimulatedGuestOs(Options o) {
         this.options = o;
         this.log = o.log;
         this.notifier = new HostApiNotifier(o.hostApiSocket, o.log);
+        this.vmAddress = o.vmAddress;
     }
 
     /** A builder for in-process use (tests); {@link #main} is the same with flags. */
@@ -97,6 +99,10 @@ public final class SimulatedGuestOs implements AutoCloseable {
         HostShare.SysConfig sys = share.sysConfig();
         log.println(LOG + "booting app '" + compose.name() + "' (runner " + compose.runner() + ", key provider "
                 + compose.keyProvider() + ") from " + options.hostShare);
+        if (share.simulatedTee().isPresent() && !share.simulatedTee().get().equals("dstack-tdx")) {
+            throw new RaException(Reason.CONFIG_UNSUPPORTED, ".tee-simulator.json: platform", "the simulator"
+                    + " simulates dstack-tdx only, not " + share.simulatedTee().get());
+        }
         checkRunner(compose);
         // app id and instance id (system_setup.rs measure_app_info)
         this.appId = share.appId();
@@ -110,7 +116,21 @@ public final class SimulatedGuestOs implements AutoCloseable {
                 + ", compose_hash " + HEX.formatHex(share.composeHash()));
 
         notifier.notify("boot.progress", "requesting app keys");
-        this.agent = startAgent(share, seed);
+        // registration needs a client certificate from the KMS (system_setup.rs GatewayContext)
+        boolean gateways = compose.gatewayEnabled() && !sys.gatewayUrls().isEmpty()
+                && compose.keyProvider().equals("kms");
+        String gatewayError = null;
+        try {
+            this.agent = startAgent(share, seed, gateways);
+        } catch (RaException e) {
+            if (!gateways) {
+                throw e;
+            }
+            // as dstack-util: a gateway that refuses leaves the app without ingress, it does not stop the boot
+            gatewayError = e.getMessage();
+            log.println(LOG + "boot with gateway registration failed (" + gatewayError + "); booting without");
+            this.agent = startAgent(share, seed, false);
+        }
         notifier.notify("instance.info", new HostShare.InstanceInfo(seed, instanceId, appId).json());
         notifier.notify("boot.progress", "data disk ready");
 
@@ -119,11 +139,14 @@ public final class SimulatedGuestOs implements AutoCloseable {
 
         // gateways (Stage1::setup → GatewayContext::setup; a failure is a boot.error, not a failed boot)
         notifier.notify("boot.progress", "setting up dstack-gateway");
-        if (compose.gatewayEnabled() && !sys.gatewayUrls().isEmpty()) {
-            String why = "dstack-gateway registration failed, the app has no ingress route: this simulator has no"
-                    + " gateway client yet (gateway_urls " + sys.gatewayUrls() + " not contacted)";
+        if (gatewayError != null) {
+            String why = "dstack-gateway registration failed, the app has no ingress route: " + gatewayError;
             log.println(LOG + why);
             notifier.notify("boot.error", why);
+        } else if (gateways) {
+            this.vmAddress = agent.vmAddress();
+            log.println(LOG + "registered with " + agent.gatewayRegistrations().size() + " gateway(s) of "
+                    + sys.gatewayUrls() + "; the app binds " + vmAddress.getHostAddress());
         } else {
             log.println(LOG + "no gateway registration (gateway_enabled " + compose.gatewayEnabled()
                     + ", gateway_urls " + sys.gatewayUrls() + ")");
@@ -138,12 +161,12 @@ public final class SimulatedGuestOs implements AutoCloseable {
             }
             try {
                 forwards.add(PortForwarder.start(new InetSocketAddress(p.hostAddress(), p.hostPort()),
-                        new InetSocketAddress(options.vmAddress, p.vmPort()), log));
+                        new InetSocketAddress(vmAddress, p.vmPort()), log));
             } catch (IOException e) {
                 throw new RaException(Reason.CONFIG_INVALID, "port", e.getMessage(), e);
             }
             log.println(LOG + "forwarding " + p.hostAddress() + ":" + p.hostPort() + " -> "
-                    + options.vmAddress.getHostAddress() + ":" + p.vmPort());
+                    + vmAddress.getHostAddress() + ":" + p.vmPort());
         }
 
         // the app (app-compose.sh start)
@@ -200,7 +223,8 @@ public final class SimulatedGuestOs implements AutoCloseable {
         return Optional.empty();
     }
 
-    private GuestAgentSimulator startAgent(HostShare share, byte[] instanceSeed) throws RaException {
+    private GuestAgentSimulator startAgent(HostShare share, byte[] instanceSeed, boolean gateways)
+            throws RaException {
         HostShare.Compose compose = share.compose();
         HostShare.SysConfig sys = share.sysConfig();
         byte[] cvmSeed = Arrays.copyOf(sha256(("atlas-simulated-guest-os:" + HEX.formatHex(appId) + ":"
@@ -211,6 +235,20 @@ public final class SimulatedGuestOs implements AutoCloseable {
                 .appId(appId).instanceId(instanceId).seed(cvmSeed).clock(options.clock)
                 .internalSocket(agentSocket());
         options.pkiSeed.ifPresent(b::pkiSeed);
+        if (gateways) {
+            List<URI> urls = new ArrayList<>();
+            for (String u : sys.gatewayUrls()) {
+                try {
+                    urls.add(URI.create(u));
+                } catch (IllegalArgumentException e) {
+                    throw new RaException(Reason.CONFIG_INVALID, ".sys-config.json: gateway_urls", "not a URL: " + u);
+                }
+            }
+            b.gatewayUrls(urls);
+            if (options.insecureGatewayLoopbackTransport) {
+                b.insecureGatewayLoopbackTransport();
+            }
+        }
         switch (compose.keyProvider()) {
             case "none" -> {
                 log.println(LOG + "key provider none: keys from the simulator's seed, no KMS");
@@ -265,6 +303,8 @@ public final class SimulatedGuestOs implements AutoCloseable {
     private GuestAgentSimulator start(GuestAgentSimulator.Builder b, String kms) throws RaException {
         try {
             return b.start();
+        } catch (IllegalStateException e) {
+            throw new RaException(Reason.CONFIG_INVALID, "guest agent", e.getMessage(), e);
         } catch (IOException e) {
             Throwable t = e;
             while (t != null) {
@@ -339,7 +379,7 @@ public final class SimulatedGuestOs implements AutoCloseable {
             Files.writeString(script, compose.bashScript().orElseThrow());
             ProcessBuilder pb = new ProcessBuilder("bash", script.toString()).directory(options.workDir.toFile());
             pb.environment().putAll(env);
-            pb.environment().put("DSTACK_VM_ADDRESS", options.vmAddress.getHostAddress());
+            pb.environment().put("DSTACK_VM_ADDRESS", vmAddress.getHostAddress());
             pb.environment().put("DSTACK_SIMULATOR_ENDPOINT", agentSocket().toString());
             pb.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
             if (options.appLog.isPresent()) {
@@ -387,7 +427,7 @@ public final class SimulatedGuestOs implements AutoCloseable {
 
     /** The address the app binds ({@code DSTACK_VM_ADDRESS}), the target of every port forward. */
     public InetAddress vmAddress() {
-        return options.vmAddress;
+        return vmAddress;
     }
 
     /** The measured app id (20 bytes). */
@@ -453,7 +493,7 @@ public final class SimulatedGuestOs implements AutoCloseable {
     @Override
     public String toString() {
         return "SimulatedGuestOs[host_share=" + options.hostShare + ", app_id=" + HEX.formatHex(appId)
-                + ", instance_id=" + HEX.formatHex(instanceId) + ", vm_address=" + options.vmAddress.getHostAddress()
+                + ", instance_id=" + HEX.formatHex(instanceId) + ", vm_address=" + vmAddress.getHostAddress()
                 + "]";
     }
 

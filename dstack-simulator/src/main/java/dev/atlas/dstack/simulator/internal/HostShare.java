@@ -71,9 +71,11 @@ public final class HostShare {
     private final InstanceInfo instanceInfo;
     private final byte[] encryptedEnv;
     private final Optional<byte[]> userConfig;
+    private final Optional<String> simulatedTee;
 
     private HostShare(Path dir, byte[] composeBytes, Compose compose, SysConfig sysConfig, InstanceInfo info,
-            byte[] encryptedEnv, Optional<byte[]> userConfig) {
+            byte[] encryptedEnv, Optional<byte[]> userConfig, Optional<String> simulatedTee) {
+        this.simulatedTee = simulatedTee;
         this.dir = dir;
         this.composeBytes = composeBytes;
         this.compose = compose;
@@ -92,9 +94,16 @@ public final class HostShare {
         Optional<byte[]> info = read(dir.resolve(INSTANCE_INFO), MAX_INSTANCE_INFO);
         byte[] env = read(dir.resolve(ENCRYPTED_ENV), MAX_ENCRYPTED_ENV).orElse(new byte[0]);
         Optional<byte[]> user = read(dir.resolve(USER_CONFIG), MAX_USER_CONFIG);
+        Optional<byte[]> tee = read(dir.resolve(TEE_SIMULATOR_CONFIG), MAX_SYS_CONFIG);
+        Optional<String> platform = Optional.empty();
+        if (tee.isPresent()) {
+            // TeeSimulatorConfig.platform, default dstack-tdx (dstack-types/src/lib.rs)
+            platform = Optional.of(optString(object(tee.get(), TEE_SIMULATOR_CONFIG), "platform",
+                    TEE_SIMULATOR_CONFIG).orElse("dstack-tdx"));
+        }
         return new HostShare(dir, composeBytes, parseCompose(composeBytes), parseSysConfig(sys),
                 info.isPresent() ? parseInstanceInfo(info.get()) : new InstanceInfo(new byte[0], new byte[0],
-                        new byte[0]), env, user);
+                        new byte[0]), env, user, platform);
     }
 
     public Path dir() {
@@ -125,6 +134,11 @@ public final class HostShare {
 
     public Optional<byte[]> userConfig() {
         return userConfig.map(byte[]::clone);
+    }
+
+    /** The platform of {@code .tee-simulator.json} (the VM's {@code simulated_tee}), when the VMM wrote one. */
+    public Optional<String> simulatedTee() {
+        return simulatedTee;
     }
 
     public byte[] composeHash() {
