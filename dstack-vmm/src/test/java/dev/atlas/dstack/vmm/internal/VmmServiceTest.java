@@ -343,6 +343,25 @@ class VmmServiceTest {
     }
 
     @Test
+    void appUrlFollowsTheVmsOwnGatewayUrl() throws Exception {
+        ObjectNode r = vm("gw");
+        r.putArray("gateway_urls").add("https://gw.example:9202");
+        r.putArray("kms_urls").add("https://kms.other:1");
+        String id = create(r);
+        JsonNode info = call(base, "GetInfo", id(id), null).json().get("info");
+        assertEquals("https://" + info.get("instance_id").asText() + "-8090.gw.example:9202",
+                info.get("app_url").asText());
+        JsonNode sys = JSON.readTree(Files.readAllBytes(dir.resolve("run").resolve(id).resolve("shared")
+                .resolve(".sys-config.json")));
+        assertEquals("https://gw.example:9202", sys.get("gateway_urls").get(0).asText());
+        assertEquals("https://kms.other:1", sys.get("kms_urls").get(0).asText());
+        // without gateway_enabled there is no app URL
+        String plain = create(vm("plain").put("compose_file", VmmFixture.compose("plain")
+                .replace("\"gateway_enabled\": true", "\"gateway_enabled\": false")));
+        assertTrue(call(base, "GetInfo", id(plain), null).json().get("info").get("app_url").isNull());
+    }
+
+    @Test
     void logsTailStripAndFollow() throws Exception {
         String id = create(vm("logger"));
         Path serial = dir.resolve("run").resolve(id).resolve("serial.log");
