@@ -3,6 +3,8 @@ package dev.atlas.dstack.vmm.internal.web;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -26,17 +28,24 @@ public final class Dashboard {
             "dashboard.js", "text/javascript; charset=utf-8",
             "dashboard.css", "text/css; charset=utf-8");
 
+    private static final String CSS_SLOT = "/*@CSS@*/";
+    private static final String JS_SLOT = "/*@JS@*/";
+
     private final byte[] page;
     private final Map<String, Resource> resources;
 
     public Dashboard() {
-        this.page = load("index.html");
         var m = new java.util.HashMap<String, Resource>();
         TYPES.forEach((name, type) -> m.put(name, new Resource(load(name), type)));
         this.resources = Map.copyOf(m);
+        this.page = inline(load("index.html"), m.get("dashboard.css").bytes(), m.get("dashboard.js").bytes());
     }
 
-    /** The HTML page ({@code text/html; charset=utf-8}). */
+    /**
+     * The HTML page ({@code text/html; charset=utf-8}) with the CSS and JavaScript inlined: with {@code [auth]} on, a
+     * browser fetches sub-resources without the {@code ?token=} the page was opened with, so the page must not need
+     * them ({@code /res/*} still serves the same files, for caching proxies and for reading).
+     */
     public byte[] page() {
         return page.clone();
     }
@@ -63,6 +72,19 @@ public final class Dashboard {
         }
         Resource r = resources.get(p);
         return r == null ? Optional.empty() : Optional.of(new Resource(r.bytes().clone(), r.contentType()));
+    }
+
+    static byte[] inline(byte[] html, byte[] css, byte[] js) {
+        String h = new String(html, StandardCharsets.UTF_8);
+        String c = new String(css, StandardCharsets.UTF_8);
+        String j = new String(js, StandardCharsets.UTF_8);
+        if (c.toLowerCase(Locale.ROOT).contains("</style") || j.toLowerCase(Locale.ROOT).contains("</script")) {
+            throw new IllegalStateException("dashboard resources must not contain a closing style/script tag");
+        }
+        if (!h.contains(CSS_SLOT) || !h.contains(JS_SLOT)) {
+            throw new IllegalStateException("index.html lacks the " + CSS_SLOT + " or " + JS_SLOT + " slot");
+        }
+        return h.replace(CSS_SLOT, c).replace(JS_SLOT, j).getBytes(StandardCharsets.UTF_8);
     }
 
     private static byte[] load(String name) {
