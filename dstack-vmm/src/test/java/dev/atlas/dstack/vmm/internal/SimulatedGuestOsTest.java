@@ -248,7 +248,8 @@ class SimulatedGuestOsTest {
 
     /**
      * End to end through the VMM: CreateVm with the simulator backend (a child JVM per VM) → the app answers on its
-     * mapped host port with its decrypted env → the VMM restarts and re-adopts the running VM → StopVm → RemoveVm.
+     * mapped host port with its decrypted env → the VMM restarts and re-adopts the running VM → ShutdownVm (SIGTERM:
+     * app tree stopped, agent socket removed) → StopVm → RemoveVm.
      */
     @Test
     void vmmCreateVmBootsASimulatedCvmThatAnswersOnItsMappedPortThenStopAndRemove() throws Exception {
@@ -338,9 +339,18 @@ class SimulatedGuestOsTest {
                 HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + hostPort
                         + "/")).timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
                 assertEquals(200, r.statusCode());
-                call(http, base, "StopVm", "{\"id\":\"" + id + "\"}");
+                // ShutdownVm: SIGTERM, the guest stops its app (the whole tree) and removes its agent socket
+                List<ProcessHandle> tree = ProcessHandle.of(proc.pid()).orElseThrow().descendants().toList();
+                assertFalse(tree.isEmpty(), "the app runs as a child of the guest");
+                assertTrue(Files.exists(dir.resolve("run").resolve(id).resolve(SimulatedGuestOs.AGENT_SOCKET)));
+                call(http, base, "ShutdownVm", "{\"id\":\"" + id + "\"}");
                 adopted.onExit().get(20, TimeUnit.SECONDS);
                 assertFalse(ProcessHandle.of(proc.pid()).map(ProcessHandle::isAlive).orElse(false));
+                for (ProcessHandle h : tree) {
+                    h.onExit().get(10, TimeUnit.SECONDS);
+                }
+                assertFalse(Files.exists(dir.resolve("run").resolve(id).resolve(SimulatedGuestOs.AGENT_SOCKET)));
+                call(http, base, "StopVm", "{\"id\":\"" + id + "\"}");
                 call(http, base, "RemoveVm", "{\"id\":\"" + id + "\"}");
                 assertFalse(Files.exists(dir.resolve("run").resolve(id)), "RemoveVm left the VM directory");
             }
