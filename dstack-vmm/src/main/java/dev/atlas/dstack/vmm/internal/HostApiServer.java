@@ -98,6 +98,32 @@ public final class HostApiServer implements AutoCloseable {
         this.executor = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("host-api-", 0).factory());
     }
 
+    /**
+     * The host API as {@code vmm.toml} configures it: {@code GetSealingKey} forwarded to {@code [key_provider]
+     * address:port} when {@code enabled} (30 s timeout), {@code HostInfo.version} = {@code version}.
+     * {@code [host_api] address/port} (vsock) are not used: each VM gets its own Unix socket ({@link #bind}).
+     *
+     * @throws RaException {@code CONFIG_INVALID} when {@code [key_provider] address} is not an IP address
+     */
+    public static HostApiServer forConfig(dev.atlas.dstack.vmm.VmmConfig config, String version,
+            HostApiListener listener) throws RaException {
+        Builder b = builder(listener).version(version);
+        dev.atlas.dstack.vmm.VmmConfig.KeyProvider kp = config.keyProvider();
+        if (kp.enabled()) {
+            String a = kp.address();
+            if (!a.matches("[0-9.]+|\\[?[0-9a-fA-F:]+\\]?")) {
+                throw new RaException(Reason.CONFIG_INVALID, "key_provider.address",
+                        "key_provider.address must be an IP address (as upstream's IpAddr), got " + a);
+            }
+            if (kp.port() < 1 || kp.port() > 65535) {
+                throw new RaException(Reason.CONFIG_INVALID, "key_provider.port",
+                        "key_provider.port must be 1..65535, got " + kp.port());
+            }
+            b.keyProvider(new InetSocketAddress(a.replace("[", "").replace("]", ""), kp.port()));
+        }
+        return b.build();
+    }
+
     /** A builder; {@code listener} receives every {@code Notify}. */
     public static Builder builder(HostApiListener listener) {
         return new Builder(listener);
