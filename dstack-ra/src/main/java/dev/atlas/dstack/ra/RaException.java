@@ -146,13 +146,11 @@ public final class RaException extends AttestationException {
         OS_IMAGE_MISMATCH(AttestationException.Reason.OS_IMAGE_HASH_MISMATCH),
         /** Evidence of a platform whose key release is an opt-in gate that is off (SEV-SNP, AWS NitroTPM). */
         KEY_RELEASE_GATE(AttestationException.Reason.UNSUPPORTED_PLATFORM),
-<<<<<<< HEAD
         // --- issue20-qemu ---
         /** The VMM's {@code [key_provider]} could not be reached, timed out or closed the connection early. */
         KEY_PROVIDER_UNAVAILABLE(AttestationException.Reason.PEER_UNAVAILABLE),
         /** A CVM process ({@code qemu_path}) could not be started, signalled or adopted. */
-        VM_PROCESS_FAILED(AttestationException.Reason.PEER_UNAVAILABLE);
-=======
+        VM_PROCESS_FAILED(AttestationException.Reason.PEER_UNAVAILABLE),
 
         // --- issue18-core ---
         /** A gateway registration conflicts with the state: the WireGuard key or the instance belongs to another
@@ -183,7 +181,6 @@ public final class RaException extends AttestationException {
         GATEWAY_UNAVAILABLE(AttestationException.Reason.PEER_UNAVAILABLE),
         /** The gateway's server certificate app id is not within the KMS's {@code gateway_app_id}. */
         GATEWAY_APP_ID_MISMATCH(AttestationException.Reason.AUTHORIZATION_DENIED);
->>>>>>> issue18-wg
 
         private final AttestationException.Reason coarse;
 

@@ -76,11 +76,9 @@ class RaExceptionFamilyTest {
         m.put(RaException.Reason.KEY_STATE, AttestationException.Reason.STATE_CONFLICT);
         m.put(RaException.Reason.OS_IMAGE_MISMATCH, AttestationException.Reason.OS_IMAGE_HASH_MISMATCH);
         m.put(RaException.Reason.KEY_RELEASE_GATE, AttestationException.Reason.UNSUPPORTED_PLATFORM);
-<<<<<<< HEAD
         // --- issue20-qemu ---
         m.put(RaException.Reason.KEY_PROVIDER_UNAVAILABLE, AttestationException.Reason.PEER_UNAVAILABLE);
         m.put(RaException.Reason.VM_PROCESS_FAILED, AttestationException.Reason.PEER_UNAVAILABLE);
-=======
         // issue18-core
         m.put(RaException.Reason.REGISTRATION_CONFLICT, AttestationException.Reason.STATE_CONFLICT);
         m.put(RaException.Reason.REGISTRATION_DENIED, AttestationException.Reason.AUTHORIZATION_DENIED);
@@ -96,7 +94,6 @@ class RaExceptionFamilyTest {
         m.put(RaException.Reason.WG_INVALID, INVALID_ARGUMENT);
         m.put(RaException.Reason.GATEWAY_UNAVAILABLE, AttestationException.Reason.PEER_UNAVAILABLE);
         m.put(RaException.Reason.GATEWAY_APP_ID_MISMATCH, AttestationException.Reason.AUTHORIZATION_DENIED);
->>>>>>> issue18-wg
         return m;
     }
 
@@ -136,19 +133,15 @@ class RaExceptionFamilyTest {
         }
         // no dstack-ra check is a retryable one: only an unreachable peer of the control plane is (issue 17)
         EnumSet<RaException.Reason> peers = EnumSet.of(RaException.Reason.AUTH_UNAVAILABLE,
-<<<<<<< HEAD
                 RaException.Reason.AGENT_UNAVAILABLE, RaException.Reason.KMS_UNAVAILABLE,
                 // --- issue20-qemu ---
                 RaException.Reason.KEY_PROVIDER_UNAVAILABLE, RaException.Reason.VM_PROCESS_FAILED);
-=======
-                RaException.Reason.AGENT_UNAVAILABLE, RaException.Reason.KMS_UNAVAILABLE);
         // --- issue18-route: a gateway route is retryable when the app or its instances are away ---
         peers.addAll(EnumSet.of(RaException.Reason.ROUTE_UNKNOWN_APP, RaException.Reason.ROUTE_NO_HEALTHY_INSTANCE,
                 RaException.Reason.ROUTE_TOO_MANY_CONNECTIONS, RaException.Reason.ROUTE_DNS_FAILED));
 
         // --- issue18-wg: a WireGuard tool or a gateway that is away is retryable ---
         peers.addAll(EnumSet.of(RaException.Reason.WG_TOOL_FAILED, RaException.Reason.GATEWAY_UNAVAILABLE));
->>>>>>> issue18-wg
         for (RaException.Reason r : RaException.Reason.values()) {
             if (peers.contains(r)) {
                 assertThat(r.kind()).as(r.name()).isEqualTo(Kind.IO);
