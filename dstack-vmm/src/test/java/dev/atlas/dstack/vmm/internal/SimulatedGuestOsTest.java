@@ -116,6 +116,11 @@ class SimulatedGuestOsTest {
 
     /** A host share as the VMM writes it (§6.3). */
     static Path hostShare(String name, String compose, byte[] env, byte[] instanceSeed) throws Exception {
+        return hostShare(name, compose, env, instanceSeed, List.of());
+    }
+
+    static Path hostShare(String name, String compose, byte[] env, byte[] instanceSeed, List<String> gateways)
+            throws Exception {
         Path share = Files.createDirectories(dir.resolve(name).resolve("shared"));
         Files.writeString(share.resolve("app-compose.json"), compose);
         ObjectNode vm = JSON.createObjectNode();
@@ -125,7 +130,7 @@ class SimulatedGuestOsTest {
         vm.put("memory_size", 1073741824L);
         ObjectNode sys = JSON.createObjectNode();
         sys.putArray("kms_urls").add(tb.kmsUrl().toString());
-        sys.putArray("gateway_urls");
+        gateways.forEach(sys.putArray("gateway_urls")::add);
         sys.put("pccs_url", tb.pccsUrl());
         sys.putNull("docker_registry");
         sys.put("host_api_url", "vsock://2:10000/api");
@@ -385,6 +390,30 @@ class SimulatedGuestOsTest {
         assertEquals("/api/Notify", n.path());
         assertTrue(n.body().contains("Boot denied"), n.body());
         assertFalse(Files.exists(share.resolveSibling("work").resolve(SimulatedGuestOs.AGENT_SOCKET)));
+    }
+
+    /** dstack-util: a gateway that cannot register the CVM leaves it without ingress, it does not fail the boot. */
+    @Test
+    void aGatewayThatIsDownIsABootErrorButTheAppStillBoots() throws Exception {
+        ObjectNode c = (ObjectNode) JSON.readTree(bashCompose("sim-gw-down"));
+        c.put("gateway_enabled", true);
+        c.put("bash_script", "exit 0\n");
+        String compose = c.toPrettyString();
+        byte[] hash = sha256(compose.getBytes(StandardCharsets.UTF_8));
+        tb.allowApp(HEX.formatHex(Arrays.copyOf(hash, 20)), HEX.formatHex(hash));
+        Path share = hostShare("sim-gw-down", compose, null, new byte[20],
+                List.of("https://127.0.0.1:" + freePort()));
+        hostApi.clear();
+        PrintStream quiet = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+        try (SimulatedGuestOs os = SimulatedGuestOs.builder().hostShare(share).workDir(share.resolveSibling("work"))
+                .cid(30003).hostApi(hostApi.socket()).pkiSeed(tb.pkiSeed()).log(quiet)
+                .insecureGatewayLoopbackTransport().start()) {
+            NotifySink.Note n = hostApi.await("boot.error", Duration.ofSeconds(10));
+            assertTrue(n.body().contains("dstack-gateway registration failed, the app has no ingress route"), n.body());
+            assertEquals("127.254.117.51", os.vmAddress().getHostAddress(), "no gateway: the CID's address");
+            assertEquals(0, os.appExit().get(10, TimeUnit.SECONDS));
+            hostApi.await("\"done\"", Duration.ofSeconds(5));
+        }
     }
 
     @Test
