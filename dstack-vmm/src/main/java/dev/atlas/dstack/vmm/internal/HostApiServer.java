@@ -77,6 +77,8 @@ public final class HostApiServer implements AutoCloseable {
     /** The mount path upstream uses ({@code host_api_url = vsock://2:<port>/api}). */
     public static final String MOUNT = "/api";
     static final int MAX_BODY = 4 * 1024 * 1024;
+    /** {@code sun_path} holds 108 bytes on Linux, including the terminating NUL. */
+    static final int MAX_SOCKET_PATH = 107;
     static final int IDLE_SECONDS = 30;
     private static final System.Logger LOG = System.getLogger("dev.atlas.dstack.vmm.hostapi");
 
@@ -140,6 +142,12 @@ public final class HostApiServer implements AutoCloseable {
         Objects.requireNonNull(socket, "socket");
         if (closed) {
             throw new IllegalStateException("HostApiServer is closed");
+        }
+        int len = socket.toString().getBytes(StandardCharsets.UTF_8).length;
+        if (len > MAX_SOCKET_PATH) {
+            throw new RaException(Reason.CONFIG_INVALID, "hostApiSocket", "the host API socket path of VM " + vmId
+                    + " is " + len + " bytes, more than a Unix socket allows (" + MAX_SOCKET_PATH + "): " + socket
+                    + "; use a shorter run_path");
         }
         unbind(vmId);
         PrpcDispatcher dispatcher = dispatcher(vmId);

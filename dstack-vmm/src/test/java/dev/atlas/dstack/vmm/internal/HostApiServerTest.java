@@ -128,6 +128,15 @@ class HostApiServerTest {
     }
 
     @Test
+    void aSocketPathTooLongForUnixIsRefusedByName() {
+        Path longPath = dir.resolve("x".repeat(120) + ".sock");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> server.bind("vm-long", longPath))
+                .isInstanceOf(dev.atlas.dstack.ra.RaException.class).hasMessageContaining("run_path")
+                .hasMessageContaining("vm-long");
+        assertThat(server.socket("vm-long")).isEmpty();
+    }
+
+    @Test
     void rebindingReplacesTheSocket() throws Exception {
         server.bind("vm-c", dir.resolve("c1.sock"));
         server.bind("vm-c", dir.resolve("c2.sock"));

@@ -303,7 +303,7 @@ class VmmServiceTest {
         refused(vm("a").put("image", "../etc"), "Invalid image name");
         refused(vm("a").put("vcpu", "1"), "field `vcpu`");
         refused(vm("a").put("app_id", "0xzz"), "Invalid app_id");
-        refused(vm("a").put("simulated_tee", "dstack-tdx"), "tee simulator credentials are not configured");
+        refused(vm("a").put("simulated_tee", "dstack-sgx"), "invalid simulated_tee: dstack-sgx");
         ObjectNode gpu = vm("a");
         gpu.putObject("gpus").put("attach_mode", "listed").putArray("gpus").addObject().put("slot", "01:00.0");
         refused(gpu, "GPU is not enabled");
