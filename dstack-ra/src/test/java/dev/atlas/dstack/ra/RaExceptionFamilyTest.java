@@ -79,6 +79,21 @@ class RaExceptionFamilyTest {
         // --- issue20-qemu ---
         m.put(RaException.Reason.KEY_PROVIDER_UNAVAILABLE, AttestationException.Reason.PEER_UNAVAILABLE);
         m.put(RaException.Reason.VM_PROCESS_FAILED, AttestationException.Reason.PEER_UNAVAILABLE);
+        // issue18-core
+        m.put(RaException.Reason.REGISTRATION_CONFLICT, AttestationException.Reason.STATE_CONFLICT);
+        m.put(RaException.Reason.REGISTRATION_DENIED, AttestationException.Reason.AUTHORIZATION_DENIED);
+        // --- issue18-route ---
+        m.put(RaException.Reason.ROUTE_UNKNOWN_APP, AttestationException.Reason.PEER_UNAVAILABLE);
+        m.put(RaException.Reason.ROUTE_NO_HEALTHY_INSTANCE, AttestationException.Reason.PEER_UNAVAILABLE);
+        m.put(RaException.Reason.ROUTE_PORT_NOT_ALLOWED, AttestationException.Reason.AUTHORIZATION_DENIED);
+        m.put(RaException.Reason.ROUTE_TOO_MANY_CONNECTIONS, AttestationException.Reason.PEER_UNAVAILABLE);
+        m.put(RaException.Reason.ROUTE_DNS_FAILED, AttestationException.Reason.PEER_UNAVAILABLE);
+
+        // --- issue18-wg ---
+        m.put(RaException.Reason.WG_TOOL_FAILED, AttestationException.Reason.PEER_UNAVAILABLE);
+        m.put(RaException.Reason.WG_INVALID, INVALID_ARGUMENT);
+        m.put(RaException.Reason.GATEWAY_UNAVAILABLE, AttestationException.Reason.PEER_UNAVAILABLE);
+        m.put(RaException.Reason.GATEWAY_APP_ID_MISMATCH, AttestationException.Reason.AUTHORIZATION_DENIED);
         return m;
     }
 
@@ -121,6 +136,12 @@ class RaExceptionFamilyTest {
                 RaException.Reason.AGENT_UNAVAILABLE, RaException.Reason.KMS_UNAVAILABLE,
                 // --- issue20-qemu ---
                 RaException.Reason.KEY_PROVIDER_UNAVAILABLE, RaException.Reason.VM_PROCESS_FAILED);
+        // --- issue18-route: a gateway route is retryable when the app or its instances are away ---
+        peers.addAll(EnumSet.of(RaException.Reason.ROUTE_UNKNOWN_APP, RaException.Reason.ROUTE_NO_HEALTHY_INSTANCE,
+                RaException.Reason.ROUTE_TOO_MANY_CONNECTIONS, RaException.Reason.ROUTE_DNS_FAILED));
+
+        // --- issue18-wg: a WireGuard tool or a gateway that is away is retryable ---
+        peers.addAll(EnumSet.of(RaException.Reason.WG_TOOL_FAILED, RaException.Reason.GATEWAY_UNAVAILABLE));
         for (RaException.Reason r : RaException.Reason.values()) {
             if (peers.contains(r)) {
                 assertThat(r.kind()).as(r.name()).isEqualTo(Kind.IO);

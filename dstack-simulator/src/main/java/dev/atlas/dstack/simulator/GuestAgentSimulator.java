@@ -14,6 +14,7 @@ import dev.atlas.dstack.ra.VersionedAttestation;
 import dev.atlas.dstack.simulator.internal.CertIssuer;
 import dev.atlas.dstack.simulator.internal.CvmPlatform;
 import dev.atlas.dstack.simulator.internal.FixturePlatform;
+import dev.atlas.dstack.simulator.internal.GatewayBoot;
 import dev.atlas.dstack.simulator.internal.GuestService;
 import dev.atlas.dstack.simulator.internal.HttpListener;
 import dev.atlas.dstack.simulator.internal.KmsBoot;
@@ -107,6 +108,7 @@ public final class GuestAgentSimulator implements AutoCloseable {
     private HttpListener tappdSock;
     private HttpListener externalSock;
     private HttpListener externalTcp;
+    private GatewayBoot gateway;
 
     private GuestAgentSimulator(Builder b) throws IOException {
         byte[] seed = b.seed != null ? b.seed.clone() : randomSeed();
@@ -211,6 +213,9 @@ public final class GuestAgentSimulator implements AutoCloseable {
             CertSigner signer = b.certSigner != null ? b.certSigner
                     : kmsSigner != null ? kmsSigner : Tls.localCa(loaded, platform, b.clock);
             CertIssuer issuer = signer == null ? null : Tls.issuer(platform, signer);
+            if (!b.gatewayUrls.isEmpty()) {
+                this.gateway = bootGateway(b, issuer, loaded, composeJson);
+            }
             GuestService service = new GuestService(new GuestService.Config(K256PrivateKey.fromScalar(loaded.k256Key()),
                     loaded.k256Signature(), compose, text(composeJson, "name", ""),
                     b.publicTcbinfo != null ? b.publicTcbinfo : bool(composeJson, "public_tcbinfo", true),
@@ -226,6 +231,20 @@ public final class GuestAgentSimulator implements AutoCloseable {
         } catch (RaException e) {
             throw new IOException("cannot set up the simulated guest agent: " + e.getMessage(), e);
         }
+    }
+
+    /** §3.3 guest side, when the compose enables the gateway (dstack-util skips it otherwise). */
+    private static GatewayBoot bootGateway(Builder b, CertIssuer issuer, AppKeys keys, JsonNode compose)
+            throws IOException, RaException {
+        if (!GatewayBoot.gatewayEnabled(compose)) {
+            System.getLogger(GuestAgentSimulator.class.getName()).log(System.Logger.Level.INFO, "gateway_urls are set"
+                    + " but app-compose does not enable the gateway (gateway_enabled): not registering, as"
+                    + " dstack-util");
+            return null;
+        }
+        return GatewayBoot.boot(new GatewayBoot.Config(b.gatewayUrls, b.insecureGatewayLoopbackTransport,
+                Optional.ofNullable(b.wireGuardNetns), b.wireGuardInterface, Optional.ofNullable(b.wireGuardConfigDir),
+                b.clock, b.kmsTimeout), issuer, keys.caCert(), keys.gatewayAppId(), compose);
     }
 
     private void start(Builder b, GuestService s) throws IOException {
@@ -508,12 +527,16 @@ public final class GuestAgentSimulator implements AutoCloseable {
      * {@code a.b.c.d} with {@link Builder#insecureGatewayLoopbackTransport()}.
      */
     public java.net.InetAddress vmAddress() {
-        return java.net.InetAddress.getLoopbackAddress();
+        return gateway != null ? gateway.vmAddress() : java.net.InetAddress.getLoopbackAddress();
     }
 
-    /** The answers of the gateways this CVM registered with at start, in {@link Builder#gatewayUrls} order. */
+    /**
+     * The gateway answers this CVM registered with at start: one, from the first of {@link Builder#gatewayUrls} that
+     * accepted (dstack-util stops at the first; its {@code servers} list every gateway node); empty without
+     * gateways.
+     */
     public List<GatewayRegistration> gatewayRegistrations() {
-        return List.of();
+        return gateway != null ? gateway.registrations() : List.of();
     }
 
     /**
@@ -531,6 +554,9 @@ public final class GuestAgentSimulator implements AutoCloseable {
         }
         if (executor != null) {
             executor.shutdownNow();
+        }
+        if (gateway != null) {
+            gateway.close();
         }
     }
 
@@ -571,6 +597,8 @@ public final class GuestAgentSimulator implements AutoCloseable {
         private List<URI> gatewayUrls = List.of();
         private boolean insecureGatewayLoopbackTransport;
         private String wireGuardNetns;
+        private String wireGuardInterface = GatewayBoot.DEFAULT_INTERFACE;
+        private Path wireGuardConfigDir;
 
         private Builder() {
         }
@@ -579,8 +607,11 @@ public final class GuestAgentSimulator implements AutoCloseable {
          * KMS mode: after the keys, register with each gateway as dstack-util does (§3.3 guest side): WireGuard keys,
          * a client certificate from the KMS ({@code SignCert}, app info extension), {@code RegisterCvm} over mTLS
          * (the KMS root CA as trust anchor, the server's app id checked against the KMS's {@code gateway_app_id}),
-         * then {@code dstack-wg0} brought up (see {@link #wireGuardNetns}). {@link #start()} fails when a gateway
-         * refuses.
+         * then {@code dstack-wg0} brought up (see {@link #wireGuardNetns}); the app binds {@link #vmAddress()}.
+         * The URLs are tried in order until one accepts (as dstack-util); {@link #start()} fails (IOException naming
+         * every gateway's error) when none does. Only when the compose enables the gateway ({@code gateway_enabled},
+         * legacy {@code tproxy_enabled} or feature {@code tproxy-net}); otherwise skipped as dstack-util does. Needs
+         * {@link #kms(URI)}: the trust anchor and {@code gateway_app_id} come from the KMS.
          */
         public Builder gatewayUrls(List<URI> urls) {
             this.gatewayUrls = List.copyOf(urls);
@@ -600,6 +631,22 @@ public final class GuestAgentSimulator implements AutoCloseable {
         /** Run the WireGuard tools ({@code wg}, {@code ip}) inside this network namespace (tests). */
         public Builder wireGuardNetns(String netns) {
             this.wireGuardNetns = Objects.requireNonNull(netns, "netns");
+            return this;
+        }
+
+        /**
+         * The guest's WireGuard interface (default {@code dstack-wg0}). Two simulated CVMs with real WireGuard on one
+         * host need different names even in different namespaces: wireguard-go's control socket
+         * {@code /var/run/wireguard/<iface>.sock} is per host.
+         */
+        public Builder wireGuardInterface(String iface) {
+            this.wireGuardInterface = Objects.requireNonNull(iface, "iface");
+            return this;
+        }
+
+        /** Where {@code <iface>.conf} is written, mode 0600 (default: a temporary directory removed at close). */
+        public Builder wireGuardConfigDir(Path dir) {
+            this.wireGuardConfigDir = Objects.requireNonNull(dir, "dir");
             return this;
         }
 
@@ -668,7 +715,10 @@ public final class GuestAgentSimulator implements AutoCloseable {
             return this;
         }
 
-        /** KMS mode: connect and request timeout of the KMS calls (default 60 s). */
+        /**
+         * KMS mode: connect and request timeout of the KMS calls, of {@code RegisterCvm} and of each WireGuard tool
+         * (default 60 s).
+         */
         public Builder kmsTimeout(java.time.Duration timeout) {
             this.kmsTimeout = Objects.requireNonNull(timeout, "timeout");
             return this;
@@ -853,6 +903,9 @@ public final class GuestAgentSimulator implements AutoCloseable {
                     throw new IllegalStateException("kms(URI) needs exactly one of kmsVerifier, kmsPccsUrl or"
                             + " insecureSkipKmsServerAttestation()");
                 }
+            } else if (!gatewayUrls.isEmpty()) {
+                throw new IllegalStateException("gatewayUrls needs kms(URI): the client certificate, the trust anchor"
+                        + " and gateway_app_id come from the KMS");
             } else if (kmsVerifier != null || kmsPccsUrl != null || insecureKms) {
                 throw new IllegalStateException("kmsVerifier, kmsPccsUrl and insecureSkipKmsServerAttestation() need"
                         + " kms(URI)");

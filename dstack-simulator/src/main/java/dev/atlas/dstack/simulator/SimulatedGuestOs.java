@@ -247,6 +247,10 @@ public final class SimulatedGuestOs implements AutoCloseable {
             b.gatewayUrls(urls);
             if (options.insecureGatewayLoopbackTransport) {
                 b.insecureGatewayLoopbackTransport();
+            } else {
+                // one WireGuard interface per VM on this host (wireguard-go's control socket is per host)
+                options.cid.ifPresent(c -> b.wireGuardInterface("dstack-wg" + c));
+                b.wireGuardConfigDir(options.workDir);
             }
         }
         switch (compose.keyProvider()) {
@@ -683,7 +687,7 @@ public final class SimulatedGuestOs implements AutoCloseable {
         }
     }
 
-    private record Options(Path hostShare, Path workDir, InetAddress vmAddress, Optional<Path> hostApiSocket,
+    private record Options(Path hostShare, Path workDir, Optional<Integer> cid, InetAddress vmAddress, Optional<Path> hostApiSocket,
             Optional<Long> pkiSeed, boolean insecureSkipKmsAttestation, boolean insecureGatewayLoopbackTransport,
             List<PortMapping> ports, Clock clock, Duration kmsTimeout, PrintStream log, Optional<Path> appLog,
             SecureRandom random) {
@@ -795,7 +799,7 @@ public final class SimulatedGuestOs implements AutoCloseable {
             }
             InetAddress addr = vmAddress != null ? vmAddress
                     : cid != null ? defaultVmAddress(cid) : InetAddress.getLoopbackAddress();
-            Options o = new Options(hostShare, workDir, addr, Optional.ofNullable(hostApi),
+            Options o = new Options(hostShare, workDir, Optional.ofNullable(cid), addr, Optional.ofNullable(hostApi),
                     Optional.ofNullable(pkiSeed), insecureSkipKmsAttestation, insecureGatewayLoopbackTransport,
                     List.copyOf(ports), clock, kmsTimeout, log, Optional.ofNullable(appLog), new SecureRandom());
             try {

@@ -41,6 +41,32 @@ public interface WgControl extends AutoCloseable {
     void applyPeers(List<Peer> peers) throws RaException;
 
     /**
+     * The contract's form of {@link #applyPeers}: one peer per registered instance (its public key and client IP).
+     */
+    default void apply(List<Instance> instances) throws RaException {
+        List<Peer> peers = new java.util.ArrayList<>(instances.size());
+        for (Instance i : instances) {
+            peers.add(new Peer(i.publicKey(), i.clientIp()));
+        }
+        applyPeers(peers);
+    }
+
+    /**
+     * The gateway's transport from its config: {@link LoopbackTransport} with {@code [core.debug]
+     * insecure_loopback_transport} (logs its WARNING), else {@link WgTools#start} on {@code [core.wg]} (the interface
+     * created if missing, the private key and listen port installed, no peers yet).
+     */
+    static WgControl fromConfig(dev.atlas.dstack.gateway.GatewayConfig config, java.time.Clock clock)
+            throws RaException {
+        if (config.debug().insecureLoopbackTransport()) {
+            return new LoopbackTransport(clock);
+        }
+        dev.atlas.dstack.gateway.GatewayConfig.Wg wg = config.wg();
+        return WgTools.start(new WgTools.Settings(wg.iface(), wg.privateKey(), wg.listenPort(), wg.ip().address(),
+                wg.ip().prefix(), wg.configPath(), java.util.Optional.empty()));
+    }
+
+    /**
      * The latest handshake of every peer that has one (key: base64 public key). Peers that never completed a
      * handshake are absent.
      */

@@ -191,8 +191,9 @@ public final class HostShare {
         } else {
             keyProvider = kms ? "kms" : local ? "local" : "none";
         }
+        // AppCompose::gateway_enabled: the field (or its alias tproxy_enabled) or the legacy feature "tproxy-net"
         boolean gateway = bool(n, "gateway_enabled", false, APP_COMPOSE) || bool(n, "tproxy_enabled", false,
-                APP_COMPOSE);
+                APP_COMPOSE) || strings(n, "features", APP_COMPOSE).contains("tproxy-net");
         boolean noInstanceId = bool(n, "no_instance_id", false, APP_COMPOSE);
         List<String> allowed = strings(n, "allowed_envs", APP_COMPOSE);
         return new Compose(name, runner, bash, docker, keyProvider, gateway, noInstanceId, allowed);

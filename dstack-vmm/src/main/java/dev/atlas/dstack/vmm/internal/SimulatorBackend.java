@@ -181,11 +181,11 @@ public final class SimulatorBackend implements CvmBackend {
         if (h.isEmpty()) {
             return Optional.empty();
         }
-        // a reused pid must not be adopted: the command line names this VM's directory
-        Optional<String> cl = h.get().info().commandLine();
-        Optional<String[]> args = h.get().info().arguments();
-        String work = l.workDir().toString();
-        boolean ours = args.map(a -> List.of(a).contains(work)).orElse(cl.map(c -> c.contains(work)).orElse(false));
+        // a reused pid must not be adopted: the command line names this VM's directory after --work
+        boolean ours = arguments(h.get()).map(a -> {
+            int i = a.indexOf("--work");
+            return i >= 0 && i + 1 < a.size() && a.get(i + 1).equals(l.workDir().toString());
+        }).orElse(false);
         if (!ours) {
             LOG.log(Level.WARNING, "VM " + l.id() + ": pid " + pid + " from " + l.pidFile()
                     + " is alive but is not this VM's simulated guest; not adopted");
@@ -193,6 +193,31 @@ public final class SimulatorBackend implements CvmBackend {
         }
         LOG.log(Level.INFO, "VM " + l.id() + ": re-attached to simulated guest pid " + pid);
         return Optional.of(new Adopted(h.get(), l.pidFile()));
+    }
+
+    /**
+     * The arguments of a process: {@code /proc/<pid>/cmdline} where it exists (the JDK's {@code Info.arguments()} is
+     * empty for long command lines such as a JVM's class path), else {@code ProcessHandle.Info}.
+     */
+    static Optional<List<String>> arguments(ProcessHandle h) {
+        Path proc = Path.of("/proc", Long.toString(h.pid()), "cmdline");
+        if (Files.isReadable(proc)) {
+            try {
+                byte[] b = Files.readAllBytes(proc);
+                List<String> out = new ArrayList<>();
+                int start = 0;
+                for (int i = 0; i < b.length; i++) {
+                    if (b[i] == 0) {
+                        out.add(new String(b, start, i - start, StandardCharsets.UTF_8));
+                        start = i + 1;
+                    }
+                }
+                return Optional.of(out);
+            } catch (IOException e) {
+                return Optional.empty();
+            }
+        }
+        return h.info().arguments().map(List::of);
     }
 
     @Override

@@ -15,6 +15,14 @@ import dev.atlas.dstack.ra.RaException;
 import dev.atlas.dstack.ra.kms.KmsClient;
 import dev.atlas.dstack.simulator.SimulatedGuestOs;
 import dev.atlas.dstack.testing.DstackTestbed;
+import dev.atlas.dstack.vmm.CvmBackend;
+import dev.atlas.dstack.vmm.CvmProcess;
+import dev.atlas.dstack.vmm.VmLaunch;
+import dev.atlas.dstack.vmm.VmmConfig;
+import dev.atlas.dstack.vmm.VmmServer;
+import java.net.ServerSocket;
+import java.util.Optional;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
@@ -43,7 +51,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The simulated guest OS booting from a host share written here, against a {@link DstackTestbed} (mock PCCS, auth
+ * One testbed for the class (its KMS bootstrap is the expensive part). The simulated guest OS booting from a host share written here, against a {@link DstackTestbed} (mock PCCS, auth
  * webhook, bootstrapped KMS): keys from the KMS once the auth server allows the compose hash, refused (and
  * {@code boot.error} posted through the host API) when it does not; env decrypted; the bash app answering on its
  * mapped host port.
@@ -108,6 +116,11 @@ class SimulatedGuestOsTest {
 
     /** A host share as the VMM writes it (§6.3). */
     static Path hostShare(String name, String compose, byte[] env, byte[] instanceSeed) throws Exception {
+        return hostShare(name, compose, env, instanceSeed, List.of());
+    }
+
+    static Path hostShare(String name, String compose, byte[] env, byte[] instanceSeed, List<String> gateways)
+            throws Exception {
         Path share = Files.createDirectories(dir.resolve(name).resolve("shared"));
         Files.writeString(share.resolve("app-compose.json"), compose);
         ObjectNode vm = JSON.createObjectNode();
@@ -117,7 +130,7 @@ class SimulatedGuestOsTest {
         vm.put("memory_size", 1073741824L);
         ObjectNode sys = JSON.createObjectNode();
         sys.putArray("kms_urls").add(tb.kmsUrl().toString());
-        sys.putArray("gateway_urls");
+        gateways.forEach(sys.putArray("gateway_urls")::add);
         sys.put("pccs_url", tb.pccsUrl());
         sys.putNull("docker_registry");
         sys.put("host_api_url", "vsock://2:10000/api");
@@ -201,6 +214,169 @@ class SimulatedGuestOsTest {
         assertFalse(Files.exists(share.resolveSibling("work").resolve(SimulatedGuestOs.AGENT_SOCKET)));
     }
 
+    /** Records the processes of a backend, so the test can wait for their exit. */
+    record Recording(CvmBackend inner, LinkedBlockingQueue<CvmProcess> started) implements CvmBackend {
+        public String name() {
+            return inner.name();
+        }
+
+        public CvmProcess start(VmLaunch l) throws RaException {
+            CvmProcess p = inner.start(l);
+            started.add(p);
+            return p;
+        }
+
+        public Optional<CvmProcess> adopt(VmLaunch l) {
+            Optional<CvmProcess> p = inner.adopt(l);
+            p.ifPresent(started::add);
+            return p;
+        }
+
+        public void close() {
+            inner.close();
+        }
+    }
+
+    static String call(HttpClient http, String base, String method, String json) throws Exception {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + "/prpc/" + method + "?json"))
+                .timeout(Duration.ofSeconds(20)).POST(HttpRequest.BodyPublishers.ofString(json)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), method + ": " + r.body());
+        return r.body();
+    }
+
+    static int freePort() throws Exception {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    /**
+     * End to end through the VMM: CreateVm with the simulator backend (a child JVM per VM) → the app answers on its
+     * mapped host port with its decrypted env → the VMM restarts and re-adopts the running VM → ShutdownVm (SIGTERM:
+     * app tree stopped, agent socket removed) → StopVm → RemoveVm.
+     */
+    @Test
+    void vmmCreateVmBootsASimulatedCvmThatAnswersOnItsMappedPortThenStopAndRemove() throws Exception {
+        String compose = bashCompose("vmm-app");
+        byte[] composeHash = sha256(compose.getBytes(StandardCharsets.UTF_8));
+        byte[] appId = Arrays.copyOf(composeHash, 20);
+        tb.allowApp(HEX.formatHex(appId), HEX.formatHex(composeHash));
+        Path images = Files.createDirectories(dir.resolve("images/dstack-sim-0.5.0"));
+        Files.writeString(images.resolve("metadata.json"), "{\"kernel\":\"bzImage\",\"initrd\":\"initramfs\","
+                + "\"cmdline\":\"console=ttyS0\",\"version\":\"0.5.0\",\"is_dev\":true}");
+        Files.writeString(images.resolve("bzImage"), "");
+        Files.writeString(images.resolve("initramfs"), "");
+        Files.writeString(images.resolve("digest.txt"), tb.osImageHash());
+        int hostPort = freePort();
+        String toml = "address = \"tcp:127.0.0.1:0\"\n"
+                + "run_path = \"" + dir.resolve("run") + "\"\n"
+                + "kms_url = \"" + tb.kmsUrl() + "\"\n"
+                + "[image]\npath = \"" + dir.resolve("images") + "\"\n"
+                + "[cvm]\nbackend = \"simulator\"\nkms_urls = [\"" + tb.kmsUrl() + "\"]\ngateway_urls = []\n"
+                + "cid_start = 31000\ncid_pool_size = 4\npccs_url = \"" + tb.pccsUrl() + "\"\n"
+                + "[cvm.port_mapping]\nenabled = true\naddress = \"127.0.0.1\"\n"
+                + "range = [{ protocol = \"tcp\", from = 1, to = 65535 }]\n"
+                + "[cvm.simulator]\npki_seed = " + tb.pkiSeed() + "\n";
+        VmmConfig config = VmmConfig.parse(toml, dir);
+        LinkedBlockingQueue<CvmProcess> procs = new LinkedBlockingQueue<>();
+        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+        Path ready = dir.resolve("vmm-ready.sock");
+        byte[] envPub;
+        try (KmsClient kc = KmsClient.builder(tb.kmsUrl()).insecureSkipServerAttestation().build()) {
+            envPub = kc.getAppEnvEncryptPubKey(appId).publicKey();
+        }
+        byte[] env = EnvCrypt.encrypt(List.of(new EnvCrypt.EnvVar("SECRET", "from-the-vmm"),
+                new EnvCrypt.EnvVar("READY_SOCKET", ready.toString())), envPub, new SecureRandom());
+        ObjectNode req = JSON.createObjectNode();
+        req.put("name", "vmm-app");
+        req.put("image", "dstack-sim-0.5.0");
+        req.put("compose_file", compose);
+        req.put("vcpu", 1);
+        req.put("memory", 1024);
+        req.put("disk_size", 1);
+        ObjectNode port = req.putArray("ports").addObject();
+        port.put("protocol", "tcp");
+        port.put("host_port", hostPort);
+        port.put("vm_port", 8080);
+        port.put("host_address", "127.0.0.1");
+        req.put("encrypted_env", HEX.formatHex(env));
+        String id;
+        CvmProcess proc = null;
+        List<CvmProcess> all = new java.util.concurrent.CopyOnWriteArrayList<>();
+        try (ServerSocketChannel readySock = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            readySock.bind(UnixDomainSocketAddress.of(ready));
+            CompletableFuture<SocketChannel> accepted = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return readySock.accept();
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            }, r -> Thread.ofVirtual().start(r));
+            try (VmmServer vmm = VmmServer.builder(config).backend(new Recording(new SimulatorBackend(config), procs))
+                    .start()) {
+                String base = vmm.httpBase().orElseThrow();
+                id = JSON.readTree(call(http, base, "CreateVm", req.toString())).get("id").asText();
+                proc = procs.poll(20, TimeUnit.SECONDS);
+                assertTrue(proc != null, "the backend started no process");
+                all.add(proc);
+                try {
+                    accepted.get(30, TimeUnit.SECONDS).close();
+                } catch (java.util.concurrent.TimeoutException e) {
+                    throw new AssertionError("the app never said ready; serial log: " + readLog(id), e);
+                }
+                HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + hostPort
+                        + "/")).timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+                assertEquals("secret=from-the-vmm other=- agent=True", r.body());
+                assertTrue(Files.exists(dir.resolve("run").resolve(id).resolve("vm.pid")));
+                // the guest's HostApi.Notify reached the VMM (VmInfo.boot_progress, events)
+                com.fasterxml.jackson.databind.JsonNode vm = JSON.readTree(call(http, base, "GetInfo",
+                        "{\"id\":\"" + id + "\"}")).path("info");
+                assertEquals("running main script", vm.path("boot_progress").asText(), vm.toString());
+                assertTrue(vm.path("events").toString().contains("requesting app keys"), vm.toString());
+            }
+            // the VMM restarts; the VM keeps running and is re-adopted
+            try (VmmServer vmm = VmmServer.builder(config).backend(new Recording(new SimulatorBackend(config), procs))
+                    .start()) {
+                CvmProcess adopted = procs.poll(20, TimeUnit.SECONDS);
+                assertTrue(adopted != null, "the VM was not re-adopted");
+                all.add(adopted);
+                assertEquals(proc.pid(), adopted.pid());
+                String base = vmm.httpBase().orElseThrow();
+                HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + hostPort
+                        + "/")).timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+                assertEquals(200, r.statusCode());
+                // ShutdownVm: SIGTERM, the guest stops its app (the whole tree) and removes its agent socket
+                List<ProcessHandle> tree = ProcessHandle.of(proc.pid()).orElseThrow().descendants().toList();
+                assertFalse(tree.isEmpty(), "the app runs as a child of the guest");
+                assertTrue(Files.exists(dir.resolve("run").resolve(id).resolve(SimulatedGuestOs.AGENT_SOCKET)));
+                call(http, base, "ShutdownVm", "{\"id\":\"" + id + "\"}");
+                adopted.onExit().get(20, TimeUnit.SECONDS);
+                assertFalse(ProcessHandle.of(proc.pid()).map(ProcessHandle::isAlive).orElse(false));
+                for (ProcessHandle h : tree) {
+                    h.onExit().get(10, TimeUnit.SECONDS);
+                }
+                assertFalse(Files.exists(dir.resolve("run").resolve(id).resolve(SimulatedGuestOs.AGENT_SOCKET)));
+                call(http, base, "StopVm", "{\"id\":\"" + id + "\"}");
+                call(http, base, "RemoveVm", "{\"id\":\"" + id + "\"}");
+                assertFalse(Files.exists(dir.resolve("run").resolve(id)), "RemoveVm left the VM directory");
+            }
+        } finally {
+            // a failed test must not leave simulated guests behind
+            procs.forEach(all::add);
+            all.stream().filter(CvmProcess::isAlive).forEach(CvmProcess::kill);
+        }
+    }
+
+    static String readLog(String id) {
+        try {
+            return Files.readString(dir.resolve("run").resolve(id).resolve("serial.log")) + "\n--- stdout.log:\n"
+                    + Files.readString(dir.resolve("run").resolve(id).resolve("stdout.log"));
+        } catch (Exception e) {
+            return "(" + e + ")";
+        }
+    }
+
     @Test
     void kmsRefusesAComposeTheAuthServerDoesNotAllow() throws Exception {
         String compose = bashCompose("sim-denied");
@@ -216,6 +392,30 @@ class SimulatedGuestOsTest {
         assertEquals("/api/Notify", n.path());
         assertTrue(n.body().contains("Boot denied"), n.body());
         assertFalse(Files.exists(share.resolveSibling("work").resolve(SimulatedGuestOs.AGENT_SOCKET)));
+    }
+
+    /** dstack-util: a gateway that cannot register the CVM leaves it without ingress, it does not fail the boot. */
+    @Test
+    void aGatewayThatIsDownIsABootErrorButTheAppStillBoots() throws Exception {
+        ObjectNode c = (ObjectNode) JSON.readTree(bashCompose("sim-gw-down"));
+        c.put("gateway_enabled", true);
+        c.put("bash_script", "exit 0\n");
+        String compose = c.toPrettyString();
+        byte[] hash = sha256(compose.getBytes(StandardCharsets.UTF_8));
+        tb.allowApp(HEX.formatHex(Arrays.copyOf(hash, 20)), HEX.formatHex(hash));
+        Path share = hostShare("sim-gw-down", compose, null, new byte[20],
+                List.of("https://127.0.0.1:" + freePort()));
+        hostApi.clear();
+        PrintStream quiet = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+        try (SimulatedGuestOs os = SimulatedGuestOs.builder().hostShare(share).workDir(share.resolveSibling("work"))
+                .cid(30003).hostApi(hostApi.socket()).pkiSeed(tb.pkiSeed()).log(quiet)
+                .insecureGatewayLoopbackTransport().start()) {
+            NotifySink.Note n = hostApi.await("boot.error", Duration.ofSeconds(10));
+            assertTrue(n.body().contains("dstack-gateway registration failed, the app has no ingress route"), n.body());
+            assertEquals("127.254.117.51", os.vmAddress().getHostAddress(), "no gateway: the CID's address");
+            assertEquals(0, os.appExit().get(10, TimeUnit.SECONDS));
+            hostApi.await("\"done\"", Duration.ofSeconds(5));
+        }
     }
 
     @Test
