@@ -53,6 +53,8 @@ class DashboardCryptoBrowserTest {
             if (ex.getRequestURI().getPath().equals("/")) {
                 body = dashboard.page();
                 ex.getResponseHeaders().set("Content-Type", "text/html; charset=utf-8");
+                // the page runs under its own CSP (the inlined script and style admitted by hash)
+                ex.getResponseHeaders().set("Content-Security-Policy", dashboard.contentSecurityPolicy());
             } else {
                 status = 400;
                 body = "{\"error\":\"no VMM behind this test server\"}".getBytes(StandardCharsets.UTF_8);
@@ -64,7 +66,8 @@ class DashboardCryptoBrowserTest {
         });
         http.start();
         browser = HeadlessChromium.open(tmp, "http://127.0.0.1:" + http.getAddress().getPort() + "/");
-        browser.waitFor("window.dstackVmm !== undefined", "true", Duration.ofSeconds(30));
+        browser.waitFor("window.dstackVmm !== undefined && document.body.dataset.ready === 'true'", "true",
+                Duration.ofSeconds(30));
     }
 
     @AfterAll

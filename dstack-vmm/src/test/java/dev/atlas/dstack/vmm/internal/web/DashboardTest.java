@@ -26,6 +26,18 @@ class DashboardTest {
     }
 
     @Test
+    void contentSecurityPolicyAdmitsExactlyTheInlinedScriptAndStyle() throws Exception {
+        var sha = java.security.MessageDigest.getInstance("SHA-256");
+        String js = java.util.Base64.getEncoder().encodeToString(
+                sha.digest(dashboard.resource("dashboard.js").orElseThrow().bytes()));
+        String css = java.util.Base64.getEncoder().encodeToString(
+                sha.digest(dashboard.resource("dashboard.css").orElseThrow().bytes()));
+        assertThat(dashboard.contentSecurityPolicy()).isEqualTo("default-src 'none'; script-src 'sha256-" + js
+                + "'; style-src 'sha256-" + css + "'; connect-src 'self'; img-src 'self'; form-action 'none'; "
+                + "frame-ancestors 'none'; base-uri 'none'");
+    }
+
+    @Test
     void resourcesByName() {
         assertThat(dashboard.resource("/res/dashboard.js")).hasValueSatisfying(r -> {
             assertThat(r.contentType()).isEqualTo("text/javascript; charset=utf-8");
