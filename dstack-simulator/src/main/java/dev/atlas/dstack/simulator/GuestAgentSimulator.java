@@ -174,6 +174,9 @@ public final class GuestAgentSimulator implements AutoCloseable {
             if (b.kmsUrl != null) {
                 cb.stopAtBootMrDone();
             }
+            if (b.instanceId != null) {
+                cb.instanceId(b.instanceId);
+            }
             if (b.emptyRuntimeDigests) {
                 cb.stripRuntimeDigests();
             }
@@ -500,6 +503,20 @@ public final class GuestAgentSimulator implements AutoCloseable {
     }
 
     /**
+     * The address the app should bind for the gateway to reach it: {@code 127.0.0.1} without gateways; with
+     * {@link Builder#gatewayUrls} the WireGuard client IP the gateway allocated, or {@code 127.b.c.d} for client IP
+     * {@code a.b.c.d} with {@link Builder#insecureGatewayLoopbackTransport()}.
+     */
+    public java.net.InetAddress vmAddress() {
+        return java.net.InetAddress.getLoopbackAddress();
+    }
+
+    /** The answers of the gateways this CVM registered with at start, in {@link Builder#gatewayUrls} order. */
+    public List<GatewayRegistration> gatewayRegistrations() {
+        return List.of();
+    }
+
+    /**
      * Stops every listener and removes the socket files. Idempotent and safe to call from several threads (a
      * shutdown hook and the owner's try-with-resources may race).
      */
@@ -530,6 +547,7 @@ public final class GuestAgentSimulator implements AutoCloseable {
         private Path attestation;
         private byte[] seed;
         private byte[] appId;
+        private byte[] instanceId;
         private Path internalSocket;
         private Path tappdSocket;
         private Path externalSocket;
@@ -550,8 +568,39 @@ public final class GuestAgentSimulator implements AutoCloseable {
         private String kmsPccsUrl;
         private boolean insecureKms;
         private java.time.Duration kmsTimeout = KmsClient.DEFAULT_TIMEOUT;
+        private List<URI> gatewayUrls = List.of();
+        private boolean insecureGatewayLoopbackTransport;
+        private String wireGuardNetns;
 
         private Builder() {
+        }
+
+        /**
+         * KMS mode: after the keys, register with each gateway as dstack-util does (§3.3 guest side): WireGuard keys,
+         * a client certificate from the KMS ({@code SignCert}, app info extension), {@code RegisterCvm} over mTLS
+         * (the KMS root CA as trust anchor, the server's app id checked against the KMS's {@code gateway_app_id}),
+         * then {@code dstack-wg0} brought up (see {@link #wireGuardNetns}). {@link #start()} fails when a gateway
+         * refuses.
+         */
+        public Builder gatewayUrls(List<URI> urls) {
+            this.gatewayUrls = List.copyOf(urls);
+            return this;
+        }
+
+        /**
+         * <b>Insecure</b>, development only: register with the gateways but bring up no WireGuard; the app is reached
+         * on {@code 127.b.c.d} for client IP {@code a.b.c.d} ({@link #vmAddress()}), matching a gateway with
+         * {@code insecure_loopback_transport}. Logged as a WARNING at start.
+         */
+        public Builder insecureGatewayLoopbackTransport() {
+            this.insecureGatewayLoopbackTransport = true;
+            return this;
+        }
+
+        /** Run the WireGuard tools ({@code wg}, {@code ip}) inside this network namespace (tests). */
+        public Builder wireGuardNetns(String netns) {
+            this.wireGuardNetns = Objects.requireNonNull(netns, "netns");
+            return this;
         }
 
         /**
@@ -668,6 +717,20 @@ public final class GuestAgentSimulator implements AutoCloseable {
                 throw new IllegalArgumentException("app id must be 20 bytes, got " + appId20.length);
             }
             this.appId = appId20.clone();
+            return this;
+        }
+
+        /**
+         * The instance id the simulated CVM measures ({@code instance-id} event) and {@code Info} reports: 20 bytes,
+         * or empty for a compose with {@code no_instance_id}. Default: derived from the app id and the seed. The
+         * simulated guest OS passes dstack's {@code SHA-256(instance_id_seed ‖ app_id)[0..20]}
+         * ({@code dstack-util/src/system_setup.rs} {@code measure_app_info}). Not with {@link #attestation}.
+         */
+        public Builder instanceId(byte[] id) {
+            if (id.length != 0 && id.length != 20) {
+                throw new IllegalArgumentException("instance id must be 0 or 20 bytes, got " + id.length);
+            }
+            this.instanceId = id.clone();
             return this;
         }
 
