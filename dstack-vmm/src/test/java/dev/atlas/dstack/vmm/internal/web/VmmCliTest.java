@@ -49,7 +49,7 @@ class VmmCliTest {
         assumeTrue(Files.isRegularFile(script), "vmm-cli.py not found at " + script);
         assumeTrue(Files.isExecutable(PYTHON), "python3 not installed at " + PYTHON);
         kms = new StubKms(Clock.systemUTC());
-        backend = new WebTestBackend();
+        backend = new WebTestBackend("simulator"); // --simulated-tee needs the simulator backend
         Path sock = tmp.resolve("vmm.sock");
         vmm = WebFixture.start(WebFixture.config(tmp, "unix:" + sock, kms), backend);
         url = "unix:" + sock;

@@ -19,10 +19,19 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 final class WebTestBackend implements CvmBackend {
     final Map<String, VmLaunch> launches = new ConcurrentHashMap<>();
+    private final String name;
+
+    /**
+     * @param name the backend name the VMM sees; "simulator" makes it accept {@code simulated_tee} (the VMM allows
+     *     that field only on the simulator backend)
+     */
+    WebTestBackend(String name) {
+        this.name = name;
+    }
 
     @Override
     public String name() {
-        return "web-test";
+        return name;
     }
 
     @Override
