@@ -34,7 +34,12 @@ class DashboardTest {
                 sha.digest(dashboard.resource("dashboard.css").orElseThrow().bytes()));
         assertThat(dashboard.contentSecurityPolicy()).isEqualTo("default-src 'none'; script-src 'sha256-" + js
                 + "'; style-src 'sha256-" + css + "'; connect-src 'self'; img-src 'self'; form-action 'none'; "
-                + "frame-ancestors 'none'; base-uri 'none'");
+                + "base-uri 'none'; frame-ancestors 'none'");
+        String page = new String(dashboard.page(), StandardCharsets.UTF_8);
+        String meta = "<meta http-equiv=\"Content-Security-Policy\" content=\""
+                + dashboard.contentSecurityPolicy().replace("; frame-ancestors 'none'", "") + "\">";
+        assertThat(page).contains(meta).doesNotContain("@CSP@");
+        assertThat(page.indexOf(meta)).isLessThan(page.indexOf("<style>")).isLessThan(page.indexOf("<script>"));
     }
 
     @Test
