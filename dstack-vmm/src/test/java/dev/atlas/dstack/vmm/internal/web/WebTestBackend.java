@@ -19,6 +19,8 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 final class WebTestBackend implements CvmBackend {
     final Map<String, VmLaunch> launches = new ConcurrentHashMap<>();
+    /** The latest process of each VM id (tests wait on its exit instead of polling). */
+    final Map<String, Process> processes = new ConcurrentHashMap<>();
     private final String name;
 
     /**
@@ -45,6 +47,7 @@ final class WebTestBackend implements CvmBackend {
             Process p = new ProcessBuilder("sleep", "600").redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(launch.stdoutLog().toFile())).start();
             Files.writeString(launch.pidFile(), Long.toString(p.pid()));
+            processes.put(launch.id(), p);
             return new CvmProcess() {
                 @Override
                 public long pid() {
