@@ -143,8 +143,13 @@ class DashboardBrowserTest {
         // the typed values are cleared from the form after the deploy
         assertThat(js("[...document.querySelectorAll('.env-value')].map(e => e.value).join('')")).isEmpty();
 
-        // running, with its row and app URL
+        // the guest reports boot progress through the host API (as a dstack guest does over vsock)
+        assertThat(hostApiNotify(launch.hostApiSocket(), "boot.progress", "starting containers")).startsWith("HTTP/1.1 200");
+
+        // running, with its row, boot progress and app URL
         String row = "document.querySelector('tr[data-id=\"" + id + "\"]')";
+        assertThat(browser.waitFor(row + " && " + row + ".querySelector('.boot-progress') !== null",
+                row + ".querySelector('.boot-progress').textContent", WAIT).asText()).isEqualTo("starting containers");
         String status = browser.waitFor(row + " && " + row + ".dataset.status === 'running'",
                 row + ".querySelector('.status').textContent", WAIT).asText();
         assertThat(status).startsWith("running");
@@ -168,6 +173,21 @@ class DashboardBrowserTest {
         js(row + ".querySelector('button[data-action=\"confirm remove\"]').click()");
         browser.waitFor(row + " === null", "true", WAIT);
         assertThat(js("document.getElementById('message').textContent")).isEqualTo("web-app removed");
+    }
+
+    /** POST /api/Notify?json on the VM's host-API Unix socket; returns the status line. */
+    static String hostApiNotify(Path socket, String event, String payload) throws Exception {
+        byte[] body = JSON.writeValueAsBytes(JSON.createObjectNode().put("event", event).put("payload", payload));
+        try (java.nio.channels.SocketChannel ch = java.nio.channels.SocketChannel.open(
+                java.net.UnixDomainSocketAddress.of(socket))) {
+            String head = "POST /api/Notify?json HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: " + body.length + "\r\nConnection: close\r\n\r\n";
+            ch.write(java.nio.ByteBuffer.wrap(head.getBytes(StandardCharsets.US_ASCII)));
+            ch.write(java.nio.ByteBuffer.wrap(body));
+            byte[] answer = java.nio.channels.Channels.newInputStream(ch).readAllBytes();
+            String text = new String(answer, StandardCharsets.ISO_8859_1);
+            return text.substring(0, Math.max(0, text.indexOf("\r\n")));
+        }
     }
 
     @Test
