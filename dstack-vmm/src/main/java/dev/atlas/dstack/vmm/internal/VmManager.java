@@ -58,7 +58,7 @@ public final class VmManager implements HostApiListener {
     static final String USER_CONFIG = ".user-config";
     /** Upstream's limit on one guest event body ({@code vm_event_report}). */
     static final int MAX_EVENT_BODY = 4 * 1024;
-    static final List<String> SIMULATED_TEES = List.of("dstack-tdx", "dstack-amd-sev-snp", "dstack-gcp-tdx",
+    static final List<String> SIMULATED_TEES = List.of("dstack-tdx", "dstack-gcp-tdx", "dstack-nitro-enclave", "dstack-amd-sev-snp",
             "dstack-aws-nitro-tpm");
 
     private final VmmConfig config;
@@ -277,7 +277,8 @@ public final class VmManager implements HostApiListener {
                 throw new PrpcException("invalid simulated_tee: " + PrpcSafe.of(simTee.get()) + " (expected one of "
                         + String.join(", ", SIMULATED_TEES) + ")");
             }
-            if (!backend.name().equals(VmmConfig.Cvm.BACKEND_SIMULATOR)) {
+            // upstream needs [cvm.tee_simulator] credentials to run a simulated TEE under QEMU; we have none to give
+            if (backend.name().equals(VmmConfig.Cvm.BACKEND_QEMU)) {
                 throw new PrpcException("tee simulator credentials are not configured on this VMM");
             }
         }
