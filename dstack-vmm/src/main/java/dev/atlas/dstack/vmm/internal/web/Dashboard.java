@@ -30,15 +30,47 @@ public final class Dashboard {
 
     private static final String CSS_SLOT = "/*@CSS@*/";
     private static final String JS_SLOT = "/*@JS@*/";
+    private static final String CSP_SLOT = "<!--@CSP@-->";
 
     private final byte[] page;
     private final Map<String, Resource> resources;
+    private final String csp;
 
     public Dashboard() {
         var m = new java.util.HashMap<String, Resource>();
         TYPES.forEach((name, type) -> m.put(name, new Resource(load(name), type)));
         this.resources = Map.copyOf(m);
-        this.page = inline(load("index.html"), m.get("dashboard.css").bytes(), m.get("dashboard.js").bytes());
+        String policy = "default-src 'none'; script-src " + hashSource(m.get("dashboard.js").bytes())
+                + "; style-src " + hashSource(m.get("dashboard.css").bytes()) + "; connect-src 'self'; img-src 'self'; "
+                + "form-action 'none'; base-uri 'none'";
+        this.csp = policy + "; frame-ancestors 'none'";
+        // the page carries the policy itself (a <meta> cannot say frame-ancestors; the header form can)
+        String html = new String(load("index.html"), StandardCharsets.UTF_8);
+        if (!html.contains(CSP_SLOT)) {
+            throw new IllegalStateException("index.html lacks the " + CSP_SLOT + " slot");
+        }
+        html = html.replace(CSP_SLOT, "<meta http-equiv=\"Content-Security-Policy\" content=\"" + policy + "\">");
+        this.page = inline(html.getBytes(StandardCharsets.UTF_8), m.get("dashboard.css").bytes(),
+                m.get("dashboard.js").bytes());
+    }
+
+    /**
+     * A {@code Content-Security-Policy} header value for {@link #page()}: only the inlined script and style (by their
+     * SHA-256), requests only to the VMM itself, no forms posting elsewhere, no framing. The page already carries
+     * the same policy (less {@code frame-ancestors}) in a {@code <meta>} element; sending the header adds the
+     * framing rule.
+     */
+    public String contentSecurityPolicy() {
+        return csp;
+    }
+
+    private static String hashSource(byte[] inlined) {
+        try {
+            byte[] h = java.security.MessageDigest.getInstance("SHA-256").digest(inlined);
+            return "'sha256-" + java.util.Base64.getEncoder().encodeToString(h) + "'";
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /**

@@ -26,6 +26,23 @@ class DashboardTest {
     }
 
     @Test
+    void contentSecurityPolicyAdmitsExactlyTheInlinedScriptAndStyle() throws Exception {
+        var sha = java.security.MessageDigest.getInstance("SHA-256");
+        String js = java.util.Base64.getEncoder().encodeToString(
+                sha.digest(dashboard.resource("dashboard.js").orElseThrow().bytes()));
+        String css = java.util.Base64.getEncoder().encodeToString(
+                sha.digest(dashboard.resource("dashboard.css").orElseThrow().bytes()));
+        assertThat(dashboard.contentSecurityPolicy()).isEqualTo("default-src 'none'; script-src 'sha256-" + js
+                + "'; style-src 'sha256-" + css + "'; connect-src 'self'; img-src 'self'; form-action 'none'; "
+                + "base-uri 'none'; frame-ancestors 'none'");
+        String page = new String(dashboard.page(), StandardCharsets.UTF_8);
+        String meta = "<meta http-equiv=\"Content-Security-Policy\" content=\""
+                + dashboard.contentSecurityPolicy().replace("; frame-ancestors 'none'", "") + "\">";
+        assertThat(page).contains(meta).doesNotContain("@CSP@");
+        assertThat(page.indexOf(meta)).isLessThan(page.indexOf("<style>")).isLessThan(page.indexOf("<script>"));
+    }
+
+    @Test
     void resourcesByName() {
         assertThat(dashboard.resource("/res/dashboard.js")).hasValueSatisfying(r -> {
             assertThat(r.contentType()).isEqualTo("text/javascript; charset=utf-8");

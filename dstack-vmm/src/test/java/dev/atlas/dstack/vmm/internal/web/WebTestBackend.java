@@ -19,10 +19,21 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 final class WebTestBackend implements CvmBackend {
     final Map<String, VmLaunch> launches = new ConcurrentHashMap<>();
+    /** The latest process of each VM id (tests wait on its exit instead of polling). */
+    final Map<String, Process> processes = new ConcurrentHashMap<>();
+    private final String name;
+
+    /**
+     * @param name the backend name the VMM sees; "simulator" makes it accept {@code simulated_tee} (the VMM allows
+     *     that field only on the simulator backend)
+     */
+    WebTestBackend(String name) {
+        this.name = name;
+    }
 
     @Override
     public String name() {
-        return "web-test";
+        return name;
     }
 
     @Override
@@ -36,6 +47,7 @@ final class WebTestBackend implements CvmBackend {
             Process p = new ProcessBuilder("sleep", "600").redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(launch.stdoutLog().toFile())).start();
             Files.writeString(launch.pidFile(), Long.toString(p.pid()));
+            processes.put(launch.id(), p);
             return new CvmProcess() {
                 @Override
                 public long pid() {
