@@ -98,6 +98,9 @@ public final class VmmConfigReader {
                 t.string("host_api.address", "vsock:2"), (int) t.integer("host_api.port", 10000, 0, 0xffffffffL));
         VmmConfig.KeyProvider keyProvider = new VmmConfig.KeyProvider(t.bool("key_provider.enabled", true),
                 t.string("key_provider.address", "127.0.0.1"), (int) t.integer("key_provider.port", 3443, 0, 65535));
+        if (!Ips.isIpLiteral(keyProvider.address())) {
+            throw t.invalid("key_provider.address", "must be an IP address");
+        }
 
         for (String k : t.unknownKeys()) {
             warnings.add(k + ": unknown key (ignored)");

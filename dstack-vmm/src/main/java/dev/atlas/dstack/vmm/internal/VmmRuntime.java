@@ -56,11 +56,7 @@ public final class VmmRuntime implements AutoCloseable {
         VmmHttp http = null;
         try {
             ForwardingListener events = new ForwardingListener(); // the manager is set as target below
-            HostApiServer.Builder hb = HostApiServer.builder(events).version(VmmRpc.VERSION);
-            if (config.keyProvider().enabled()) {
-                hb.keyProvider(new InetSocketAddress(config.keyProvider().address(), config.keyProvider().port()));
-            }
-            hostApi = hb.build();
+            hostApi = HostApiServer.forConfig(config, VmmRpc.VERSION, events);
             if (backend == null) {
                 backend = defaultBackend(config, clock, events);
                 owns = true;
