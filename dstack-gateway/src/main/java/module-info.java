@@ -22,6 +22,8 @@ module dev.atlas.dstack.gateway {
     requires io.netty.resolver.dns;
     requires io.netty.handler;
     requires micrometer.core;
+    requires org.bouncycastle.provider; // issue18-proxy: CertStore reads PEM keys
+    requires org.bouncycastle.pkix;
     requires micrometer.registry.prometheus;
     requires jdk.httpserver;
     requires java.net.http;

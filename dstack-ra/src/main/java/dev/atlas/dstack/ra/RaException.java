@@ -145,7 +145,42 @@ public final class RaException extends AttestationException {
         /** The OS image a caller claims does not match its quote (MRTD, RTMR0-2), or cannot be verified. */
         OS_IMAGE_MISMATCH(AttestationException.Reason.OS_IMAGE_HASH_MISMATCH),
         /** Evidence of a platform whose key release is an opt-in gate that is off (SEV-SNP, AWS NitroTPM). */
-        KEY_RELEASE_GATE(AttestationException.Reason.UNSUPPORTED_PLATFORM);
+        KEY_RELEASE_GATE(AttestationException.Reason.UNSUPPORTED_PLATFORM),
+        // --- issue20-qemu ---
+        /** The VMM's {@code [key_provider]} could not be reached, timed out or closed the connection early. */
+        KEY_PROVIDER_UNAVAILABLE(AttestationException.Reason.PEER_UNAVAILABLE),
+        /** A CVM process ({@code qemu_path}) could not be started, signalled or adopted. */
+        VM_PROCESS_FAILED(AttestationException.Reason.PEER_UNAVAILABLE),
+
+        // --- issue18-core ---
+        /** A gateway registration conflicts with the state: the WireGuard key or the instance belongs to another
+         *  instance or app, or the client address range is exhausted. */
+        REGISTRATION_CONFLICT(AttestationException.Reason.STATE_CONFLICT),
+        /** A gateway registration is refused: no client certificate, the node is marked down, or the
+         *  {@code [core.auth]} hook did not allow the app. */
+        REGISTRATION_DENIED(AttestationException.Reason.AUTHORIZATION_DENIED),
+
+        // --- issue18-route ---
+        /** The gateway knows no instance and no app with the id of the address (never a default backend). */
+        ROUTE_UNKNOWN_APP(AttestationException.Reason.PEER_UNAVAILABLE),
+        /** The app is registered but none of its instances had a WireGuard handshake within handshake_stale. */
+        ROUTE_NO_HEALTHY_INSTANCE(AttestationException.Reason.PEER_UNAVAILABLE),
+        /** The port policy (restrict_mode, or a policy still unknown: fail closed) refuses the port. */
+        ROUTE_PORT_NOT_ALLOWED(AttestationException.Reason.AUTHORIZATION_DENIED),
+        /** The app's instances already carry max_connections_per_app live connections. */
+        ROUTE_TOO_MANY_CONNECTIONS(AttestationException.Reason.PEER_UNAVAILABLE),
+        /** A custom domain has no usable _dstack-app-address TXT record (none, timeout, or not "app_id:port"). */
+        ROUTE_DNS_FAILED(AttestationException.Reason.PEER_UNAVAILABLE),
+
+        // --- issue18-wg ---
+        /** A WireGuard tool ({@code ip}, {@code wg}, {@code wireguard-go}) failed or is missing; names the command. */
+        WG_TOOL_FAILED(AttestationException.Reason.PEER_UNAVAILABLE),
+        /** A WireGuard key, peer or tool output is malformed (not 32 bytes of base64, a bad handshake line). */
+        WG_INVALID(AttestationException.Reason.INVALID_ARGUMENT),
+        /** No gateway of {@code gateway_urls} accepted {@code RegisterCvm} (unreachable or refused). */
+        GATEWAY_UNAVAILABLE(AttestationException.Reason.PEER_UNAVAILABLE),
+        /** The gateway's server certificate app id is not within the KMS's {@code gateway_app_id}. */
+        GATEWAY_APP_ID_MISMATCH(AttestationException.Reason.AUTHORIZATION_DENIED);
 
         private final AttestationException.Reason coarse;
 

@@ -76,6 +76,24 @@ class RaExceptionFamilyTest {
         m.put(RaException.Reason.KEY_STATE, AttestationException.Reason.STATE_CONFLICT);
         m.put(RaException.Reason.OS_IMAGE_MISMATCH, AttestationException.Reason.OS_IMAGE_HASH_MISMATCH);
         m.put(RaException.Reason.KEY_RELEASE_GATE, AttestationException.Reason.UNSUPPORTED_PLATFORM);
+        // --- issue20-qemu ---
+        m.put(RaException.Reason.KEY_PROVIDER_UNAVAILABLE, AttestationException.Reason.PEER_UNAVAILABLE);
+        m.put(RaException.Reason.VM_PROCESS_FAILED, AttestationException.Reason.PEER_UNAVAILABLE);
+        // issue18-core
+        m.put(RaException.Reason.REGISTRATION_CONFLICT, AttestationException.Reason.STATE_CONFLICT);
+        m.put(RaException.Reason.REGISTRATION_DENIED, AttestationException.Reason.AUTHORIZATION_DENIED);
+        // --- issue18-route ---
+        m.put(RaException.Reason.ROUTE_UNKNOWN_APP, AttestationException.Reason.PEER_UNAVAILABLE);
+        m.put(RaException.Reason.ROUTE_NO_HEALTHY_INSTANCE, AttestationException.Reason.PEER_UNAVAILABLE);
+        m.put(RaException.Reason.ROUTE_PORT_NOT_ALLOWED, AttestationException.Reason.AUTHORIZATION_DENIED);
+        m.put(RaException.Reason.ROUTE_TOO_MANY_CONNECTIONS, AttestationException.Reason.PEER_UNAVAILABLE);
+        m.put(RaException.Reason.ROUTE_DNS_FAILED, AttestationException.Reason.PEER_UNAVAILABLE);
+
+        // --- issue18-wg ---
+        m.put(RaException.Reason.WG_TOOL_FAILED, AttestationException.Reason.PEER_UNAVAILABLE);
+        m.put(RaException.Reason.WG_INVALID, INVALID_ARGUMENT);
+        m.put(RaException.Reason.GATEWAY_UNAVAILABLE, AttestationException.Reason.PEER_UNAVAILABLE);
+        m.put(RaException.Reason.GATEWAY_APP_ID_MISMATCH, AttestationException.Reason.AUTHORIZATION_DENIED);
         return m;
     }
 
@@ -115,7 +133,15 @@ class RaExceptionFamilyTest {
         }
         // no dstack-ra check is a retryable one: only an unreachable peer of the control plane is (issue 17)
         EnumSet<RaException.Reason> peers = EnumSet.of(RaException.Reason.AUTH_UNAVAILABLE,
-                RaException.Reason.AGENT_UNAVAILABLE, RaException.Reason.KMS_UNAVAILABLE);
+                RaException.Reason.AGENT_UNAVAILABLE, RaException.Reason.KMS_UNAVAILABLE,
+                // --- issue20-qemu ---
+                RaException.Reason.KEY_PROVIDER_UNAVAILABLE, RaException.Reason.VM_PROCESS_FAILED);
+        // --- issue18-route: a gateway route is retryable when the app or its instances are away ---
+        peers.addAll(EnumSet.of(RaException.Reason.ROUTE_UNKNOWN_APP, RaException.Reason.ROUTE_NO_HEALTHY_INSTANCE,
+                RaException.Reason.ROUTE_TOO_MANY_CONNECTIONS, RaException.Reason.ROUTE_DNS_FAILED));
+
+        // --- issue18-wg: a WireGuard tool or a gateway that is away is retryable ---
+        peers.addAll(EnumSet.of(RaException.Reason.WG_TOOL_FAILED, RaException.Reason.GATEWAY_UNAVAILABLE));
         for (RaException.Reason r : RaException.Reason.values()) {
             if (peers.contains(r)) {
                 assertThat(r.kind()).as(r.name()).isEqualTo(Kind.IO);

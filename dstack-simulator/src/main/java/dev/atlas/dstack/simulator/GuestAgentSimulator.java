@@ -14,6 +14,7 @@ import dev.atlas.dstack.ra.VersionedAttestation;
 import dev.atlas.dstack.simulator.internal.CertIssuer;
 import dev.atlas.dstack.simulator.internal.CvmPlatform;
 import dev.atlas.dstack.simulator.internal.FixturePlatform;
+import dev.atlas.dstack.simulator.internal.GatewayBoot;
 import dev.atlas.dstack.simulator.internal.GuestService;
 import dev.atlas.dstack.simulator.internal.HttpListener;
 import dev.atlas.dstack.simulator.internal.KmsBoot;
@@ -107,6 +108,7 @@ public final class GuestAgentSimulator implements AutoCloseable {
     private HttpListener tappdSock;
     private HttpListener externalSock;
     private HttpListener externalTcp;
+    private GatewayBoot gateway;
 
     private GuestAgentSimulator(Builder b) throws IOException {
         byte[] seed = b.seed != null ? b.seed.clone() : randomSeed();
@@ -174,6 +176,9 @@ public final class GuestAgentSimulator implements AutoCloseable {
             if (b.kmsUrl != null) {
                 cb.stopAtBootMrDone();
             }
+            if (b.instanceId != null) {
+                cb.instanceId(b.instanceId);
+            }
             if (b.emptyRuntimeDigests) {
                 cb.stripRuntimeDigests();
             }
@@ -208,6 +213,9 @@ public final class GuestAgentSimulator implements AutoCloseable {
             CertSigner signer = b.certSigner != null ? b.certSigner
                     : kmsSigner != null ? kmsSigner : Tls.localCa(loaded, platform, b.clock);
             CertIssuer issuer = signer == null ? null : Tls.issuer(platform, signer);
+            if (!b.gatewayUrls.isEmpty()) {
+                this.gateway = bootGateway(b, issuer, loaded, composeJson);
+            }
             GuestService service = new GuestService(new GuestService.Config(K256PrivateKey.fromScalar(loaded.k256Key()),
                     loaded.k256Signature(), compose, text(composeJson, "name", ""),
                     b.publicTcbinfo != null ? b.publicTcbinfo : bool(composeJson, "public_tcbinfo", true),
@@ -223,6 +231,20 @@ public final class GuestAgentSimulator implements AutoCloseable {
         } catch (RaException e) {
             throw new IOException("cannot set up the simulated guest agent: " + e.getMessage(), e);
         }
+    }
+
+    /** §3.3 guest side, when the compose enables the gateway (dstack-util skips it otherwise). */
+    private static GatewayBoot bootGateway(Builder b, CertIssuer issuer, AppKeys keys, JsonNode compose)
+            throws IOException, RaException {
+        if (!GatewayBoot.gatewayEnabled(compose)) {
+            System.getLogger(GuestAgentSimulator.class.getName()).log(System.Logger.Level.INFO, "gateway_urls are set"
+                    + " but app-compose does not enable the gateway (gateway_enabled): not registering, as"
+                    + " dstack-util");
+            return null;
+        }
+        return GatewayBoot.boot(new GatewayBoot.Config(b.gatewayUrls, b.insecureGatewayLoopbackTransport,
+                Optional.ofNullable(b.wireGuardNetns), b.wireGuardInterface, Optional.ofNullable(b.wireGuardConfigDir),
+                b.clock, b.kmsTimeout), issuer, keys.caCert(), keys.gatewayAppId(), compose);
     }
 
     private void start(Builder b, GuestService s) throws IOException {
@@ -500,6 +522,24 @@ public final class GuestAgentSimulator implements AutoCloseable {
     }
 
     /**
+     * The address the app should bind for the gateway to reach it: {@code 127.0.0.1} without gateways; with
+     * {@link Builder#gatewayUrls} the WireGuard client IP the gateway allocated, or {@code 127.b.c.d} for client IP
+     * {@code a.b.c.d} with {@link Builder#insecureGatewayLoopbackTransport()}.
+     */
+    public java.net.InetAddress vmAddress() {
+        return gateway != null ? gateway.vmAddress() : java.net.InetAddress.getLoopbackAddress();
+    }
+
+    /**
+     * The gateway answers this CVM registered with at start: one, from the first of {@link Builder#gatewayUrls} that
+     * accepted (dstack-util stops at the first; its {@code servers} list every gateway node); empty without
+     * gateways.
+     */
+    public List<GatewayRegistration> gatewayRegistrations() {
+        return gateway != null ? gateway.registrations() : List.of();
+    }
+
+    /**
      * Stops every listener and removes the socket files. Idempotent and safe to call from several threads (a
      * shutdown hook and the owner's try-with-resources may race).
      */
@@ -514,6 +554,9 @@ public final class GuestAgentSimulator implements AutoCloseable {
         }
         if (executor != null) {
             executor.shutdownNow();
+        }
+        if (gateway != null) {
+            gateway.close();
         }
     }
 
@@ -530,6 +573,7 @@ public final class GuestAgentSimulator implements AutoCloseable {
         private Path attestation;
         private byte[] seed;
         private byte[] appId;
+        private byte[] instanceId;
         private Path internalSocket;
         private Path tappdSocket;
         private Path externalSocket;
@@ -550,8 +594,60 @@ public final class GuestAgentSimulator implements AutoCloseable {
         private String kmsPccsUrl;
         private boolean insecureKms;
         private java.time.Duration kmsTimeout = KmsClient.DEFAULT_TIMEOUT;
+        private List<URI> gatewayUrls = List.of();
+        private boolean insecureGatewayLoopbackTransport;
+        private String wireGuardNetns;
+        private String wireGuardInterface = GatewayBoot.DEFAULT_INTERFACE;
+        private Path wireGuardConfigDir;
 
         private Builder() {
+        }
+
+        /**
+         * KMS mode: after the keys, register with each gateway as dstack-util does (§3.3 guest side): WireGuard keys,
+         * a client certificate from the KMS ({@code SignCert}, app info extension), {@code RegisterCvm} over mTLS
+         * (the KMS root CA as trust anchor, the server's app id checked against the KMS's {@code gateway_app_id}),
+         * then {@code dstack-wg0} brought up (see {@link #wireGuardNetns}); the app binds {@link #vmAddress()}.
+         * The URLs are tried in order until one accepts (as dstack-util); {@link #start()} fails (IOException naming
+         * every gateway's error) when none does. Only when the compose enables the gateway ({@code gateway_enabled},
+         * legacy {@code tproxy_enabled} or feature {@code tproxy-net}); otherwise skipped as dstack-util does. Needs
+         * {@link #kms(URI)}: the trust anchor and {@code gateway_app_id} come from the KMS.
+         */
+        public Builder gatewayUrls(List<URI> urls) {
+            this.gatewayUrls = List.copyOf(urls);
+            return this;
+        }
+
+        /**
+         * <b>Insecure</b>, development only: register with the gateways but bring up no WireGuard; the app is reached
+         * on {@code 127.b.c.d} for client IP {@code a.b.c.d} ({@link #vmAddress()}), matching a gateway with
+         * {@code insecure_loopback_transport}. Logged as a WARNING at start.
+         */
+        public Builder insecureGatewayLoopbackTransport() {
+            this.insecureGatewayLoopbackTransport = true;
+            return this;
+        }
+
+        /** Run the WireGuard tools ({@code wg}, {@code ip}) inside this network namespace (tests). */
+        public Builder wireGuardNetns(String netns) {
+            this.wireGuardNetns = Objects.requireNonNull(netns, "netns");
+            return this;
+        }
+
+        /**
+         * The guest's WireGuard interface (default {@code dstack-wg0}). Two simulated CVMs with real WireGuard on one
+         * host need different names even in different namespaces: wireguard-go's control socket
+         * {@code /var/run/wireguard/<iface>.sock} is per host.
+         */
+        public Builder wireGuardInterface(String iface) {
+            this.wireGuardInterface = Objects.requireNonNull(iface, "iface");
+            return this;
+        }
+
+        /** Where {@code <iface>.conf} is written, mode 0600 (default: a temporary directory removed at close). */
+        public Builder wireGuardConfigDir(Path dir) {
+            this.wireGuardConfigDir = Objects.requireNonNull(dir, "dir");
+            return this;
         }
 
         /**
@@ -619,7 +715,10 @@ public final class GuestAgentSimulator implements AutoCloseable {
             return this;
         }
 
-        /** KMS mode: connect and request timeout of the KMS calls (default 60 s). */
+        /**
+         * KMS mode: connect and request timeout of the KMS calls, of {@code RegisterCvm} and of each WireGuard tool
+         * (default 60 s).
+         */
         public Builder kmsTimeout(java.time.Duration timeout) {
             this.kmsTimeout = Objects.requireNonNull(timeout, "timeout");
             return this;
@@ -668,6 +767,20 @@ public final class GuestAgentSimulator implements AutoCloseable {
                 throw new IllegalArgumentException("app id must be 20 bytes, got " + appId20.length);
             }
             this.appId = appId20.clone();
+            return this;
+        }
+
+        /**
+         * The instance id the simulated CVM measures ({@code instance-id} event) and {@code Info} reports: 20 bytes,
+         * or empty for a compose with {@code no_instance_id}. Default: derived from the app id and the seed. The
+         * simulated guest OS passes dstack's {@code SHA-256(instance_id_seed ‖ app_id)[0..20]}
+         * ({@code dstack-util/src/system_setup.rs} {@code measure_app_info}). Not with {@link #attestation}.
+         */
+        public Builder instanceId(byte[] id) {
+            if (id.length != 0 && id.length != 20) {
+                throw new IllegalArgumentException("instance id must be 0 or 20 bytes, got " + id.length);
+            }
+            this.instanceId = id.clone();
             return this;
         }
 
@@ -790,6 +903,9 @@ public final class GuestAgentSimulator implements AutoCloseable {
                     throw new IllegalStateException("kms(URI) needs exactly one of kmsVerifier, kmsPccsUrl or"
                             + " insecureSkipKmsServerAttestation()");
                 }
+            } else if (!gatewayUrls.isEmpty()) {
+                throw new IllegalStateException("gatewayUrls needs kms(URI): the client certificate, the trust anchor"
+                        + " and gateway_app_id come from the KMS");
             } else if (kmsVerifier != null || kmsPccsUrl != null || insecureKms) {
                 throw new IllegalStateException("kmsVerifier, kmsPccsUrl and insecureSkipKmsServerAttestation() need"
                         + " kms(URI)");

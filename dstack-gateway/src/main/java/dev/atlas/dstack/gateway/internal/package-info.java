@@ -1,0 +1,2 @@
+/** Implementation of the dstack gateway; not exported. */
+package dev.atlas.dstack.gateway.internal;
