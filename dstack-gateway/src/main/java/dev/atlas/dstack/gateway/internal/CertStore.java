@@ -1,5 +1,6 @@
 package dev.atlas.dstack.gateway.internal;
 
+import dev.atlas.dstack.gateway.GatewayConfig;
 import dev.atlas.dstack.ra.RaException;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ApplicationProtocolNames;
@@ -100,6 +101,24 @@ public final class CertStore {
             store.reload();
         }
         return store;
+    }
+
+    /**
+     * The store of a loaded {@code gateway.toml}: its {@code tls_versions} and, in the 0.5.x layout, the static
+     * certificate of {@code [core.proxy] cert_chain} and {@code cert_key} for {@code base_domain} (a
+     * {@code base_domain} alone installs nothing).
+     */
+    public static CertStore fromConfig(GatewayConfig.Proxy proxy, Clock clock) throws RaException {
+        boolean chain = proxy.certChain().isPresent();
+        boolean key = proxy.certKey().isPresent();
+        if (chain != key || (chain && proxy.baseDomain().isEmpty())) {
+            throw invalid("core.proxy.cert_chain", "cert_chain and cert_key go together, with base_domain (got"
+                    + (chain ? " cert_chain" : "") + (key ? " cert_key" : "")
+                    + (proxy.baseDomain().isPresent() ? " base_domain" : "") + ")");
+        }
+        Optional<StaticCert> sc = !chain ? Optional.empty() : Optional.of(new StaticCert(
+                proxy.certChain().get(), proxy.certKey().get(), proxy.baseDomain().get()));
+        return create(proxy.tlsVersions(), sc, clock);
     }
 
     /** An empty store (no static certificate). */

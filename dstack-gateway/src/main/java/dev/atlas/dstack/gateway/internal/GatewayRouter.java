@@ -259,8 +259,7 @@ public final class GatewayRouter implements Router, AutoCloseable {
      * @return the instance ids removed
      */
     public List<String> recycleOnce() {
-        balancer.markDirty();
-        Optional<Map<String, Instant>> hs = balancer.handshakes();
+        Optional<Map<String, Instant>> hs = balancer.handshakesNow();
         if (hs.isEmpty()) {
             LOG.log(System.Logger.Level.WARNING, "recycle skipped: WireGuard latest-handshakes unavailable");
             return List.of();

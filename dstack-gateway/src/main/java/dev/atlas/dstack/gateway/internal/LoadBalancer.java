@@ -139,6 +139,24 @@ final class LoadBalancer {
         dirty = true;
     }
 
+    /**
+     * A snapshot taken now (no fallback to an older one); empty when the {@code wg} call fails. Recycling uses it:
+     * removals must not rest on stale data.
+     */
+    Optional<Map<String, Instant>> handshakesNow() {
+        Instant now = clock.instant();
+        try {
+            Map<String, Instant> fresh = Map.copyOf(source.latest());
+            snapshot = new Snapshot(fresh, now);
+            lastAttempt = now;
+            dirty = false;
+            return Optional.of(fresh);
+        } catch (RaException | RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "WireGuard latest-handshakes failed: {0}", e.getMessage());
+            return Optional.empty();
+        }
+    }
+
     /** The latest handshakes (base64 public key → time), refreshed when due; empty when never available. */
     Optional<Map<String, Instant>> handshakes() {
         Snapshot s = snapshot;

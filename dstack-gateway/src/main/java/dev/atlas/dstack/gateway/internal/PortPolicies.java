@@ -11,7 +11,6 @@ import java.time.Duration;
 import java.util.HexFormat;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
@@ -81,7 +80,7 @@ public final class PortPolicies {
 
     private final ConcurrentHashMap<String, PortPolicy> overrides = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Fetched> fetched = new ConcurrentHashMap<>();
-    private final Set<String> inFlight = ConcurrentHashMap.newKeySet();
+    private final ConcurrentHashMap<String, CompletableFuture<Void>> inFlight = new ConcurrentHashMap<>();
     private final RouteSettings.PortPolicyFetch fetch;
     private final AgentInfo agent;
     private final ScheduledExecutorService scheduler;
@@ -176,20 +175,34 @@ public final class PortPolicies {
 
     /** Whether a fetch for {@code instanceId} is running or waiting for its next retry. */
     boolean fetching(String instanceId) {
-        return inFlight.contains(instanceId);
+        return inFlight.containsKey(instanceId);
+    }
+
+    /** Completes when the current fetch round of {@code instanceId} ends (at once when none runs). */
+    CompletableFuture<Void> fetchRound(String instanceId) {
+        CompletableFuture<Void> f = inFlight.get(instanceId);
+        return f == null ? CompletableFuture.completedFuture(null) : f.copy();
     }
 
     /** Starts the background fetch of {@code instanceId}'s policy unless one is already running. */
     void startFetch(String instanceId) {
-        if (inFlight.add(instanceId)) {
+        CompletableFuture<Void> round = new CompletableFuture<>();
+        if (inFlight.putIfAbsent(instanceId, round) == null) {
             attempt(instanceId, 0, fetch.backoffInitial());
+        }
+    }
+
+    private void endRound(String instanceId) {
+        CompletableFuture<Void> f = inFlight.remove(instanceId);
+        if (f != null) {
+            f.complete(null);
         }
     }
 
     private void attempt(String instanceId, int attempt, Duration backoff) {
         Optional<Instance> current = lookup.apply(instanceId);
         if (current.isEmpty() || effective(current.get()).isPresent()) {
-            inFlight.remove(instanceId); // gone, or a report/override/earlier fetch arrived meanwhile
+            endRound(instanceId); // gone, or a report/override/earlier fetch arrived meanwhile
             return;
         }
         Instance instance = current.get();
@@ -211,13 +224,13 @@ public final class PortPolicies {
                     LOG.log(System.Logger.Level.WARNING, "port_policy fetch for instance {0} from {1}: {2}; it stays fail-closed",
                             new Object[] {instanceId, address, e.getMessage()});
                 }
-                inFlight.remove(instanceId);
+                endRound(instanceId);
                 return;
             }
             if (attempt >= fetch.maxRetries()) {
                 LOG.log(System.Logger.Level.WARNING, "port_policy fetch for instance {0} from {1} giving up after {2} attempts: {3}",
                         new Object[] {instanceId, address, attempt + 1, describe(error)});
-                inFlight.remove(instanceId);
+                endRound(instanceId);
                 return;
             }
             LOG.log(System.Logger.Level.INFO, "port_policy fetch for instance {0} from {1} failed (attempt {2}): {3}",
@@ -228,7 +241,7 @@ public final class PortPolicies {
                 scheduler.schedule(() -> attempt(instanceId, attempt + 1, next), backoff.toMillis(),
                         TimeUnit.MILLISECONDS);
             } catch (RuntimeException rejected) { // shutting down
-                inFlight.remove(instanceId);
+                endRound(instanceId);
             }
         });
     }

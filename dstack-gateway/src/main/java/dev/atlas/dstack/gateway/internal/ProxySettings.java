@@ -1,5 +1,6 @@
 package dev.atlas.dstack.gateway.internal;
 
+import dev.atlas.dstack.gateway.GatewayConfig;
 import java.net.InetAddress;
 import java.time.Duration;
 import java.util.List;
@@ -72,6 +73,20 @@ public record ProxySettings(
         if (d.isZero() || d.isNegative()) {
             throw new IllegalArgumentException("core.proxy.timeouts." + name + ": must be positive: " + d);
         }
+    }
+
+    /** The proxy's part of a loaded {@code gateway.toml}. */
+    public static ProxySettings from(GatewayConfig config) {
+        GatewayConfig.Proxy p = config.proxy();
+        GatewayConfig.Timeouts t = p.timeouts();
+        return builder()
+                .listenAddr(p.listenAddr()).listenPorts(p.listenPorts()).bufferSize(p.bufferSize())
+                .inboundPpEnabled(p.inboundPpEnabled()).tlsVersions(p.tlsVersions())
+                .connect(t.connect()).handshake(t.handshake()).ppHeader(t.ppHeader())
+                .dataTimeoutEnabled(t.dataTimeoutEnabled()).idle(t.idle()).write(t.write()).shutdown(t.shutdown())
+                .total(t.total())
+                .insecureLocalhostBackend(config.debug().insecureLocalhostBackend())
+                .build();
     }
 
     /** dstack's defaults (§3.5) on 0.0.0.0:8443. */

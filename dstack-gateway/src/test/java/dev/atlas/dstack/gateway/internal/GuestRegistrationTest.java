@@ -11,16 +11,22 @@ import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsExchange;
 import com.sun.net.httpserver.HttpsParameters;
 import com.sun.net.httpserver.HttpsServer;
+import dev.atlas.dstack.DstackTdxVerifier;
+import dev.atlas.dstack.gateway.GatewayConfig;
 import dev.atlas.dstack.guest.DstackClient;
 import dev.atlas.dstack.guest.TlsKey;
 import dev.atlas.dstack.guest.TlsKeyRequest;
+import dev.atlas.dstack.ra.RaException;
 import dev.atlas.dstack.ra.RaTlsCertificate;
+import dev.atlas.dstack.ra.prpc.PrpcHttpHandler;
 import dev.atlas.dstack.simulator.GatewayRegistration;
 import dev.atlas.dstack.simulator.GuestAgentSimulator;
 import dev.atlas.dstack.testing.DstackTestbed;
+import dev.atlas.tdx.CollateralClient;
+import dev.atlas.tdx.CollateralSource;
+import dev.atlas.tdx.QuoteVerifier;
 import dev.atlas.testing.SimulatedCvm;
 import java.io.IOException;
-import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -32,7 +38,9 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
+import java.time.Clock;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
@@ -166,7 +174,7 @@ class GuestRegistrationTest {
     }
 
     @Test
-    void realWireGuardFromTheCvmNamespaceToTheGatewayInterface() throws Exception {
+    void realWireGuardFromTheCvmNamespaceThroughTheGatewaysRegisterCvm() throws Exception {
         Optional<String> missing = NetnsFixture.unavailable();
         assumeTrue(missing.isEmpty(), () -> "real WireGuard test skipped: " + missing.orElse(""));
         try (NetnsFixture ns = NetnsFixture.create()) {
@@ -175,43 +183,122 @@ class GuestRegistrationTest {
             String gwSk = NetnsFixture.run(List.of("wg", "genkey")).strip();
             String gwPk = NetnsFixture.run(List.of("wg", "pubkey"), gwSk + "\n").strip();
             int gwPort = 40000 + Integer.parseInt(ns.suffix, 16) % 20000;
-            WgTools wg = WgTools.start(new WgTools.Settings(gwIface, gwSk, gwPort,
-                    (Inet4Address) InetAddress.getByName(ns.wgIp(1)), 24, dir.resolve(gwIface + ".conf"),
-                    Optional.empty()));
-            Inet4Address clientIp = (Inet4Address) InetAddress.getByName(ns.wgIp(2));
-            // the stand-in gateway does what RegisterCvm does: peer the key with the allocated IP, answer
-            gateway.reset(req -> {
-                try {
-                    wg.applyPeers(List.of(new WgControl.Peer(req.get("client_public_key").asText(), clientIp)));
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-                return response(clientIp.getHostAddress(), List.of(server(gwPk, ns.wgIp(1) + "/24",
-                        ns.hostIp() + ":" + gwPort)));
-            });
-            String cvmIface = "wgc" + ns.suffix;
-            Path wgDir = dir.resolve("cvm-wg");
-            try (GuestAgentSimulator cvm = tb.cvmBuilder("app-wg", APP).compose(compose)
-                    .internalSocket(dir.resolve("app5.sock")).gatewayUrls(List.of(gateway.url()))
-                    .wireGuardNetns(ns.netns).wireGuardInterface(cvmIface).wireGuardConfigDir(wgDir).start()) {
-                assertThat(cvm.vmAddress()).isEqualTo(clientIp);
-                Path conf = wgDir.resolve(cvmIface + ".conf");
-                assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(conf))).isEqualTo("rw-------");
-                String text = Files.readString(conf);
-                assertThat(text).contains("ListenPort = 9182\nAddress = " + clientIp.getHostAddress() + "/32\n")
-                        .contains("[Peer]\nPublicKey = " + gwPk + "\nAllowedIPs = " + ns.wgIp(1) + "/32\nEndpoint = "
-                                + ns.hostIp() + ":" + gwPort + "\nPersistentKeepalive = 25\n");
+            Path gwDir = Files.createDirectories(dir.resolve("gw-" + ns.suffix));
+            GatewayConfig config = GatewayConfig.parse("""
+                    [core.wg]
+                    private_key = "%s"
+                    public_key = "%s"
+                    listen_port = %d
+                    ip = "%s/24"
+                    reserved_net = ["%s/32"]
+                    client_ip_range = "%s/24"
+                    config_path = "%s"
+                    interface = "%s"
+                    endpoint = "%s:%d"
+                    [core.sync]
+                    data_dir = "%s"
+                    """.formatted(gwSk, gwPk, gwPort, ns.wgIp(1), ns.wgIp(1), ns.wgIp(0),
+                    gwDir.resolve(gwIface + ".conf"), gwIface, ns.hostIp(), gwPort, gwDir.resolve("data")), gwDir);
+            try (RegisterCvmEndpoint gw = new RegisterCvmEndpoint(config, gwKey)) {
+                assertThat(gw.wg).isInstanceOf(WgTools.class);
+                String cvmIface = "wgc" + ns.suffix;
+                Path wgDir = dir.resolve("cvm-wg");
+                try (GuestAgentSimulator cvm = tb.cvmBuilder("app-wg", APP).compose(compose)
+                        .internalSocket(dir.resolve("app5.sock")).gatewayUrls(List.of(gw.url()))
+                        .wireGuardNetns(ns.netns).wireGuardInterface(cvmIface).wireGuardConfigDir(wgDir).start()) {
+                    Instance registered = gw.registry.all().get(0);
+                    assertThat(registered.appId()).isEqualTo(HEX.formatHex(APP));
+                    assertThat(registered.reportedPolicy()).isPresent();
+                    assertThat(cvm.vmAddress()).isEqualTo(registered.clientIp());
+                    assertThat(NetnsFixture.run(List.of("wg", "show", gwIface, "allowed-ips")).strip())
+                            .isEqualTo(registered.publicKey() + "\t" + registered.clientIp().getHostAddress() + "/32");
+                    Path conf = wgDir.resolve(cvmIface + ".conf");
+                    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(conf)))
+                            .isEqualTo("rw-------");
+                    assertThat(Files.readString(conf)).contains("ListenPort = 9182\nAddress = "
+                            + registered.clientIp().getHostAddress() + "/32\n").contains("[Peer]\nPublicKey = "
+                            + gwPk + "\nAllowedIPs = " + ns.wgIp(1) + "/32\nEndpoint = " + ns.hostIp() + ":" + gwPort
+                            + "\nPersistentKeepalive = 25\n");
 
-                Path www = Files.createDirectories(dir.resolve("www"));
-                Files.writeString(www.resolve("index.txt"), "app in a CVM namespace\n");
-                int port = ns.startHttpBackend(cvm.vmAddress().getHostAddress(), www);
-                String body = WgToolsNetnsTest.httpGet(new InetSocketAddress(cvm.vmAddress(), port), "/index.txt");
-                assertThat(body).contains(" 200 ").endsWith("app in a CVM namespace\n");
-                String cvmPk = gateway.calls.get(0).body().get("client_public_key").asText();
-                assertThat(wg.latestHandshakes()).containsOnlyKeys(cvmPk);
+                    Path www = Files.createDirectories(dir.resolve("www"));
+                    Files.writeString(www.resolve("index.txt"), "app in a CVM namespace\n");
+                    int port = ns.startHttpBackend(cvm.vmAddress().getHostAddress(), www);
+                    String body = WgToolsNetnsTest.httpGet(new InetSocketAddress(cvm.vmAddress(), port),
+                            "/index.txt");
+                    assertThat(body).contains(" 200 ").endsWith("app in a CVM namespace\n");
+                    assertThat(gw.wg.latestHandshakes()).containsOnlyKeys(registered.publicKey());
+                }
+                // closing the CVM takes its interface down
+                assertThat(ns.inNs(List.of("ip", "-o", "link", "show")).contains(cvmIface + ":")).isFalse();
             }
-            // closing the CVM takes its interface down
-            assertThat(ns.inNs(List.of("ip", "-o", "link", "show")).contains(cvmIface + ":")).isFalse();
+        }
+    }
+
+    /**
+     * The gateway's mTLS RPC as far as RegisterCvm needs it: issue18-core's {@link GatewayRpc} and
+     * {@link InstanceRegistry}, this branch's {@link WgControl#fromConfig} re-applied on every registry change, on a
+     * JDK HTTPS listener with the gateway CVM's KMS-issued certificate.
+     */
+    static final class RegisterCvmEndpoint implements AutoCloseable {
+        final WgControl wg;
+        final InstanceRegistry registry;
+        private final HttpsServer server;
+
+        RegisterCvmEndpoint(GatewayConfig config, TlsKey key) throws Exception {
+            Clock clock = Clock.systemUTC();
+            this.wg = WgControl.fromConfig(config, clock);
+            try {
+                this.registry = new InstanceRegistry(config.wg(), Optional.empty(), clock);
+                registry.addListener(app -> {
+                    try {
+                        wg.apply(registry.all());
+                    } catch (RaException e) {
+                        throw new IllegalStateException(e);
+                    }
+                });
+                X509Certificate root = (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(
+                        new java.io.ByteArrayInputStream(tb.kmsRootCaPem().getBytes(StandardCharsets.US_ASCII)));
+                X509Certificate intel = (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(
+                        Files.newInputStream(tb.mockRootCaPath()));
+                DstackTdxVerifier verifier = DstackTdxVerifier.builder()
+                        .quoteVerifier(QuoteVerifier.builder().insecureTrustAnchorForTesting(intel).clock(clock).build())
+                        .collateralSource(CollateralSource.fetching(CollateralClient.builder().baseUrl(tb.pccsUrl())
+                                .build())).clock(clock).build();
+                GatewayRpc rpc = new GatewayRpc(config, registry, Optional.of(new ClientAuth(root, verifier, clock)),
+                        new AuthHook(config.auth()), new GatewayNode(Optional.empty(), List::of), Optional.of(GW_APP),
+                        Optional::empty, clock);
+                server = HttpsServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 16);
+                server.setHttpsConfigurator(new HttpsConfigurator(key.sslContext(new TrustManager[] {
+                        new RecordAll()})) {
+                    @Override
+                    public void configure(HttpsParameters p) {
+                        var params = getSSLContext().getDefaultSSLParameters();
+                        params.setNeedClientAuth(true);
+                        p.setSSLParameters(params);
+                    }
+                });
+                server.createContext("/prpc", new PrpcHttpHandler(rpc.gatewayDispatcher()));
+                server.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
+                server.start();
+            } catch (Exception | Error e) {
+                close();
+                throw e;
+            }
+        }
+
+        URI url() {
+            return URI.create("https://127.0.0.1:" + server.getAddress().getPort());
+        }
+
+        @Override
+        public void close() {
+            if (server != null) {
+                server.stop(0);
+            }
+            if (wg instanceof WgTools t) {
+                t.removeInterface();
+            }
+            wg.close();
         }
     }
 
