@@ -14,7 +14,8 @@ import picocli.CommandLine.Command;
                 + "input error (bad option, unreadable or malformed file); 3 I/O or network failure (connection "
                 + "refused, timeout, port in use, guest agent or PCCS unreachable)."},
         subcommands = {QuoteCommand.class, EventlogCommand.class, ComposeHashCommand.class, PolicyCommand.class,
-            AttestationCommand.class, SimulateCommand.class, ServerCommand.class, ProxyCommand.class, AuthServerCommand.class, KmsCommand.class, GatewayCommand.class, GetCommand.class, GuestCommand.class, RatlsCommand.class, EnvCommand.class, BenchCommand.class, DemoCommand.class})
+            AttestationCommand.class, SimulateCommand.class, ServerCommand.class, ProxyCommand.class, AuthServerCommand.class, KmsCommand.class, GatewayCommand.class,
+            VmmCommand.class, GetCommand.class, GuestCommand.class, RatlsCommand.class, EnvCommand.class, BenchCommand.class, DemoCommand.class})
 public final class Main implements Runnable {
     /** Exit code: verification failed. */
     static final int VERIFICATION_FAILED = CliErrors.REJECTED;

@@ -119,6 +119,34 @@ final class SimulateCommand implements Callable<Integer> {
             + "Default: derived from --seed.")
     Long pkiSeed;
 
+    @Option(names = "--host-share", paramLabel = "DIR", description = "Boot a simulated dstack guest OS from this VMM "
+            + "host share (app-compose.json, .sys-config.json, .instance_info, .encrypted-env, .user-config): keys "
+            + "from its kms_urls, env decrypted, runner bash started, ports forwarded, progress posted to --host-api. "
+            + "Takes --work, --cid, --vm-address, --host-api, --pki-seed, --port, --insecure-skip-kms-attestation, "
+            + "--insecure-gateway-loopback-transport; what the VMM's simulator backend runs.")
+    Path hostShare;
+
+    @Option(names = "--work", paramLabel = "DIR", description = "With --host-share: the guest's directory (dstack.sock).")
+    Path guestWork;
+
+    @Option(names = "--cid", paramLabel = "N", description = "With --host-share: the VM's CID (default VM address "
+            + "127.254.(N>>8).(N&255)).")
+    Integer guestCid;
+
+    @Option(names = "--vm-address", paramLabel = "IP", description = "With --host-share: the address the app binds.")
+    String guestVmAddress;
+
+    @Option(names = "--host-api", paramLabel = "unix:PATH", description = "With --host-share: the VMM's host API socket.")
+    String guestHostApi;
+
+    @Option(names = "--port", paramLabel = "PROTO:ADDR:HOST:VM", description = "With --host-share: a host port "
+            + "forwarded to the VM address (repeatable).")
+    List<String> guestPorts = new ArrayList<>();
+
+    @Option(names = "--insecure-gateway-loopback-transport", description = "Insecure, with --host-share: register with "
+            + "gateways over loopback instead of WireGuard.")
+    boolean guestLoopback;
+
     @Option(names = "--tappd-socket", paramLabel = "PATH",
             description = "Serve the legacy Tappd API (/prpc/Tappd.*) on this Unix socket (guest-agent simulator).")
     Path tappdSocket;
@@ -263,9 +291,43 @@ final class SimulateCommand implements Callable<Integer> {
         }
     }
 
+    /** {@code --host-share}: delegates to {@link dev.atlas.dstack.simulator.SimulatedGuestOs} with its own flags. */
+    private int runGuestOs() {
+        List<String> a = new ArrayList<>(List.of("--host-share", hostShare.toString()));
+        if (guestWork == null) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--host-share needs --work DIR");
+        }
+        a.addAll(List.of("--work", guestWork.toString()));
+        if (guestCid != null) {
+            a.addAll(List.of("--cid", guestCid.toString()));
+        }
+        if (guestVmAddress != null) {
+            a.addAll(List.of("--vm-address", guestVmAddress));
+        }
+        if (guestHostApi != null) {
+            a.addAll(List.of("--host-api", guestHostApi));
+        }
+        if (pkiSeed != null) {
+            a.addAll(List.of("--pki-seed", pkiSeed.toString()));
+        }
+        if (insecureKms) {
+            a.add("--insecure-skip-kms-attestation");
+        }
+        if (guestLoopback) {
+            a.add("--insecure-gateway-loopback-transport");
+        }
+        for (String p : guestPorts) {
+            a.addAll(List.of("--port", p));
+        }
+        return dev.atlas.dstack.simulator.SimulatedGuestOs.run(a.toArray(String[]::new), System.out, System.err);
+    }
+
     @Override
     public Integer call() throws Exception {
         PrintWriter o = spec.commandLine().getOut();
+        if (hostShare != null) {
+            return runGuestOs();
+        }
         validate();
         InetSocketAddress address = ServerCommand.parseListen(listen, "--listen");
         if (dstackAgentMode()) {

@@ -186,7 +186,7 @@ public final class SimulatedCvm {
         byte[] measured = b.measuredCompose != null ? b.measuredCompose : composeBytes;
         this.measuredComposeHash = DstackEventLog.sha256(measured);
         this.appId = b.appId != null ? b.appId.clone() : Arrays.copyOf(measuredComposeHash, 20);
-        this.instanceId = Arrays.copyOf(DstackEventLog.sha256(appId,
+        this.instanceId = b.instanceId != null ? b.instanceId.clone() : Arrays.copyOf(DstackEventLog.sha256(appId,
                 ("atlas-simulated-instance-" + b.seed).getBytes(StandardCharsets.UTF_8)), 20);
         this.vmConfig = "{\"spec_version\":1,\"os_image_hash\":\"" + b.osImageHash + "\",\"cpu_count\":2,"
                 + "\"memory_size\":2147483648,\"qemu_single_pass_add_pages\":false,\"pic\":true,"
@@ -523,6 +523,7 @@ public final class SimulatedCvm {
         private String mrTd = DEFAULT_MRTD;
         private byte[] appCompose = DEFAULT_APP_COMPOSE.getBytes(StandardCharsets.UTF_8);
         private byte[] appId;
+        private byte[] instanceId;
         private String osImageHash;
         private KeyProvider keyProvider = KeyProvider.KMS;
         private boolean stripRuntimeDigests;
@@ -573,6 +574,19 @@ public final class SimulatedCvm {
         /** The app id (20 bytes); default: the first 20 bytes of the compose hash, as dstack without KMS app id. */
         public Builder appId(String hex20) {
             this.appId = HEX.parseHex(hex(hex20, 20, "app id"));
+            return this;
+        }
+
+        /**
+         * The instance id measured as {@code instance-id}: 20 bytes, or empty for {@code no_instance_id} (dstack's
+         * {@code SHA-256(instance_id_seed ‖ app_id)[0..20]} computed by the caller, as the simulated guest OS does);
+         * default derived from the app id and the seed.
+         */
+        public Builder instanceId(byte[] id) {
+            if (id.length != 0 && id.length != 20) {
+                throw new IllegalArgumentException("instance id must be 0 or 20 bytes, got " + id.length);
+            }
+            this.instanceId = id.clone();
             return this;
         }
 

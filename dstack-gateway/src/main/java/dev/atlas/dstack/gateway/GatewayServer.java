@@ -134,9 +134,7 @@ public final class GatewayServer implements AutoCloseable {
         AdminAuth adminAuth = config.admin().enabled() ? adminAuth() : null;
         Optional<GatewayAgent> agent = Optional.empty();
         boolean skip = config.debug().insecureSkipAttestation();
-        if (b.agent != null) {
-            agent = Optional.of(b.agent);
-        } else if (!skip || !config.rpcDomain().isEmpty()
+        if (!skip || !config.rpcDomain().isEmpty()
                 || !b.env.getOrDefault("DSTACK_AGENT_ADDRESS", "").isEmpty()) {
             agent = Optional.of(GatewayAgent.connect(b.env));
         }
@@ -157,7 +155,7 @@ public final class GatewayServer implements AutoCloseable {
         executor = Executors.newVirtualThreadPerTaskExecutor();
         registry = new InstanceRegistry(config.wg(), Optional.of(InstanceRegistry.stateFileIn(config.sync()
                 .dataDir())), b.clock);
-        WgControl wg = b.wg != null ? b.wg : WgControl.fromConfig(config, b.clock);
+        WgControl wg = WgControl.fromConfig(config, b.clock);
         closeables.add(wg);
         registry.addListener(app -> applyPeers(wg));
         applyPeers(wg);
@@ -493,8 +491,6 @@ public final class GatewayServer implements AutoCloseable {
         private Clock clock = Clock.systemUTC();
         private Map<String, String> env = System.getenv();
         private MeterRegistry meters = new SimpleMeterRegistry();
-        private GatewayAgent agent;
-        private WgControl wg;
 
         private Builder(GatewayConfig config) {
             this.config = Objects.requireNonNull(config, "config");

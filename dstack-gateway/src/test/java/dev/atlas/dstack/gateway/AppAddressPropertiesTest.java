@@ -26,7 +26,7 @@ class AppAddressPropertiesTest {
         return Arbitraries.strings().withChars("0123456789abcdefsgxyz_").ofMinLength(1).ofMaxLength(40);
     }
 
-    @Property(tries = 300)
+    @Property(tries = 150)
     void everyValidAddressRendersAndParsesBack(@ForAll("ids") String id, @ForAll @IntRange(max = 65535) int port,
             @ForAll boolean tls, @ForAll boolean h2) throws Exception {
         if (tls && h2) {
@@ -36,7 +36,7 @@ class AppAddressPropertiesTest {
         assertEquals(a, AppAddress.parseSubdomain(a.subdomain()));
     }
 
-    @Property(tries = 300)
+    @Property(tries = 150)
     void explicitPortAndSuffixes(@ForAll("ids") String id, @ForAll @IntRange(max = 65535) int port) throws Exception {
         assertEquals(new AppAddress(id, port, false, false), AppAddress.parseSubdomain(id + "-" + port));
         assertEquals(new AppAddress(id, port, true, false), AppAddress.parseSubdomain(id + "-" + port + "s"));
@@ -47,7 +47,7 @@ class AppAddressPropertiesTest {
         assertEquals("sni: invalid port", gs.detail());
     }
 
-    @Property(tries = 300)
+    @Property(tries = 150)
     void aThirdPartIsAlwaysRefused(@ForAll("ids") String id, @ForAll @IntRange(max = 65535) int port,
             @ForAll @StringLength(max = 8) String third) {
         RaException e = assertThrows(RaException.class,
@@ -55,7 +55,7 @@ class AppAddressPropertiesTest {
         assertEquals("sni: invalid sni format", e.detail());
     }
 
-    @Property(tries = 500)
+    @Property(tries = 150)
     void anyStringEitherParsesOrIsRefusedWithDstacksText(@ForAll @StringLength(max = 64) String s) {
         try {
             AppAddress a = AppAddress.parseSubdomain(s);

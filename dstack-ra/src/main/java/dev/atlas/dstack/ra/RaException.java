@@ -146,6 +146,11 @@ public final class RaException extends AttestationException {
         OS_IMAGE_MISMATCH(AttestationException.Reason.OS_IMAGE_HASH_MISMATCH),
         /** Evidence of a platform whose key release is an opt-in gate that is off (SEV-SNP, AWS NitroTPM). */
         KEY_RELEASE_GATE(AttestationException.Reason.UNSUPPORTED_PLATFORM),
+        // --- issue20-qemu ---
+        /** The VMM's {@code [key_provider]} could not be reached, timed out or closed the connection early. */
+        KEY_PROVIDER_UNAVAILABLE(AttestationException.Reason.PEER_UNAVAILABLE),
+        /** A CVM process ({@code qemu_path}) could not be started, signalled or adopted. */
+        VM_PROCESS_FAILED(AttestationException.Reason.PEER_UNAVAILABLE),
 
         // --- issue18-core ---
         /** A gateway registration conflicts with the state: the WireGuard key or the instance belongs to another

@@ -76,6 +76,9 @@ class RaExceptionFamilyTest {
         m.put(RaException.Reason.KEY_STATE, AttestationException.Reason.STATE_CONFLICT);
         m.put(RaException.Reason.OS_IMAGE_MISMATCH, AttestationException.Reason.OS_IMAGE_HASH_MISMATCH);
         m.put(RaException.Reason.KEY_RELEASE_GATE, AttestationException.Reason.UNSUPPORTED_PLATFORM);
+        // --- issue20-qemu ---
+        m.put(RaException.Reason.KEY_PROVIDER_UNAVAILABLE, AttestationException.Reason.PEER_UNAVAILABLE);
+        m.put(RaException.Reason.VM_PROCESS_FAILED, AttestationException.Reason.PEER_UNAVAILABLE);
         // issue18-core
         m.put(RaException.Reason.REGISTRATION_CONFLICT, AttestationException.Reason.STATE_CONFLICT);
         m.put(RaException.Reason.REGISTRATION_DENIED, AttestationException.Reason.AUTHORIZATION_DENIED);
@@ -130,7 +133,9 @@ class RaExceptionFamilyTest {
         }
         // no dstack-ra check is a retryable one: only an unreachable peer of the control plane is (issue 17)
         EnumSet<RaException.Reason> peers = EnumSet.of(RaException.Reason.AUTH_UNAVAILABLE,
-                RaException.Reason.AGENT_UNAVAILABLE, RaException.Reason.KMS_UNAVAILABLE);
+                RaException.Reason.AGENT_UNAVAILABLE, RaException.Reason.KMS_UNAVAILABLE,
+                // --- issue20-qemu ---
+                RaException.Reason.KEY_PROVIDER_UNAVAILABLE, RaException.Reason.VM_PROCESS_FAILED);
         // --- issue18-route: a gateway route is retryable when the app or its instances are away ---
         peers.addAll(EnumSet.of(RaException.Reason.ROUTE_UNKNOWN_APP, RaException.Reason.ROUTE_NO_HEALTHY_INSTANCE,
                 RaException.Reason.ROUTE_TOO_MANY_CONNECTIONS, RaException.Reason.ROUTE_DNS_FAILED));

@@ -176,6 +176,9 @@ public final class GuestAgentSimulator implements AutoCloseable {
             if (b.kmsUrl != null) {
                 cb.stopAtBootMrDone();
             }
+            if (b.instanceId != null) {
+                cb.instanceId(b.instanceId);
+            }
             if (b.emptyRuntimeDigests) {
                 cb.stripRuntimeDigests();
             }
@@ -570,6 +573,7 @@ public final class GuestAgentSimulator implements AutoCloseable {
         private Path attestation;
         private byte[] seed;
         private byte[] appId;
+        private byte[] instanceId;
         private Path internalSocket;
         private Path tappdSocket;
         private Path externalSocket;
@@ -763,6 +767,20 @@ public final class GuestAgentSimulator implements AutoCloseable {
                 throw new IllegalArgumentException("app id must be 20 bytes, got " + appId20.length);
             }
             this.appId = appId20.clone();
+            return this;
+        }
+
+        /**
+         * The instance id the simulated CVM measures ({@code instance-id} event) and {@code Info} reports: 20 bytes,
+         * or empty for a compose with {@code no_instance_id}. Default: derived from the app id and the seed. The
+         * simulated guest OS passes dstack's {@code SHA-256(instance_id_seed ‖ app_id)[0..20]}
+         * ({@code dstack-util/src/system_setup.rs} {@code measure_app_info}). Not with {@link #attestation}.
+         */
+        public Builder instanceId(byte[] id) {
+            if (id.length != 0 && id.length != 20) {
+                throw new IllegalArgumentException("instance id must be 0 or 20 bytes, got " + id.length);
+            }
+            this.instanceId = id.clone();
             return this;
         }
 

@@ -20,7 +20,6 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Clock;
 import java.util.HexFormat;
-import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.UUID;
@@ -144,7 +143,7 @@ public final class GatewayRpc {
             app = c.appInfo();
             source = c.source();
         } catch (AttestationException e) {
-            throw refuse("?", "client certificate", e);
+            throw refuse("unknown instance", "client certificate", e);
         }
         String instanceId = HEX.formatHex(app.instanceId());
         try {
@@ -244,7 +243,10 @@ public final class GatewayRpc {
     }
 
     private PrpcException refuse(String instanceId, String stage, AttestationException e) {
-        String why = e instanceof RaException r ? words(r) : e.getMessage();
+        String why = e instanceof RaException r && (r.raReason() == RaException.Reason.REGISTRATION_CONFLICT
+                || r.raReason() == RaException.Reason.REGISTRATION_DENIED
+                || r.raReason() == RaException.Reason.INVALID_ARGUMENT
+                || r.raReason() == RaException.Reason.AUTH_UNAVAILABLE) ? words(r) : e.detail();
         LOG.log(System.Logger.Level.WARNING, "RegisterCvm refused [" + instanceId + "] (" + stage + "): " + why);
         return new PrpcException(stage.equals("failed to allocate IP address for client") ? stage + ": " + why : why);
     }
@@ -301,10 +303,5 @@ public final class GatewayRpc {
             ips.add(i.clientIp().getHostAddress());
         }
         return o;
-    }
-
-    /** The AppInfo JSON of a list of certificates' callers, for messages. */
-    static String describe(List<?> l) {
-        return l.size() + " certificate(s)";
     }
 }

@@ -423,6 +423,7 @@ final class ProxyConnection extends ChannelInboundHandlerAdapter {
                     .option(ChannelOption.TCP_NODELAY, true)
                     .option(ChannelOption.AUTO_READ, false)
                     .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                    .option(ChannelOption.WRITE_BUFFER_WATER_MARK, ProxyServer.waterMark(cfg))
                     .handler(new BackendSide());
             ChannelFuture cf = b.connect(be.address());
             attempts.add(cf.channel());

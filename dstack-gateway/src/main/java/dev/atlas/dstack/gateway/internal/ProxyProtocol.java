@@ -218,8 +218,7 @@ public final class ProxyProtocol {
             throw fail(Reason.INVALID_ARGUMENT, "proxy_header.v1." + field, "not an IPv6 address: " + s);
         }
         try {
-            InetAddress a = Inet6Address.ofLiteral(s);
-            return a;
+            return Inet6Address.ofLiteral(s);
         } catch (IllegalArgumentException e) {
             throw fail(Reason.INVALID_ARGUMENT, "proxy_header.v1." + field, "not an IPv6 address: " + s);
         }
@@ -272,7 +271,7 @@ public final class ProxyProtocol {
         boolean local = cmd == 0;
         Transport transport = proto == 1 ? Transport.STREAM : proto == 2 ? Transport.DGRAM : Transport.UNSPEC;
         if (local || family == 0 || family == 3 || proto == 0) {
-            return Optional.of(new Parsed(new Header(2, local, local ? Transport.UNSPEC : Transport.UNSPEC,
+            return Optional.of(new Parsed(new Header(2, local, Transport.UNSPEC,
                     Optional.empty(), Optional.empty()), total));
         }
         int alen = family == 1 ? 4 : 16;

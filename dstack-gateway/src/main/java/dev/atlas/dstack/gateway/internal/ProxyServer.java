@@ -12,6 +12,7 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.WriteBufferWaterMark;
 import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.time.Instant;
@@ -115,6 +116,7 @@ public final class ProxyServer implements AutoCloseable {
                         .childOption(ChannelOption.TCP_NODELAY, true)
                         .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                         .childOption(ChannelOption.AUTO_READ, true)
+                        .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark(settings))
                         .childHandler(new ChannelInitializer<>() {
                             @Override
                             protected void initChannel(Channel ch) {
@@ -140,6 +142,14 @@ public final class ProxyServer implements AutoCloseable {
         long every = settings.certReloadInterval().toMillis();
         this.certReload = certStore.staticCert().isEmpty() ? null : group.next().scheduleWithFixedDelay(
                 () -> blocking.execute(this::reloadCertIfChanged), every, every, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * {@code buffer_size} bounds what may queue toward one side before reading from the other side pauses (dstack's
+     * relay buffer per direction): high-water mark {@code buffer_size}, low-water mark half of it.
+     */
+    static WriteBufferWaterMark waterMark(ProxySettings settings) {
+        return new WriteBufferWaterMark(settings.bufferSize() / 2, settings.bufferSize());
     }
 
     /** Starts the proxy of a loaded {@code gateway.toml}. */

@@ -11,20 +11,35 @@ import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsExchange;
 import com.sun.net.httpserver.HttpsParameters;
 import com.sun.net.httpserver.HttpsServer;
-import dev.atlas.dstack.DstackTdxVerifier;
 import dev.atlas.dstack.gateway.GatewayConfig;
+import dev.atlas.dstack.gateway.GatewayServer;
+import java.math.BigInteger;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.security.KeyStore;
+import java.time.Instant;
+import java.util.Base64;
+import java.util.Date;
+import java.util.Map;
+import javax.net.ssl.SNIHostName;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManagerFactory;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.asn1.x509.Extension;
+import org.bouncycastle.asn1.x509.GeneralName;
+import org.bouncycastle.asn1.x509.GeneralNames;
+import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
+import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
+import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 import dev.atlas.dstack.guest.DstackClient;
 import dev.atlas.dstack.guest.TlsKey;
 import dev.atlas.dstack.guest.TlsKeyRequest;
-import dev.atlas.dstack.ra.RaException;
 import dev.atlas.dstack.ra.RaTlsCertificate;
-import dev.atlas.dstack.ra.prpc.PrpcHttpHandler;
 import dev.atlas.dstack.simulator.GatewayRegistration;
 import dev.atlas.dstack.simulator.GuestAgentSimulator;
 import dev.atlas.dstack.testing.DstackTestbed;
-import dev.atlas.tdx.CollateralClient;
-import dev.atlas.tdx.CollateralSource;
-import dev.atlas.tdx.QuoteVerifier;
 import dev.atlas.testing.SimulatedCvm;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -38,9 +53,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.cert.Certificate;
-import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
-import java.time.Clock;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
@@ -59,7 +72,8 @@ import org.junit.jupiter.api.io.TempDir;
  * The simulated CVM's side of §3.3 against a stand-in gateway RPC (an mTLS pRPC endpoint whose server certificate
  * the KMS issued to a "gateway" app CVM, as a real gateway's is): the client certificate the CVM presents, the
  * {@code RegisterCvm} request, the {@code gateway_app_id} check, the URL fallback, the loopback transport, and real
- * WireGuard between {@link WgTools} and the CVM's {@code dstack-wg0} in a namespace with HTTP over the tunnel.
+ * WireGuard between the whole {@code GatewayServer} (its {@link WgTools} interface) and the CVM's own interface in
+ * a namespace, with HTTP over the tunnel and through the gateway's proxy.
  */
 class GuestRegistrationTest {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -70,8 +84,11 @@ class GuestRegistrationTest {
     @TempDir
     static Path dir;
     static DstackTestbed tb;
+    static final String DOMAIN = "gw.test";
     static TlsKey gwKey;
+    static GuestAgentSimulator gwCvm;
     static Path compose;
+    static Path plainCompose;
     static FakeGateway gateway;
 
     @BeforeAll
@@ -79,7 +96,7 @@ class GuestRegistrationTest {
         tb = DstackTestbed.start(dir.resolve("tb"));
         byte[] defaultCompose = SimulatedCvm.DEFAULT_APP_COMPOSE.getBytes(StandardCharsets.UTF_8);
         tb.allowApp(HEX.formatHex(GW_APP), HEX.formatHex(sha256(defaultCompose)));
-        GuestAgentSimulator gwCvm = tb.track(tb.cvmBuilder("gateway", GW_APP)
+        gwCvm = tb.track(tb.cvmBuilder("gateway", GW_APP)
                 .internalSocket(dir.resolve("gw-agent.sock")).start());
         gwKey = DstackClient.builder().endpoint("unix:" + gwCvm.internalSocket().orElseThrow()).build()
                 .getTlsKey(TlsKeyRequest.builder().subject("gateway.test").altNames(List.of("gateway.test"))
@@ -92,6 +109,11 @@ class GuestRegistrationTest {
         Files.writeString(compose, c);
         tb.allowApp(HEX.formatHex(APP), HEX.formatHex(sha256(c.getBytes(StandardCharsets.UTF_8))));
         gateway = tb.track(new FakeGateway(gwKey));
+        // the real-WireGuard app: gateway enabled, no port policy (every port, no PROXY header)
+        String plain = SimulatedCvm.DEFAULT_APP_COMPOSE.replace("\"gateway_enabled\":false",
+                "\"gateway_enabled\":true");
+        plainCompose = Files.writeString(dir.resolve("plain-compose.json"), plain);
+        tb.allowApp(HEX.formatHex(APP), HEX.formatHex(sha256(plain.getBytes(StandardCharsets.UTF_8))));
     }
 
     @AfterAll
@@ -136,7 +158,7 @@ class GuestRegistrationTest {
         assertThat(ra.appInfo()).isPresent();
         assertThat(ra.attestation()).isEmpty();
         assertThat(ra.appId()).hasValueSatisfying(id -> assertThat(id).isEqualTo(APP));
-        assertThat(leaf.getNotAfter().toInstant()).isBefore(java.time.Instant.now().plus(java.time.Duration.ofDays(11)));
+        assertThat(leaf.getNotAfter().toInstant()).isBefore(Instant.now().plus(java.time.Duration.ofDays(11)));
     }
 
     @Test
@@ -174,7 +196,7 @@ class GuestRegistrationTest {
     }
 
     @Test
-    void realWireGuardFromTheCvmNamespaceThroughTheGatewaysRegisterCvm() throws Exception {
+    void realWireGuardFromTheCvmNamespaceThroughTheGatewayServerAndItsProxy() throws Exception {
         Optional<String> missing = NetnsFixture.unavailable();
         assumeTrue(missing.isEmpty(), () -> "real WireGuard test skipped: " + missing.orElse(""));
         try (NetnsFixture ns = NetnsFixture.create()) {
@@ -184,7 +206,26 @@ class GuestRegistrationTest {
             String gwPk = NetnsFixture.run(List.of("wg", "pubkey"), gwSk + "\n").strip();
             int gwPort = 40000 + Integer.parseInt(ns.suffix, 16) % 20000;
             Path gwDir = Files.createDirectories(dir.resolve("gw-" + ns.suffix));
-            GatewayConfig config = GatewayConfig.parse("""
+            KeyPair tlsKey = KeyPairGenerator.getInstance("EC").generateKeyPair();
+            X509Certificate wildcard = wildcard(tlsKey, "*." + DOMAIN);
+            Files.writeString(gwDir.resolve("proxy.crt"), RaTlsCertificate.pem(wildcard));
+            Files.writeString(gwDir.resolve("proxy.key"), "-----BEGIN PRIVATE KEY-----\n"
+                    + Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII))
+                    .encodeToString(tlsKey.getPrivate().getEncoded()) + "\n-----END PRIVATE KEY-----\n");
+            // the guide's dev settings with REAL WireGuard: [core.wg] as a production host has it
+            Files.writeString(gwDir.resolve("gateway.toml"), """
+                    address = "127.0.0.1"
+                    port = 0
+                    [tls]
+                    key = "certs/rpc.key"
+                    certs = "certs/rpc.crt"
+                    [tls.mutual]
+                    ca_certs = "certs/ca.crt"
+                    [core]
+                    rpc_domain = "gateway.test"
+                    [core.debug]
+                    insecure_skip_attestation = true
+                    key_file = ""
                     [core.wg]
                     private_key = "%s"
                     public_key = "%s"
@@ -195,38 +236,55 @@ class GuestRegistrationTest {
                     config_path = "%s"
                     interface = "%s"
                     endpoint = "%s:%d"
+                    [core.proxy]
+                    listen_addr = "127.0.0.1"
+                    listen_port = 0
+                    cert_chain = "proxy.crt"
+                    cert_key = "proxy.key"
+                    base_domain = "%s"
+                    [core.proxy.timeouts]
+                    connect = "5s"
+                    [core.recycle]
+                    enabled = false
                     [core.sync]
-                    data_dir = "%s"
+                    data_dir = "data"
                     """.formatted(gwSk, gwPk, gwPort, ns.wgIp(1), ns.wgIp(1), ns.wgIp(0),
-                    gwDir.resolve(gwIface + ".conf"), gwIface, ns.hostIp(), gwPort, gwDir.resolve("data")), gwDir);
-            try (RegisterCvmEndpoint gw = new RegisterCvmEndpoint(config, gwKey)) {
-                assertThat(gw.wg).isInstanceOf(WgTools.class);
+                    gwDir.resolve(gwIface + ".conf"), gwIface, ns.hostIp(), gwPort, DOMAIN));
+            try (GatewayServer gw = GatewayServer.builder(GatewayConfig.load(gwDir.resolve("gateway.toml")))
+                    .environment(Map.of("DSTACK_AGENT_ADDRESS", "unix:" + gwCvm.internalSocket().orElseThrow()))
+                    .start()) {
+                assertThat(NetnsFixture.run(List.of("wg", "show", gwIface, "public-key")).strip()).isEqualTo(gwPk);
                 String cvmIface = "wgc" + ns.suffix;
                 Path wgDir = dir.resolve("cvm-wg");
-                try (GuestAgentSimulator cvm = tb.cvmBuilder("app-wg", APP).compose(compose)
-                        .internalSocket(dir.resolve("app5.sock")).gatewayUrls(List.of(gw.url()))
+                try (GuestAgentSimulator cvm = tb.cvmBuilder("app-wg", APP).compose(plainCompose)
+                        .internalSocket(dir.resolve("app5.sock"))
+                        .gatewayUrls(List.of(URI.create("https://127.0.0.1:" + gw.rpcAddress().getPort())))
                         .wireGuardNetns(ns.netns).wireGuardInterface(cvmIface).wireGuardConfigDir(wgDir).start()) {
-                    Instance registered = gw.registry.all().get(0);
-                    assertThat(registered.appId()).isEqualTo(HEX.formatHex(APP));
-                    assertThat(registered.reportedPolicy()).isPresent();
-                    assertThat(cvm.vmAddress()).isEqualTo(registered.clientIp());
-                    assertThat(NetnsFixture.run(List.of("wg", "show", gwIface, "allowed-ips")).strip())
-                            .isEqualTo(registered.publicKey() + "\t" + registered.clientIp().getHostAddress() + "/32");
+                    InetAddress clientIp = cvm.gatewayRegistrations().get(0).clientIp();
+                    assertThat(cvm.vmAddress()).isEqualTo(clientIp);
+                    String allowed = NetnsFixture.run(List.of("wg", "show", gwIface, "allowed-ips")).strip();
+                    assertThat(allowed).endsWith("\t" + clientIp.getHostAddress() + "/32");
+                    String cvmPk = allowed.substring(0, allowed.indexOf('\t'));
                     Path conf = wgDir.resolve(cvmIface + ".conf");
                     assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(conf)))
                             .isEqualTo("rw-------");
                     assertThat(Files.readString(conf)).contains("ListenPort = 9182\nAddress = "
-                            + registered.clientIp().getHostAddress() + "/32\n").contains("[Peer]\nPublicKey = "
-                            + gwPk + "\nAllowedIPs = " + ns.wgIp(1) + "/32\nEndpoint = " + ns.hostIp() + ":" + gwPort
+                            + clientIp.getHostAddress() + "/32\n").contains("[Peer]\nPublicKey = " + gwPk
+                            + "\nAllowedIPs = " + ns.wgIp(1) + "/32\nEndpoint = " + ns.hostIp() + ":" + gwPort
                             + "\nPersistentKeepalive = 25\n");
 
                     Path www = Files.createDirectories(dir.resolve("www"));
                     Files.writeString(www.resolve("index.txt"), "app in a CVM namespace\n");
-                    int port = ns.startHttpBackend(cvm.vmAddress().getHostAddress(), www);
-                    String body = WgToolsNetnsTest.httpGet(new InetSocketAddress(cvm.vmAddress(), port),
-                            "/index.txt");
+                    int port = ns.startHttpBackend(clientIp.getHostAddress(), www);
+                    // straight over the tunnel first (this also makes the first handshake)
+                    String body = WgToolsNetnsTest.httpGet(new InetSocketAddress(clientIp, port), "/index.txt");
                     assertThat(body).contains(" 200 ").endsWith("app in a CVM namespace\n");
-                    assertThat(gw.wg.latestHandshakes()).containsOnlyKeys(registered.publicKey());
+                    assertThat(NetnsFixture.run(List.of("wg", "show", gwIface, "latest-handshakes")))
+                            .startsWith(cvmPk + "\t").doesNotContain("\t0\n");
+                    // then as a user: https://<app_id>-<port>.<base_domain>/ through the gateway's proxy
+                    String sni = HEX.formatHex(APP) + "-" + port + "." + DOMAIN;
+                    String viaProxy = curl(gw.proxyAddresses().get(0).getPort(), sni, wildcard, "/index.txt");
+                    assertThat(viaProxy).startsWith("HTTP/1.0 200").endsWith("app in a CVM namespace\n");
                 }
                 // closing the CVM takes its interface down
                 assertThat(ns.inNs(List.of("ip", "-o", "link", "show")).contains(cvmIface + ":")).isFalse();
@@ -234,71 +292,38 @@ class GuestRegistrationTest {
         }
     }
 
-    /**
-     * The gateway's mTLS RPC as far as RegisterCvm needs it: issue18-core's {@link GatewayRpc} and
-     * {@link InstanceRegistry}, this branch's {@link WgControl#fromConfig} re-applied on every registry change, on a
-     * JDK HTTPS listener with the gateway CVM's KMS-issued certificate.
-     */
-    static final class RegisterCvmEndpoint implements AutoCloseable {
-        final WgControl wg;
-        final InstanceRegistry registry;
-        private final HttpsServer server;
+    /** A self-signed certificate for {@code name} (the proxy's static 0.5.x certificate). */
+    static X509Certificate wildcard(KeyPair k, String name) throws Exception {
+        X500Name dn = new X500Name("CN=" + name);
+        Instant now = Instant.now();
+        JcaX509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(dn, BigInteger.valueOf(now.toEpochMilli()),
+                Date.from(now.minusSeconds(60)), Date.from(now.plusSeconds(3600)), dn, k.getPublic());
+        b.addExtension(Extension.subjectAlternativeName, false,
+                new GeneralNames(new GeneralName(GeneralName.dNSName, name)));
+        return new JcaX509CertificateConverter().getCertificate(b.build(new JcaContentSignerBuilder("SHA256withECDSA")
+                .build(k.getPrivate())));
+    }
 
-        RegisterCvmEndpoint(GatewayConfig config, TlsKey key) throws Exception {
-            Clock clock = Clock.systemUTC();
-            this.wg = WgControl.fromConfig(config, clock);
-            try {
-                this.registry = new InstanceRegistry(config.wg(), Optional.empty(), clock);
-                registry.addListener(app -> {
-                    try {
-                        wg.apply(registry.all());
-                    } catch (RaException e) {
-                        throw new IllegalStateException(e);
-                    }
-                });
-                X509Certificate root = (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(
-                        new java.io.ByteArrayInputStream(tb.kmsRootCaPem().getBytes(StandardCharsets.US_ASCII)));
-                X509Certificate intel = (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(
-                        Files.newInputStream(tb.mockRootCaPath()));
-                DstackTdxVerifier verifier = DstackTdxVerifier.builder()
-                        .quoteVerifier(QuoteVerifier.builder().insecureTrustAnchorForTesting(intel).clock(clock).build())
-                        .collateralSource(CollateralSource.fetching(CollateralClient.builder().baseUrl(tb.pccsUrl())
-                                .build())).clock(clock).build();
-                GatewayRpc rpc = new GatewayRpc(config, registry, Optional.of(new ClientAuth(root, verifier, clock)),
-                        new AuthHook(config.auth()), new GatewayNode(Optional.empty(), List::of), Optional.of(GW_APP),
-                        Optional::empty, clock);
-                server = HttpsServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 16);
-                server.setHttpsConfigurator(new HttpsConfigurator(key.sslContext(new TrustManager[] {
-                        new RecordAll()})) {
-                    @Override
-                    public void configure(HttpsParameters p) {
-                        var params = getSSLContext().getDefaultSSLParameters();
-                        params.setNeedClientAuth(true);
-                        p.setSSLParameters(params);
-                    }
-                });
-                server.createContext("/prpc", new PrpcHttpHandler(rpc.gatewayDispatcher()));
-                server.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
-                server.start();
-            } catch (Exception | Error e) {
-                close();
-                throw e;
-            }
-        }
-
-        URI url() {
-            return URI.create("https://127.0.0.1:" + server.getAddress().getPort());
-        }
-
-        @Override
-        public void close() {
-            if (server != null) {
-                server.stop(0);
-            }
-            if (wg instanceof WgTools t) {
-                t.removeInterface();
-            }
-            wg.close();
+    /** curl --resolve: TLS to the proxy on loopback with this SNI, the wildcard trusted, one HTTP/1.0 GET. */
+    static String curl(int proxyPort, String sni, X509Certificate trusted, String path) throws Exception {
+        KeyStore ks = KeyStore.getInstance("PKCS12");
+        ks.load(null, null);
+        ks.setCertificateEntry("gw", trusted);
+        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(ks);
+        SSLContext ctx = SSLContext.getInstance("TLS");
+        ctx.init(null, tmf.getTrustManagers(), null);
+        try (Socket tcp = new Socket(InetAddress.getLoopbackAddress(), proxyPort);
+             SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket(tcp, sni, proxyPort, true)) {
+            tcp.setSoTimeout(10_000);
+            SSLParameters p = s.getSSLParameters();
+            p.setServerNames(List.of(new SNIHostName(sni)));
+            p.setEndpointIdentificationAlgorithm("HTTPS");
+            s.setSSLParameters(p);
+            s.getOutputStream().write(("GET " + path + " HTTP/1.0\r\nHost: " + sni + "\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            s.getOutputStream().flush();
+            return new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         }
     }
 

@@ -374,6 +374,16 @@ class ProxyServerTest {
     }
 
     @Test
+    void halfCloseIsForwardedBothWays() throws Exception {
+        byte[] hello = Hellos.hello("app1-443s." + ZT);
+        try (Socket s = raw(main)) {
+            s.getOutputStream().write(hello);
+            s.shutdownOutput(); // the echo backend sees EOF, finishes echoing, closes; the client sees all, then EOF
+            assertArrayEquals(hello, s.getInputStream().readAllBytes());
+        }
+    }
+
+    @Test
     void helloFragmentedOverOneByteRecordsAndSegments() throws Exception {
         byte[] recs = Hellos.records(Hellos.handshake(Hellos.sniExt("app1-443s." + ZT)), 1);
         try (Socket s = raw(main)) {

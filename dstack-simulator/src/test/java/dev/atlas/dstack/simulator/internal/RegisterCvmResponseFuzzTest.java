@@ -1,6 +1,8 @@
 package dev.atlas.dstack.simulator.internal;
 
+import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.atlas.dstack.ra.RaException;
@@ -19,20 +21,35 @@ class RegisterCvmResponseFuzzTest {
     private static final String SK = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
 
     @FuzzTest(maxDuration = "10s")
-    void parse(byte[] data) {
+    void parse(FuzzedDataProvider data) {
         fuzzerTestOneInput(data);
     }
 
-    /** Entry point for the Jazzer CLI. */
-    public static void fuzzerTestOneInput(byte[] data) {
-        if (data.length > 64 * 1024) {
-            return;
-        }
+    /**
+     * Entry point for the Jazzer CLI: either a well-shaped response whose strings are fuzzed (where injections
+     * would hide), or arbitrary JSON.
+     */
+    public static void fuzzerTestOneInput(FuzzedDataProvider data) {
         JsonNode n;
-        try {
-            n = JSON.readTree(data);
-        } catch (IOException e) {
-            return;
+        if (data.consumeBoolean()) {
+            ObjectNode r = JSON.createObjectNode();
+            ObjectNode wg = r.putObject("wg");
+            wg.put("client_ip", data.consumeString(20));
+            int servers = data.consumeInt(0, 3);
+            for (int i = 0; i < servers; i++) {
+                ObjectNode s = wg.withArray("servers").addObject();
+                s.put("pk", data.consumeBoolean() ? SK : data.consumeString(50));
+                s.put("ip", data.consumeString(24));
+                s.put("endpoint", data.consumeString(64));
+            }
+            r.putObject("agent").put("domain", data.consumeString(32));
+            n = r;
+        } else {
+            try {
+                n = JSON.readTree(data.consumeRemainingAsBytes());
+            } catch (IOException e) {
+                return;
+            }
         }
         GatewayRegistration r;
         try {
