@@ -47,7 +47,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLContext;
@@ -84,8 +83,10 @@ import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
  *       direct baseline send a recorded ClientHello (with the app's SNI) and read one byte the backend answers, so
  *       the figure is the gateway's own cost (sniff, route, connect, relay) and not the client's TLS; terminate and
  *       its direct baseline make full TLS handshakes (ECDSA P-256, no resumption) and exchange one byte;</li>
- *   <li>{@code idle}: {@code idle} passthrough connections held open through the gateway, and the gateway JVM's
- *       RSS (VmRSS) before and after.</li>
+ *   <li>{@code idle}: {@code idle} passthrough connections held open through the gateway (to a holding backend in
+ *       a third process), and the gateway JVM's RSS (VmRSS) before and after. The gateway holds two descriptors
+ *       per connection, so the count is capped below the open-file limit (a container with a hard limit of 20,000
+ *       cannot hold 10,000); the RSS at 10,000 is then extrapolated from the measured per-connection cost.</li>
  * </ul>
  * Arguments: {@code [bulkMiB=256] [connections=4000] [idle=10000] [threads=4]}.
  */
@@ -99,6 +100,10 @@ public final class GatewayLoad {
     public static void main(String[] args) throws Exception {
         if (args.length > 0 && args[0].equals("--child")) {
             child(Path.of(args[1]));
+            return;
+        }
+        if (args.length > 0 && args[0].equals("--hold")) {
+            hold(InetAddress.getByName(args[1]));
             return;
         }
         int bulkMiB = args.length > 0 ? Integer.parseInt(args[0]) : 256;
@@ -121,6 +126,48 @@ public final class GatewayLoad {
                 // wait for the parent to close our stdin
             }
         }
+    }
+
+    /**
+     * The idle test's backend in a process of its own (each process here may hold at most the container's open-file
+     * limit): accepts and holds every connection; prints "port P", then "accepted N" every 100 connections.
+     */
+    private static void hold(InetAddress vm) throws Exception {
+        List<SocketChannel> held = new ArrayList<>();
+        try (ServerSocketChannel ss = ServerSocketChannel.open().bind(new InetSocketAddress(vm, 0), 4096)) {
+            System.out.println("port " + ((InetSocketAddress) ss.getLocalAddress()).getPort());
+            System.out.flush();
+            Thread t = new Thread(() -> {
+                try {
+                    while (System.in.read() >= 0) {
+                        // until the parent closes our stdin
+                    }
+                } catch (IOException e) {
+                    // parent gone
+                }
+                System.exit(0);
+            });
+            t.setDaemon(true);
+            t.start();
+            while (true) {
+                held.add(ss.accept());
+                if (held.size() % 100 == 0) {
+                    System.out.println("accepted " + held.size());
+                    System.out.flush();
+                }
+            }
+        }
+    }
+
+    /** The open-file limit of this process (Max open files, soft), or -1. */
+    private static long openFileLimit() throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/limits"))) {
+            if (line.startsWith("Max open files")) {
+                String[] f = line.trim().split("\\s+");
+                return f[3].equals("unlimited") ? Long.MAX_VALUE : Long.parseLong(f[3]);
+            }
+        }
+        return -1;
     }
 
     // ---- the run -------------------------------------------------------------------------------------------------
@@ -169,8 +216,9 @@ public final class GatewayLoad {
                 String tmSni = appId + "-" + b.plainPort + "." + DOMAIN;
                 warmUp(ptSni, tmSni);
                 result.put("bulk", bulk(bulkMiB, b, ptSni, tmSni));
-                result.put("connections", connections(conns, threads, b, ptSni, tmSni));
-                result.put("idle", idle(idle, b, appId + "-" + b.idlePort + "s." + DOMAIN));
+                result.put("connections", connections(conns, threads, b, appId + "-" + b.rawPort + "s." + DOMAIN,
+                        tmSni));
+                result.put("idle", idle(idle, b, appId));
                 result.put("gateway_jvm", "-Xmx256m -XX:+UseSerialGC");
                 System.out.println(JSON.writeValueAsString(result));
             }
@@ -184,6 +232,11 @@ public final class GatewayLoad {
         return """
                 address = "127.0.0.1"
                 port = 0
+                [tls]
+                key = "%s"
+                certs = "%s"
+                [tls.mutual]
+                ca_certs = "%s"
                 [core.admin]
                 enabled = false
                 [core.debug]
@@ -191,8 +244,11 @@ public final class GatewayLoad {
                 insecure_skip_attestation = true
                 insecure_loopback_transport = true
                 key_file = ""
-                address = "127.0.0.1:0"
+                address = "127.0.0.1"
+                port = 0
                 [core.wg]
+                public_key = "%s"
+                private_key = "%s"
                 ip = "10.4.0.1/16"
                 reserved_net = ["10.4.0.1/32"]
                 client_ip_range = "10.4.0.0/16"
@@ -207,7 +263,15 @@ public final class GatewayLoad {
                 enabled = false
                 [core.sync]
                 data_dir = "%s"
-                """.formatted(dir.resolve("cert.pem"), dir.resolve("key.pem"), DOMAIN, dir.resolve("data"));
+                """.formatted(dir.resolve("key.pem"), dir.resolve("cert.pem"), dir.resolve("cert.pem"), wgKey(1), wgKey(2),
+                dir.resolve("cert.pem"), dir.resolve("key.pem"), DOMAIN, dir.resolve("data"));
+    }
+
+    private static String wgKey(int n) {
+        byte[] b = new byte[32];
+        b[0] = (byte) n;
+        b[31] = 0x42;
+        return Base64.getEncoder().encodeToString(b);
     }
 
     /** Debug.RegisterCvm of one instance; answers its VM address (127.b.c.d) and starts its stand-in agent. */
@@ -300,9 +364,9 @@ public final class GatewayLoad {
 
     // ---- connections per second ----------------------------------------------------------------------------------
 
-    private Map<String, Object> connections(int n, int threads, Backends b, String ptSni, String tmSni)
+    private Map<String, Object> connections(int n, int threads, Backends b, String rawSni, String tmSni)
             throws Exception {
-        byte[] hello = clientHello(ptSni);
+        byte[] hello = clientHello(rawSni);
         byte[] directHello = clientHello("direct." + DOMAIN);
         InetAddress lo = InetAddress.getLoopbackAddress();
         double directRaw = rate(n, threads, () -> rawExchange(b.vm, b.rawPort, directHello));
@@ -410,10 +474,20 @@ public final class GatewayLoad {
 
     // ---- idle ----------------------------------------------------------------------------------------------------
 
-    private Map<String, Object> idle(int n, Backends b, String ptSni) throws Exception {
+    private Map<String, Object> idle(int requested, Backends b, String appId) throws Exception {
+        // the gateway holds two descriptors per proxied connection: stay below this container's open-file limit
+        long limit = openFileLimit();
+        int n = (int) Math.min(requested, limit < 0 ? requested : (limit - 400) / 2 / 100 * 100);
+        Process holder = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"), "-Xmx64m",
+                "-cp", System.getProperty("java.class.path"), GatewayLoad.class.getName(), "--hold",
+                b.vm.getHostAddress()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        BufferedReader hout = new BufferedReader(new InputStreamReader(holder.getInputStream(),
+                StandardCharsets.UTF_8));
+        int holdPort = Integer.parseInt(hout.readLine().substring("port ".length()));
+        String sni = appId + "-" + holdPort + "s." + DOMAIN;
         System.gc();
         long before = rssKiB(childPid);
-        byte[] hello = clientHello(ptSni);
+        byte[] hello = clientHello(sni);
         List<SocketChannel> open = new ArrayList<>(n);
         try {
             long t0 = System.nanoTime();
@@ -422,23 +496,33 @@ public final class GatewayLoad {
                 c.write(ByteBuffer.wrap(hello));
                 open.add(c);
             }
-            long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
-            while (b.idleAccepted.get() < n && System.nanoTime() < deadline) {
-                Thread.sleep(50); // waiting for another process's accepts to be counted
+            int accepted = 0;
+            while (accepted < n) {
+                String line = hout.readLine();
+                if (line == null) {
+                    break;
+                }
+                accepted = Integer.parseInt(line.substring("accepted ".length()));
             }
             double secs = (System.nanoTime() - t0) / 1e9;
             long after = rssKiB(childPid);
             Map<String, Object> m = new LinkedHashMap<>();
+            m.put("requested", requested);
             m.put("connections", n);
-            m.put("proxied", b.idleAccepted.get());
+            m.put("open_file_limit", limit);
+            m.put("proxied", accepted);
             m.put("open_seconds", round(secs));
-            m.put("gateway_rss_mib_before", after < 0 ? -1 : before / 1024);
-            m.put("gateway_rss_mib_after", after < 0 ? -1 : after / 1024);
+            m.put("gateway_rss_mib_before", before / 1024);
+            m.put("gateway_rss_mib_after", after / 1024);
+            m.put("gateway_kib_per_connection", n == 0 ? 0 : (after - before) / n);
+            m.put("gateway_rss_mib_at_10000", (before + (after - before) * 10_000L / Math.max(1, n)) / 1024);
             return m;
         } finally {
             for (SocketChannel c : open) {
                 c.close();
             }
+            holder.getOutputStream().close();
+            holder.waitFor();
         }
     }
 
@@ -462,8 +546,6 @@ public final class GatewayLoad {
         final int plainPort;
         final int tlsPort;
         final int rawPort;
-        final int idlePort;
-        final AtomicLong idleAccepted = new AtomicLong();
         private final List<AutoCloseable> closers = new ArrayList<>();
         private final ExecutorService pool = Executors.newCachedThreadPool(r -> {
             Thread t = new Thread(r, "backend");
@@ -476,41 +558,16 @@ public final class GatewayLoad {
             ServerSocket plain = new ServerSocket(0, 4096, vm);
             SSLServerSocket tls = (SSLServerSocket) serverTls.getServerSocketFactory().createServerSocket(0, 4096, vm);
             ServerSocketChannel raw = ServerSocketChannel.open().bind(new InetSocketAddress(vm, 0), 4096);
-            ServerSocketChannel idle = ServerSocketChannel.open().bind(new InetSocketAddress(vm, 0), 4096);
             closers.add(plain);
             closers.add(tls);
             closers.add(raw);
-            closers.add(idle);
-            closers.add(() -> held.forEach(c -> {
-                try {
-                    c.close();
-                } catch (IOException e) {
-                    // closing
-                }
-            }));
             plainPort = plain.getLocalPort();
             tlsPort = tls.getLocalPort();
             rawPort = ((InetSocketAddress) raw.getLocalAddress()).getPort();
-            idlePort = ((InetSocketAddress) idle.getLocalAddress()).getPort();
             pool.submit(() -> acceptLoop(plain));
             pool.submit(() -> acceptLoop(tls));
             for (int i = 0; i < 4; i++) {
                 pool.submit(() -> rawLoop(raw));
-            }
-            pool.submit(() -> holdLoop(idle));
-        }
-
-        private final List<SocketChannel> held = java.util.Collections.synchronizedList(new ArrayList<>());
-
-        /** Accepts and holds every connection (the idle test), never reading. */
-        private void holdLoop(ServerSocketChannel ss) {
-            while (ss.isOpen()) {
-                try {
-                    held.add(ss.accept());
-                    idleAccepted.incrementAndGet();
-                } catch (IOException e) {
-                    return;
-                }
             }
         }
 
@@ -556,7 +613,7 @@ public final class GatewayLoad {
             }
         }
 
-        /** Answers the first bytes of every connection with 'k' and closes; counts nothing. */
+        /** Answers the first bytes of every connection with 'k', then waits for the client to close. */
         private void rawLoop(ServerSocketChannel ss) {
             ByteBuffer buf = ByteBuffer.allocate(16 * 1024);
             ByteBuffer k = ByteBuffer.wrap(new byte[] {'k'});
@@ -567,6 +624,11 @@ public final class GatewayLoad {
                     if (c.read(buf) > 0) {
                         k.rewind();
                         c.write(k);
+                        // the client closes first (as an HTTP client would); closing here with unread bytes
+                        // would reset the connection
+                        while (c.read(buf.clear()) >= 0) {
+                            // drain until the client's FIN
+                        }
                     }
                 } catch (IOException e) {
                     if (!ss.isOpen()) {
