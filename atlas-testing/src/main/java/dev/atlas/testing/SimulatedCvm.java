@@ -672,6 +672,7 @@ public final class SimulatedCvm {
             c.mrTd = mrTd;
             c.appCompose = appCompose;
             c.appId = appId;
+            c.instanceId = instanceId;
             c.osImageHash = osImageHash;
             c.keyProvider = keyProvider;
             c.stripRuntimeDigests = stripRuntimeDigests;

@@ -19,6 +19,17 @@ class SimulatedCvmTest {
     static final ObjectMapper M = new ObjectMapper();
     static final HexFormat HEX = HexFormat.of();
 
+    /** A given instance id is the one measured (issue 20: the VMM's simulated guests measure the host share's). */
+    @Test
+    void givenInstanceIdIsMeasured() {
+        byte[] id = new byte[20];
+        java.util.Arrays.fill(id, (byte) 0x5a);
+        SimulatedCvm cvm = SimulatedCvm.builder().seed(3).instanceId(id).build();
+        String log = cvm.getQuote(new byte[64]).eventLog();
+        org.assertj.core.api.Assertions.assertThat(log).contains("\"event\":\"instance-id\"")
+                .contains("5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a");
+    }
+
     @Test
     void sameSeedSameRootAndBootchain() {
         SimulatedCvm a = SimulatedCvm.builder().seed(4).build();
