@@ -37,24 +37,13 @@ final class GatewayCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        GatewayConfig c;
-        try {
-            c = GatewayConfig.load(config);
-        } catch (RaException e) {
-            if (e.raReason() == RaException.Reason.CONFIG_FILE_UNREADABLE && config.toString().equals(e.field())) {
-                throw CliErrors.unreadable(config, "-c", e);
-            }
-            throw failure("gateway.toml " + config, e);
-        }
-        for (String w : c.warnings()) {
-            err.println("warning: " + w);
-        }
-        err.flush();
+        GatewayConfig c = ServerConfigs.load(config, "gateway.toml", GatewayConfig::load);
+        ServerConfigs.printWarnings(c.warnings(), err);
         GatewayServer server;
         try {
             server = GatewayServer.builder(c).start();
         } catch (RaException e) {
-            throw failure("the gateway cannot start", e);
+            throw ServerConfigs.failure("the gateway cannot start", e);
         } catch (IOException e) {
             throw CliErrors.cannotListen(listeners(c), "[core.proxy], the top-level address, [core.admin] or "
                     + "[core.debug] in " + config, e);
@@ -100,8 +89,4 @@ final class GatewayCommand implements Callable<Integer> {
     }
 
     /** A refusal keeps its reason as the JSON code; the exit code follows its kind. */
-    private static CliErrors.CliException failure(String what, RaException e) {
-        return new CliErrors.CliException(CliErrors.exitCode(e), e.raReason().name(), what + ": "
-                + CliErrors.scrub(e.detail()), e);
-    }
 }

@@ -40,19 +40,8 @@ final class KmsCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        KmsConfig c;
-        try {
-            c = KmsConfig.load(config);
-        } catch (RaException e) {
-            if (e.raReason() == RaException.Reason.CONFIG_FILE_UNREADABLE && config.toString().equals(e.field())) {
-                throw CliErrors.unreadable(config, "-c", e);
-            }
-            throw failure("kms.toml " + config, e);
-        }
-        for (String w : c.warnings()) {
-            err.println("warning: " + w);
-        }
-        err.flush();
+        KmsConfig c = ServerConfigs.load(config, "kms.toml", KmsConfig::load);
+        ServerConfigs.printWarnings(c.warnings(), err);
         KmsServer server;
         try {
             // the audit trail: one JSON line per key release or refusal on stdout, as atlas auth-server's decisions
@@ -63,7 +52,7 @@ final class KmsCommand implements Callable<Integer> {
                 }
             }).start();
         } catch (RaException e) {
-            throw failure("the KMS cannot start", e);
+            throw ServerConfigs.failure("the KMS cannot start", e);
         } catch (IOException e) {
             throw CliErrors.cannotListen(listeners(c), "[rpc], [core.onboard] or [core.admin] in " + config, e);
         }
@@ -106,7 +95,7 @@ final class KmsCommand implements Callable<Integer> {
                 // already shutting down
             }
             if (f instanceof RaException r) {
-                throw failure("the KMS cannot start after onboarding", r);
+                throw ServerConfigs.failure("the KMS cannot start after onboarding", r);
             }
             throw CliErrors.io("the KMS cannot start after onboarding: " + CliErrors.detail(f), f);
         }
@@ -130,8 +119,4 @@ final class KmsCommand implements Callable<Integer> {
     }
 
     /** A refusal keeps its reason as the JSON code; the exit code follows its kind. */
-    private static CliErrors.CliException failure(String what, RaException e) {
-        return new CliErrors.CliException(CliErrors.exitCode(e), e.raReason().name(), what + ": "
-                + CliErrors.scrub(e.detail()), e);
-    }
 }

@@ -38,25 +38,14 @@ final class VmmCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        VmmConfig c;
-        try {
-            c = VmmConfig.load(config);
-        } catch (RaException e) {
-            if (e.raReason() == RaException.Reason.CONFIG_FILE_UNREADABLE && config.toString().equals(e.field())) {
-                throw CliErrors.unreadable(config, "-c", e);
-            }
-            throw failure("vmm.toml " + config, e);
-        }
+        VmmConfig c = ServerConfigs.load(config, "vmm.toml", VmmConfig::load);
         if (backend != null) {
             if (!backend.equals(VmmConfig.Cvm.BACKEND_QEMU) && !backend.equals(VmmConfig.Cvm.BACKEND_SIMULATOR)) {
                 throw CliErrors.usage("--backend must be qemu or simulator, got " + backend);
             }
             c = c.withBackend(backend);
         }
-        for (String w : c.warnings()) {
-            err.println("warning: " + w);
-        }
-        err.flush();
+        ServerConfigs.printWarnings(c.warnings(), err);
         VmmServer server;
         try {
             server = VmmServer.builder(c).start();
@@ -65,7 +54,7 @@ final class VmmCommand implements Callable<Integer> {
                     && e.getMessage().contains("cannot bind")) {
                 throw CliErrors.cannotListen(c.address(), "address in " + config, e);
             }
-            throw failure("the VMM cannot start", e);
+            throw ServerConfigs.failure("the VMM cannot start", e);
         }
         CountDownLatch done = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -79,10 +68,5 @@ final class VmmCommand implements Callable<Integer> {
         out.flush();
         done.await();
         return CliErrors.OK;
-    }
-
-    private static CliErrors.CliException failure(String what, RaException e) {
-        return new CliErrors.CliException(CliErrors.exitCode(e), e.raReason().name(), what + ": "
-                + CliErrors.scrub(e.detail()), e);
     }
 }
