@@ -62,8 +62,13 @@ public final class GatewayRouter implements Router, AutoCloseable {
             t.setDaemon(true);
             return t;
         }) : b.scheduler;
+        // `wg show` is a subprocess: with real WireGuard the refresh runs on this router's thread, never on the
+        // proxy's event loop that asks for a route (the route answers from the last snapshot meanwhile)
         this.balancer = new LoadBalancer(settings, Objects.requireNonNull(b.handshakes, "handshakes (wg)"), clock,
-                b.random);
+                b.random, b.backgroundHandshakes ? scheduler : Runnable::run);
+        if (b.backgroundHandshakes) {
+            balancer.handshakesNow(); // the first snapshot before the first route, off the event loop
+        }
         this.policies = new PortPolicies(settings.portPolicyFetch(), b.agentInfo, scheduler,
                 instances::byInstanceId, this::agentAddress);
         this.dns = new AppAddressDns(settings.appAddressNsPrefix(), settings.appAddressNsCompat(),
@@ -314,6 +319,7 @@ public final class GatewayRouter implements Router, AutoCloseable {
         private final RouteSettings settings;
         private InstanceView instances;
         private LoadBalancer.Handshakes handshakes;
+        private boolean backgroundHandshakes;
         private Clock clock = Clock.systemUTC();
         private RandomGenerator random = RandomGenerator.getDefault();
         private PortPolicies.AgentInfo agentInfo = PortPolicies.httpAgentInfo();
@@ -365,6 +371,7 @@ public final class GatewayRouter implements Router, AutoCloseable {
         public Builder wg(WgControl wg) {
             Objects.requireNonNull(wg);
             this.handshakes = wg::latestHandshakes;
+            this.backgroundHandshakes = !(wg instanceof LoopbackTransport);
             return this;
         }
 

@@ -49,6 +49,7 @@ final class LoadBalancer {
     private final Handshakes source;
     private final Clock clock;
     private final RandomGenerator random;
+    private final java.util.concurrent.Executor refresher;
     private final ConcurrentHashMap<String, TopN> topN = new ConcurrentHashMap<>();
     private final AtomicBoolean refreshing = new AtomicBoolean();
     private volatile Snapshot snapshot;
@@ -56,6 +57,18 @@ final class LoadBalancer {
     private volatile Instant lastAttempt;
 
     LoadBalancer(RouteSettings s, Handshakes source, Clock clock, RandomGenerator random) {
+        this(s, source, clock, random, Runnable::run);
+    }
+
+    /**
+     * @param refresher where the periodic refresh runs: {@code Runnable::run} (synchronous: fakes, the loopback
+     *     transport) or a background thread for the {@code wg} subprocess, so that a route asked on an event loop
+     *     answers from the previous snapshot meanwhile. The first refresh and the one after a registry change still
+     *     run on the caller: a route right after {@code RegisterCvm} must see the new peer's handshake.
+     */
+    LoadBalancer(RouteSettings s, Handshakes source, Clock clock, RandomGenerator random,
+            java.util.concurrent.Executor refresher) {
+        this.refresher = Objects.requireNonNull(refresher, "refresher");
         this.connectTopN = s.connectTopN();
         this.cacheTopN = s.cacheTopN();
         this.handshakeStale = s.handshakeStale();
@@ -164,19 +177,34 @@ final class LoadBalancer {
         Instant last = lastAttempt;
         boolean due = dirty || last == null || Duration.between(last, now).compareTo(handshakeRefresh) >= 0;
         if (due && refreshing.compareAndSet(false, true)) {
-            try {
-                dirty = false;
-                lastAttempt = now;
-                Map<String, Instant> fresh = Map.copyOf(source.latest());
-                s = new Snapshot(fresh, now);
-                snapshot = s;
-            } catch (RaException | RuntimeException e) {
-                LOG.log(System.Logger.Level.WARNING, "WireGuard latest-handshakes failed; using the previous snapshot: {0}",
-                        e.getMessage());
-            } finally {
-                refreshing.set(false);
+            boolean changed = dirty;
+            dirty = false;
+            lastAttempt = now;
+            if (changed || s == null) {
+                // the registry changed (or nothing is known yet): this route must see the new peers' handshakes, so
+                // the call runs here; registrations are rare next to routes
+                refresh(now);
+            } else {
+                // the periodic refresh: the route answers from the previous snapshot meanwhile
+                try {
+                    refresher.execute(() -> refresh(now));
+                } catch (java.util.concurrent.RejectedExecutionException e) {
+                    refreshing.set(false); // shutting down: keep the previous snapshot
+                }
             }
+            s = snapshot; // replaced already when the refresh ran here
         }
         return s == null ? Optional.empty() : Optional.of(s.handshakes());
+    }
+
+    private void refresh(Instant at) {
+        try {
+            snapshot = new Snapshot(Map.copyOf(source.latest()), at);
+        } catch (RaException | RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "WireGuard latest-handshakes failed; using the previous snapshot: {0}",
+                    e.getMessage());
+        } finally {
+            refreshing.set(false);
+        }
     }
 }

@@ -41,6 +41,32 @@ class LoadBalancerTest {
                 .containsExactly("i2", "i4", "i5", "i1");
     }
 
+    /**
+     * With a background refresher (real WireGuard: `wg show` is a subprocess) the periodic refresh never runs on the
+     * route's thread; the first one and the one after a registry change do, so a new peer is routable at once.
+     */
+    @Test
+    void thePeriodicRefreshRunsInTheBackground() {
+        java.util.ArrayDeque<Runnable> queued = new java.util.ArrayDeque<>();
+        hs.map.put("key1", clock.instant());
+        LoadBalancer lb = new LoadBalancer(RouteSettings.builder().build(), hs, clock, new Random(7), queued::add);
+        assertThat(lb.handshakes()).hasValueSatisfying(m -> assertThat(m).containsKey("key1"));
+        assertThat(hs.calls).as("the first snapshot, taken by the caller").isEqualTo(1);
+        hs.map.put("key2", clock.instant());
+        clock.advance(Duration.ofSeconds(11)); // past handshake_refresh (10 s)
+        assertThat(lb.handshakes()).as("the previous snapshot meanwhile")
+                .hasValueSatisfying(m -> assertThat(m).doesNotContainKey("key2"));
+        assertThat(hs.calls).isEqualTo(1);
+        assertThat(queued).hasSize(1);
+        queued.poll().run();
+        assertThat(lb.handshakes()).hasValueSatisfying(m -> assertThat(m).containsKey("key2"));
+        hs.map.put("key3", clock.instant());
+        lb.markDirty();
+        assertThat(lb.handshakes()).as("after a registry change: at once").hasValueSatisfying(
+                m -> assertThat(m).containsKey("key3"));
+        assertThat(queued).isEmpty();
+    }
+
     @Test
     void noHealthyInstanceIsAnEmptyChoice() {
         hs.map.put("key1", clock.instant().minus(Duration.ofHours(1)));
