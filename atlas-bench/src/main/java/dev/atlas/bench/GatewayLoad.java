@@ -111,6 +111,8 @@ public final class GatewayLoad {
         int idle = args.length > 2 ? Integer.parseInt(args[2]) : 10_000;
         int threads = args.length > 3 ? Integer.parseInt(args[3]) : 4;
         new GatewayLoad().run(bulkMiB, conns, idle, threads);
+        // the stand-in agent's HttpServer thread is not a daemon: without this the JVM (and its port) stays
+        System.exit(0);
     }
 
     // ---- the gateway child ---------------------------------------------------------------------------------------
@@ -189,9 +191,15 @@ public final class GatewayLoad {
         serverTls = serving(pki);
         Files.writeString(dir.resolve("gateway.toml"), config(dir));
 
-        List<String> cmd = List.of(ProcessHandle.current().info().command().orElse("java"), "-Xmx256m",
-                "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"), GatewayLoad.class.getName(),
-                "--child", dir.resolve("gateway.toml").toString());
+        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+                "-Xmx256m", "-XX:+UseSerialGC"));
+        // extra options for the gateway JVM, e.g. a flight recording: GATEWAY_LOAD_CHILD_OPTS=-XX:StartFlightRecording=...
+        String extra = System.getenv("GATEWAY_LOAD_CHILD_OPTS");
+        if (extra != null && !extra.isBlank()) {
+            cmd.addAll(List.of(extra.trim().split("\\s+")));
+        }
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), GatewayLoad.class.getName(), "--child",
+                dir.resolve("gateway.toml").toString()));
         Process child = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
         try {
             BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(),
@@ -390,18 +398,30 @@ public final class GatewayLoad {
         void run() throws Exception;
     }
 
+    /** How long each rate is warmed up with the same load before it is measured. */
+    private static final Duration WARM_UP = Duration.ofSeconds(3);
+
+    /**
+     * {@code n} operations on {@code threads} threads, per second, after {@link #WARM_UP} of the same load. A warm-up
+     * of 200 sequential operations left the gateway child's C2 compiler thread as its busiest thread during the
+     * measurement (it out-ran both event loops), so the figure was the JIT's, not the proxy's.
+     */
     private static double rate(int n, int threads, Op op) throws Exception {
-        for (int i = 0; i < Math.min(200, n); i++) {
-            op.run(); // warm-up
-        }
+        long until = System.nanoTime() + WARM_UP.toNanos();
+        run(threads, () -> System.nanoTime() < until, op);
         AtomicInteger left = new AtomicInteger(n);
+        long t0 = System.nanoTime();
+        run(threads, () -> left.getAndDecrement() > 0, op);
+        return n / ((System.nanoTime() - t0) / 1e9);
+    }
+
+    private static void run(int threads, java.util.function.BooleanSupplier more, Op op) throws Exception {
         ExecutorService pool = Executors.newFixedThreadPool(threads);
         try {
-            long t0 = System.nanoTime();
             List<Future<?>> fs = new ArrayList<>();
             for (int t = 0; t < threads; t++) {
                 fs.add(pool.submit(() -> {
-                    while (left.getAndDecrement() > 0) {
+                    while (more.getAsBoolean()) {
                         op.run();
                     }
                     return null;
@@ -410,7 +430,6 @@ public final class GatewayLoad {
             for (Future<?> f : fs) {
                 f.get();
             }
-            return n / ((System.nanoTime() - t0) / 1e9);
         } finally {
             pool.shutdownNow();
         }
