@@ -15,4 +15,5 @@ module dev.atlas.dstack.ra {
     exports dev.atlas.dstack.ra;
     exports dev.atlas.dstack.ra.prpc;
     exports dev.atlas.dstack.ra.kms;
+    exports dev.atlas.dstack.ra.config;
 }

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.atlas.dstack.kms.internal.KmsConfigReader;
-import dev.atlas.dstack.kms.internal.TomlTree;
+import dev.atlas.dstack.ra.config.ConfigTree;
 import dev.atlas.dstack.ra.RaException;
 import dev.atlas.testing.SharedTestData;
 import java.net.InetSocketAddress;
@@ -219,7 +219,7 @@ class KmsConfigTest {
     void notUtf8AndOversizedFilesAreRefused() {
         assertThat(catchRa(() -> KmsConfigReader.read(new byte[] {'a', '=', (byte) 0xff}, Path.of("k.toml")))
                 .getMessage()).contains("is not UTF-8 text");
-        assertThat(catchRa(() -> KmsConfigReader.read(new byte[TomlTree.MAX_BYTES + 1], Path.of("k.toml")))
+        assertThat(catchRa(() -> KmsConfigReader.read(new byte[ConfigTree.MAX_BYTES + 1], Path.of("k.toml")))
                 .getMessage()).contains("larger than");
     }
 
@@ -240,19 +240,19 @@ class KmsConfigTest {
     @ParameterizedTest
     @CsvSource({"30s,30", "5m,300", "2h,7200", "1d,86400", "0s,0", "+5m,300"})
     void durationsAsSerdeDuration(String text, long seconds) {
-        assertThat(TomlTree.parseDuration(text)).isEqualTo(Duration.ofSeconds(seconds));
+        assertThat(ConfigTree.parseDuration(text)).isEqualTo(Duration.ofSeconds(seconds));
     }
 
     @Test
     void neverIsTheLongestDuration() {
-        assertThat(TomlTree.parseDuration("never")).isGreaterThan(Duration.ofDays(365L * 1_000_000_000));
+        assertThat(ConfigTree.parseDuration("never")).isGreaterThan(Duration.ofDays(365L * 1_000_000_000));
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"", "5", "s", "5x", "abcs", "5\u5206", "\u5206", "-5s", "5 s", "18446744073709551615d",
         "9223372036854775807m"})
     void badDurationsAreErrors(String text) {
-        assertThatThrownBy(() -> TomlTree.parseDuration(text)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> ConfigTree.parseDuration(text)).isInstanceOf(IllegalArgumentException.class);
     }
 
     @Test

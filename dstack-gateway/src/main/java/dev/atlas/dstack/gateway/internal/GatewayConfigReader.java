@@ -1,10 +1,15 @@
 package dev.atlas.dstack.gateway.internal;
 
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.toml.TomlMapper;
 import dev.atlas.dstack.gateway.GatewayConfig;
 import dev.atlas.dstack.gateway.GatewayConfig.Cidr;
 import dev.atlas.dstack.ra.RaException;
 import dev.atlas.dstack.ra.RaException.Reason;
+import dev.atlas.dstack.ra.config.ConfigTree;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -12,6 +17,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
@@ -138,6 +144,8 @@ public final class GatewayConfigReader {
     private final List<String> warnings = new ArrayList<>();
     private final Path dir;
 
+    private static final TomlMapper TOML = new TomlMapper();
+
     private GatewayConfigReader(Path dir) {
         this.dir = dir;
     }
@@ -155,18 +163,37 @@ public final class GatewayConfigReader {
 
     public static GatewayConfig read(byte[] bytes, Path file) throws RaException {
         Path abs = file.toAbsolutePath();
-        ConfigTree.Node root = ConfigTree.open(bytes, file.toString(), SHIPPED);
+        ObjectNode user = parse(bytes, file.toString());
+        ObjectNode shipped = parse(SHIPPED.getBytes(StandardCharsets.UTF_8), "shipped defaults");
+        ConfigTree.Table root = ConfigTree.overlaid(shipped, user, file.toString()).root();
         return new GatewayConfigReader(abs.getParent() == null ? abs : abs.getParent()).build(root, file);
     }
 
-    private GatewayConfig build(ConfigTree.Node root, Path file) throws RaException {
+    /** Parses one TOML document (strict UTF-8, at most {@link ConfigTree#MAX_BYTES}) into a table. */
+    static ObjectNode parse(byte[] bytes, String file) throws RaException {
+        String text = ConfigTree.text(bytes, file);
+        JsonNode root;
+        try {
+            root = TOML.readTree(text);
+        } catch (JsonProcessingException e) {
+            JsonLocation at = e.getLocation();
+            // the parser's text may quote the line (a secret, perhaps): give the position only
+            throw at == null ? ConfigTree.notToml(file, 0, 0)
+                    : ConfigTree.notToml(file, at.getLineNr(), at.getColumnNr());
+        } catch (RuntimeException | StackOverflowError e) {
+            throw ConfigTree.notToml(file, 0, 0);
+        }
+        return ConfigTree.requireTable(root, file);
+    }
+
+    private GatewayConfig build(ConfigTree.Table root, Path file) throws RaException {
         // top level: Rocket's listener of the main RPC
         InetSocketAddress rpcAddress = listen(root, 8000);
-        ConfigTree.Node tls = root.table("tls");
+        ConfigTree.Table tls = root.table("tls");
         boolean hasTls = root.has("tls");
         Optional<Path> tlsKey = path(tls, "key");
         Optional<Path> tlsCerts = path(tls, "certs");
-        ConfigTree.Node mutual = tls.table("mutual");
+        ConfigTree.Table mutual = tls.table("mutual");
         Optional<Path> caCerts = path(mutual, "ca_certs");
         boolean mandatory = mutual.optBool("mandatory").orElse(false);
         if (hasTls && (tlsKey.isEmpty() || tlsCerts.isEmpty())) {
@@ -183,7 +210,7 @@ public final class GatewayConfigReader {
         ignore(mutual, Set.of());
         ignore(tls, Set.of("prefer_server_cipher_order"));
 
-        ConfigTree.Node core = root.table("core");
+        ConfigTree.Table core = root.table("core");
         boolean setUlimit = core.bool("set_ulimit");
         String rpcDomain = core.string("rpc_domain");
         if (!hasTls) {
@@ -210,9 +237,9 @@ public final class GatewayConfigReader {
                 setUlimit, rpcDomain, attestation, auth, admin, debug, wg, proxy, recycle, sync, warnings);
     }
 
-    private GatewayConfig.Attestation attestation(ConfigTree.Node att) throws RaException {
+    private GatewayConfig.Attestation attestation(ConfigTree.Table att) throws RaException {
         boolean allowExternal = att.optBool("insecure_allow_external_trust_anchors").orElse(false);
-        ConfigTree.Node urls = att.table("urls");
+        ConfigTree.Table urls = att.table("urls");
         String pccs = urls.optString("pccs").filter(s -> !s.isBlank())
                 .orElse(GatewayConfig.Attestation.DEFAULT_PCCS_URL);
         url(urls, "pccs", pccs);
@@ -220,7 +247,7 @@ public final class GatewayConfigReader {
             warnings.add("core.attestation.urls.amd_kds: not used (this gateway verifies TDX attestation only)");
         }
         refuseUnknown(urls);
-        ConfigTree.Node roots = att.table("root_ca");
+        ConfigTree.Table roots = att.table("root_ca");
         Optional<Path> tdx = Optional.empty();
         boolean any = false;
         for (String k : ROOT_CA_KEYS) {
@@ -239,11 +266,11 @@ public final class GatewayConfigReader {
         refuseUnknown(att);
         if (any && !allowExternal) {
             throw new RaException(Reason.CONFIG_INVALID, "core.attestation.root_ca", EXTERNAL_ANCHORS_REFUSED
-                    + " (in " + att.file() + ")");
+                    + " (in " + att.source() + ")");
         }
         if (tdx.isPresent() && !Files.isReadable(tdx.get())) {
             throw new RaException(Reason.CONFIG_FILE_UNREADABLE, "core.attestation.root_ca.tdx",
-                    "failed to read TDX root CA from " + tdx.get() + " (in " + att.file() + ")");
+                    "failed to read TDX root CA from " + tdx.get() + " (in " + att.source() + ")");
         }
         if (allowExternal) {
             warnings.add("core.attestation.insecure_allow_external_trust_anchors = true: INSECURE, attestation may "
@@ -252,7 +279,7 @@ public final class GatewayConfigReader {
         return new GatewayConfig.Attestation(allowExternal, tdx, pccs);
     }
 
-    private GatewayConfig.Auth auth(ConfigTree.Node t) throws RaException {
+    private GatewayConfig.Auth auth(ConfigTree.Table t) throws RaException {
         boolean enabled = t.bool("enabled");
         String u = t.string("url");
         URI url = url(t, "url", u);
@@ -261,7 +288,7 @@ public final class GatewayConfigReader {
         return new GatewayConfig.Auth(enabled, url, timeout);
     }
 
-    private GatewayConfig.Admin admin(ConfigTree.Node t) throws RaException {
+    private GatewayConfig.Admin admin(ConfigTree.Table t) throws RaException {
         boolean enabled = t.bool("enabled");
         InetSocketAddress address = listen(t, 8001);
         Optional<String> token = t.optString("auth_token").filter(s -> !s.isEmpty());
@@ -283,7 +310,7 @@ public final class GatewayConfigReader {
         return new GatewayConfig.Admin(enabled, address, token, htpasswd, noAuth);
     }
 
-    private GatewayConfig.Debug debug(ConfigTree.Node t) throws RaException {
+    private GatewayConfig.Debug debug(ConfigTree.Table t) throws RaException {
         boolean rpc = t.optBool("insecure_enable_debug_rpc").orElse(false);
         boolean localhost = t.optBool("insecure_localhost_backend").orElse(false);
         boolean skip = t.optBool("insecure_skip_attestation").orElse(false);
@@ -315,7 +342,7 @@ public final class GatewayConfigReader {
         return new GatewayConfig.Debug(rpc, localhost, skip, keyFile, address, loopback);
     }
 
-    private GatewayConfig.Wg wg(ConfigTree.Node t, boolean loopback) throws RaException {
+    private GatewayConfig.Wg wg(ConfigTree.Table t, boolean loopback) throws RaException {
         String pub = t.string("public_key");
         String priv = t.string("private_key");
         wgKey(t, "public_key", pub);
@@ -355,7 +382,7 @@ public final class GatewayConfigReader {
         return new GatewayConfig.Wg(priv, pub, listenPort, ip, reserved, range, configPath, iface, endpoint);
     }
 
-    private GatewayConfig.Proxy proxy(ConfigTree.Node t) throws RaException {
+    private GatewayConfig.Proxy proxy(ConfigTree.Table t) throws RaException {
         String provider = t.string("tls_crypto_provider");
         if (!provider.equals("aws-lc-rs") && !provider.equals("ring")) {
             throw t.invalid("tls_crypto_provider", "unknown variant: expected \"aws-lc-rs\" or \"ring\"");
@@ -411,13 +438,13 @@ public final class GatewayConfigReader {
             }
         }
         for (String ignored : List.of("workers", "thread_per_core", "connection_rebalance")) {
-            t.skip(ignored);
+            t.accept(ignored);
             if (t.userSets(ignored)) {
                 warnings.add("core.proxy." + ignored + ": not supported, ignored (Netty event loops, one per core)");
             }
         }
         for (String opt : List.of("tcp_splice", "ktls")) {
-            t.skip(opt);
+            t.accept(opt);
             if (t.has(opt)) {
                 warnings.add("core.proxy." + opt + ": not supported, ignored (the relay copies through user space)");
             }
@@ -429,7 +456,7 @@ public final class GatewayConfigReader {
                 maxConn, ppIn, versions, chain, key, base, timeouts, fetch);
     }
 
-    private static List<Integer> listenPorts(ConfigTree.Node t) throws RaException {
+    private static List<Integer> listenPorts(ConfigTree.Table t) throws RaException {
         JsonNode v = t.raw("listen_port").orElseThrow(() -> t.invalid("listen_port", "missing"));
         if (v.isIntegralNumber()) {
             if (!v.canConvertToInt() || v.intValue() < 0 || v.intValue() > 65535) {
@@ -438,7 +465,7 @@ public final class GatewayConfigReader {
             return List.of(v.intValue());
         }
         if (!v.isTextual()) {
-            throw t.invalid("listen_port", "expected a port or a range \"443-543\", got " + ConfigTree.describe(v));
+            throw t.invalid("listen_port", "expected a port or a range \"443-543\", got " + ConfigTree.kind(v));
         }
         String s = v.textValue();
         int dash = s.indexOf('-');
@@ -457,7 +484,7 @@ public final class GatewayConfigReader {
         return out;
     }
 
-    private static int port(ConfigTree.Node t, String s) throws RaException {
+    private static int port(ConfigTree.Table t, String s) throws RaException {
         String x = s.trim();
         if (x.isEmpty() || x.length() > 5 || !x.chars().allMatch(c -> c >= '0' && c <= '9')
                 || Integer.parseInt(x) > 65535) {
@@ -466,14 +493,14 @@ public final class GatewayConfigReader {
         return Integer.parseInt(x);
     }
 
-    private GatewayConfig.PortPolicyFetch portPolicyFetch(ConfigTree.Node t) throws RaException {
+    private GatewayConfig.PortPolicyFetch portPolicyFetch(ConfigTree.Table t) throws RaException {
         var out = new GatewayConfig.PortPolicyFetch(t.duration("timeout"), (int) t.integer("max_retries", 0, 1000),
                 t.duration("backoff_initial"), t.duration("backoff_max"));
         ignore(t, Set.of());
         return out;
     }
 
-    private GatewayConfig.Timeouts timeouts(ConfigTree.Node t) throws RaException {
+    private GatewayConfig.Timeouts timeouts(ConfigTree.Table t) throws RaException {
         var out = new GatewayConfig.Timeouts(t.duration("connect"), t.duration("handshake"), t.duration("cache_top_n"),
                 t.has("handshake_stale") ? t.duration("handshake_stale") : Duration.ofMinutes(30),
                 t.duration("dns_resolve"), t.bool("data_timeout_enabled"), t.duration("idle"), t.duration("write"),
@@ -482,14 +509,14 @@ public final class GatewayConfigReader {
         return out;
     }
 
-    private GatewayConfig.Recycle recycle(ConfigTree.Node t) throws RaException {
+    private GatewayConfig.Recycle recycle(ConfigTree.Table t) throws RaException {
         var out = new GatewayConfig.Recycle(t.bool("enabled"), t.duration("interval"), t.duration("timeout"),
                 t.duration("node_timeout"));
         ignore(t, Set.of());
         return out;
     }
 
-    private GatewayConfig.Sync sync(ConfigTree.Node t) throws RaException {
+    private GatewayConfig.Sync sync(ConfigTree.Table t) throws RaException {
         boolean enabled = t.bool("enabled");
         long nodeId = t.integer("node_id", 0, 0xffff_ffffL);
         String myUrl = t.string("my_url");
@@ -513,7 +540,7 @@ public final class GatewayConfigReader {
      * Rocket's {@code address} (an IP literal, here also {@code ip:port} as the shipped file writes it) and
      * {@code port}.
      */
-    private InetSocketAddress listen(ConfigTree.Node t, int dfltPort) throws RaException {
+    private InetSocketAddress listen(ConfigTree.Table t, int dfltPort) throws RaException {
         String a = t.string("address");
         Optional<Long> port = t.optInteger("port", 0, 65535);
         if (a.startsWith("unix:")) {
@@ -560,7 +587,7 @@ public final class GatewayConfigReader {
         return new InetSocketAddress(ip, p);
     }
 
-    private static int inlinePort(ConfigTree.Node t, String s) throws RaException {
+    private static int inlinePort(ConfigTree.Table t, String s) throws RaException {
         if (s.isEmpty() || s.length() > 5 || !s.chars().allMatch(c -> c >= '0' && c <= '9')
                 || Integer.parseInt(s) > 65535) {
             throw t.invalid("address", "a port is 0..65535");
@@ -568,7 +595,7 @@ public final class GatewayConfigReader {
         return Integer.parseInt(s);
     }
 
-    private static Cidr cidr(ConfigTree.Node t, String k, String s) throws RaException {
+    private static Cidr cidr(ConfigTree.Table t, String k, String s) throws RaException {
         try {
             return Cidr.parse(s);
         } catch (IllegalArgumentException e) {
@@ -576,7 +603,7 @@ public final class GatewayConfigReader {
         }
     }
 
-    private static void wgKey(ConfigTree.Node t, String k, String v) throws RaException {
+    private static void wgKey(ConfigTree.Table t, String k, String v) throws RaException {
         if (v.isEmpty()) {
             return;
         }
@@ -592,7 +619,7 @@ public final class GatewayConfigReader {
     }
 
     /** A path; empty text means absent; relative paths resolve against the file's directory. */
-    private Optional<Path> path(ConfigTree.Node t, String k) throws RaException {
+    private Optional<Path> path(ConfigTree.Table t, String k) throws RaException {
         Optional<String> s = t.optString(k);
         if (s.isEmpty() || s.get().isEmpty()) {
             return Optional.empty();
@@ -607,7 +634,7 @@ public final class GatewayConfigReader {
         }
     }
 
-    private static URI url(ConfigTree.Node t, String k, String u) throws RaException {
+    private static URI url(ConfigTree.Table t, String k, String u) throws RaException {
         try {
             URI uri = new URI(u);
             if (uri.getScheme() == null || !(uri.getScheme().equals("http") || uri.getScheme().equals("https"))
@@ -620,7 +647,7 @@ public final class GatewayConfigReader {
         }
     }
 
-    private void ignore(ConfigTree.Node t, Set<String> known) {
+    private void ignore(ConfigTree.Table t, Set<String> known) {
         for (String k : t.unread()) {
             if (!t.userSets(k) && !known.contains(k)) {
                 continue;
@@ -637,7 +664,7 @@ public final class GatewayConfigReader {
     }
 
     /** dstack refuses unknown keys in the attestation tables ({@code deny_unknown_fields}). */
-    private static void refuseUnknown(ConfigTree.Node t) throws RaException {
+    private static void refuseUnknown(ConfigTree.Table t) throws RaException {
         List<String> u = t.unread();
         if (!u.isEmpty()) {
             throw t.invalid(u.get(0), "unknown key (dstack refuses unknown keys in this table)");

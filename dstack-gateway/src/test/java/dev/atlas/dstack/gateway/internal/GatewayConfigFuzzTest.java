@@ -32,7 +32,7 @@ class GatewayConfigFuzzTest {
             }
         }
         try {
-            ConfigTree.duration(new String(data, StandardCharsets.UTF_8));
+            dev.atlas.dstack.ra.config.ConfigTree.parseDuration(new String(data, StandardCharsets.UTF_8));
         } catch (IllegalArgumentException expected) {
             // the grammar's refusals
         }

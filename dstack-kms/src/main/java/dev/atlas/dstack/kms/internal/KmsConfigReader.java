@@ -1,13 +1,19 @@
 package dev.atlas.dstack.kms.internal;
 
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.toml.TomlMapper;
 import dev.atlas.dstack.kms.KmsConfig;
 import dev.atlas.dstack.kms.KmsFiles;
 import dev.atlas.dstack.ra.RaException;
 import dev.atlas.dstack.ra.RaException.Reason;
+import dev.atlas.dstack.ra.config.ConfigTree;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -111,13 +117,15 @@ public final class KmsConfigReader {
     public static final String EXTERNAL_ANCHORS_REFUSED = "external attestation trust anchors are configured but "
             + "insecure_allow_external_trust_anchors is false";
 
+    private static final TomlMapper MAPPER = new TomlMapper();
+
     private KmsConfigReader() {
     }
 
     public static KmsConfig load(Path file) throws RaException {
         byte[] bytes;
         try (InputStream in = Files.newInputStream(file)) {
-            bytes = in.readNBytes(TomlTree.MAX_BYTES + 1);
+            bytes = in.readNBytes(ConfigTree.MAX_BYTES + 1);
         } catch (IOException e) {
             throw new RaException(Reason.CONFIG_FILE_UNREADABLE, file.toString(), "cannot be read ("
                     + e.getClass().getSimpleName() + ")");
@@ -127,10 +135,44 @@ public final class KmsConfigReader {
 
     public static KmsConfig read(byte[] bytes, Path file) throws RaException {
         String src = file.toString();
-        ObjectNode user = TomlTree.parse(bytes, src);
-        ObjectNode merged = TomlTree.merge(TomlTree.parse(
-                SHIPPED_DEFAULTS.getBytes(java.nio.charset.StandardCharsets.UTF_8), "shipped defaults"), user);
-        return new KmsConfigReader().build(TomlTree.root(merged, src), file);
+        ObjectNode user = parse(bytes, src);
+        ObjectNode shipped = parse(SHIPPED_DEFAULTS.getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                "shipped defaults");
+        return new KmsConfigReader().build(ConfigTree.overlaid(shipped, user, src).root(), file);
+    }
+
+    /** Parses a whole document (strict UTF-8, at most {@link ConfigTree#MAX_BYTES}). */
+    static ObjectNode parse(byte[] bytes, String source) throws RaException {
+        String text = ConfigTree.text(bytes, source);
+        JsonNode n;
+        try {
+            n = MAPPER.readTree(text);
+        } catch (JsonProcessingException e) {
+            JsonLocation l = e.getLocation();
+            // the parser's own message may quote the text near the error, which may be a secret: say where only
+            throw l == null ? ConfigTree.notToml(source, 0, 0)
+                    : ConfigTree.notToml(source, l.getLineNr(), l.getColumnNr());
+        } catch (RuntimeException e) {
+            throw ConfigTree.notToml(source, 0, 0);
+        }
+        return ConfigTree.requireTable(n, source);
+    }
+
+    /** Rocket's {@code address} (an IP literal, no host names) and {@code port}. */
+    private static InetSocketAddress socketAddress(ConfigTree.Table t, String addressKey, String portKey,
+            String dfltAddress, int dfltPort) throws RaException {
+        String s = t.string(addressKey, dfltAddress);
+        InetAddress ip;
+        try {
+            if (s.isEmpty() || s.length() > 64 || s.chars().anyMatch(c -> !(Character.isLetterOrDigit(c)
+                    || c == '.' || c == ':' || c == '%'))) {
+                throw new IllegalArgumentException();
+            }
+            ip = InetAddress.ofLiteral(s);
+        } catch (IllegalArgumentException e) {
+            throw t.invalid(addressKey, "expected an IPv4 or IPv6 address literal");
+        }
+        return new InetSocketAddress(ip, t.port(portKey, dfltPort));
     }
 
     private final List<String> warnings = new ArrayList<>();
@@ -139,9 +181,9 @@ public final class KmsConfigReader {
         warnings.add(s);
     }
 
-    private KmsConfig build(TomlTree.Table root, Path file) throws RaException {
+    private KmsConfig build(ConfigTree.Table root, Path file) throws RaException {
         // [default]: Rocket's profile table; dstack-kms's loader does not select it either
-        TomlTree.Table dflt = root.table("default");
+        ConfigTree.Table dflt = root.table("default");
         List<String> dk = dflt.unread();
         if (!dk.isEmpty()) {
             warn("[default] " + String.join(", ", dk) + ": Rocket settings, ignored (this KMS runs on the JDK HTTP "
@@ -149,9 +191,9 @@ public final class KmsConfigReader {
         }
 
         // [rpc]
-        TomlTree.Table rpc = root.table("rpc");
-        InetSocketAddress rpcAddress = rpc.socketAddress("address", "port", "127.0.0.1", 8000);
-        TomlTree.Table tls = rpc.table("tls");
+        ConfigTree.Table rpc = root.table("rpc");
+        InetSocketAddress rpcAddress = socketAddress(rpc, "address", "port", "127.0.0.1", 8000);
+        ConfigTree.Table tls = rpc.table("tls");
         if (!rpc.has("tls")) {
             throw rpc.unsupported("tls", "missing: the KMS RPC listener serves TLS only");
         }
@@ -161,7 +203,7 @@ public final class KmsConfigReader {
             throw tls.unsupported("ciphers", "a cipher-suite restriction is not supported (the JDK's TLS 1.2/1.3 "
                     + "defaults are used); remove the key");
         }
-        TomlTree.Table mutual = tls.table("mutual");
+        ConfigTree.Table mutual = tls.table("mutual");
         Optional<Path> clientCa = tls.has("mutual") ? path(mutual, "ca_certs", false) : Optional.empty();
         boolean mandatory = mutual.bool("mandatory", false);
         if (mandatory && clientCa.isEmpty()) {
@@ -172,7 +214,7 @@ public final class KmsConfigReader {
         ignoredKeys(rpc, ROCKET_KNOBS);
 
         // [core]
-        TomlTree.Table core = root.table("core");
+        ConfigTree.Table core = root.table("core");
         Path certDir = path(core, "cert_dir", true).orElseThrow();
         String subjectPostfix = core.string("subject_postfix", "");
         String siteName = core.string("site_name", "");
@@ -198,9 +240,9 @@ public final class KmsConfigReader {
         }
 
         // [core.attestation] (dstack: deny_unknown_fields in all three tables)
-        TomlTree.Table att = core.table("attestation");
+        ConfigTree.Table att = core.table("attestation");
         boolean allowExternal = att.bool("insecure_allow_external_trust_anchors", false);
-        TomlTree.Table urls = att.table("urls");
+        ConfigTree.Table urls = att.table("urls");
         String pccs = urls.optString("pccs").filter(s -> !s.isBlank()).orElse(KmsConfig.DEFAULT_PCCS_URL);
         String amdKds = urls.optString("amd_kds").orElse("");
         if (!amdKds.isBlank()) {
@@ -208,7 +250,7 @@ public final class KmsConfigReader {
         }
         checkUrl(urls, "pccs", pccs);
         refuseUnknown(urls);
-        TomlTree.Table roots = att.table("root_ca");
+        ConfigTree.Table roots = att.table("root_ca");
         boolean anyRoot = false;
         Optional<Path> tdxRoot = Optional.empty();
         for (String k : ROOT_CA_KEYS) {
@@ -246,20 +288,20 @@ public final class KmsConfigReader {
         }
 
         // [core.image]
-        TomlTree.Table image = core.table("image");
-        boolean imageVerify = image.bool("verify", null);
+        ConfigTree.Table image = core.table("image");
+        boolean imageVerify = image.bool("verify");
         Path cacheDir = path(image, "cache_dir", true).orElseThrow();
         String downloadUrl = image.string("download_url");
         Duration downloadTimeout = image.duration("download_timeout", null);
         ignoredKeys(image, Set.of());
 
         // [core.auth_api]: an internally tagged enum; the other variant's table is not read
-        TomlTree.Table auth = core.table("auth_api");
+        ConfigTree.Table auth = core.table("auth_api");
         String type = auth.string("type");
         Optional<URI> webhookUrl = Optional.empty();
         String devGateway;
-        TomlTree.Table dev = auth.table("dev");
-        TomlTree.Table hook = auth.table("webhook");
+        ConfigTree.Table dev = auth.table("dev");
+        ConfigTree.Table hook = auth.table("webhook");
         switch (type) {
             case KmsConfig.AUTH_WEBHOOK -> {
                 String u = hook.string("url");
@@ -278,10 +320,10 @@ public final class KmsConfigReader {
         ignoredKeys(auth, Set.of());
 
         // [core.onboard]: Rocket reads the same table for its listener
-        TomlTree.Table onboard = core.table("onboard");
-        boolean onboardEnabled = onboard.bool("enabled", null);
+        ConfigTree.Table onboard = core.table("onboard");
+        boolean onboardEnabled = onboard.bool("enabled");
         String autoDomain = onboard.string("auto_bootstrap_domain");
-        InetSocketAddress onboardAddr = onboard.socketAddress("address", "port", "127.0.0.1", 8000);
+        InetSocketAddress onboardAddr = socketAddress(onboard, "address", "port", "127.0.0.1", 8000);
         if (onboard.has("tls")) {
             throw onboard.unsupported("tls", "TLS on the onboard listener is not supported (it serves plain HTTP "
                     + "before keys exist); remove the table");
@@ -289,9 +331,9 @@ public final class KmsConfigReader {
         ignoredKeys(onboard, ROCKET_KNOBS);
 
         // [core.admin]
-        TomlTree.Table admin = core.table("admin");
+        ConfigTree.Table admin = core.table("admin");
         boolean adminEnabled = admin.bool("enabled", false);
-        InetSocketAddress adminAddr = admin.socketAddress("address", "port", "127.0.0.1", 8000);
+        InetSocketAddress adminAddr = socketAddress(admin, "address", "port", "127.0.0.1", 8000);
         String token = admin.string("auth_token", "");
         Optional<Path> htpasswd = path(admin, "htpasswd_file", false);
         boolean noAuth = admin.bool("insecure_no_auth", false);
@@ -305,8 +347,8 @@ public final class KmsConfigReader {
         }
 
         // [core.metrics]
-        TomlTree.Table metrics = core.table("metrics");
-        boolean metricsEnabled = metrics.bool("enabled", null);
+        ConfigTree.Table metrics = core.table("metrics");
+        boolean metricsEnabled = metrics.bool("enabled");
         ignoredKeys(metrics, Set.of());
 
         ignoredKeys(core, Set.of());
@@ -327,7 +369,7 @@ public final class KmsConfigReader {
     }
 
     /** A path; empty means absent unless {@code required}. */
-    private static Optional<Path> path(TomlTree.Table t, String key, boolean required) throws RaException {
+    private static Optional<Path> path(ConfigTree.Table t, String key, boolean required) throws RaException {
         Optional<String> s = t.optString(key);
         if (s.isEmpty() || s.get().isEmpty()) {
             if (required) {
@@ -345,7 +387,7 @@ public final class KmsConfigReader {
         }
     }
 
-    private static URI checkUrl(TomlTree.Table t, String key, String u) throws RaException {
+    private static URI checkUrl(ConfigTree.Table t, String key, String u) throws RaException {
         try {
             URI uri = new URI(u);
             String scheme = uri.getScheme();
@@ -359,7 +401,7 @@ public final class KmsConfigReader {
     }
 
     /** Names the keys not read in {@code t}: Rocket knobs and harmless ones as ignored, the rest as unknown. */
-    private void ignoredKeys(TomlTree.Table t, Set<String> knownIgnored) {
+    private void ignoredKeys(ConfigTree.Table t, Set<String> knownIgnored) {
         for (String k : t.unread()) {
             if (knownIgnored.contains(k)) {
                 warn(t.key(k) + ": " + (ROCKET_KNOBS.contains(k) ? "Rocket setting, " : "") + "not supported, "
@@ -371,7 +413,7 @@ public final class KmsConfigReader {
     }
 
     /** dstack refuses unknown keys in the attestation tables ({@code deny_unknown_fields}); so do we. */
-    private static void refuseUnknown(TomlTree.Table t) throws RaException {
+    private static void refuseUnknown(ConfigTree.Table t) throws RaException {
         List<String> u = t.unread();
         if (!u.isEmpty()) {
             throw t.invalid(u.get(0), "unknown key (dstack refuses unknown keys in [" + t.key("").replaceAll("\\.$",

@@ -1,5 +1,7 @@
 package dev.atlas.dstack.kms.internal;
 
+import dev.atlas.dstack.ra.config.ConfigTree;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.time.Duration;
@@ -15,13 +17,13 @@ class DurationPropertiesTest {
             @ForAll @IntRange(min = 0, max = 3) int u) {
         String[] units = {"s", "m", "h", "d"};
         long[] mult = {1, 60, 3600, 86400};
-        assertThat(TomlTree.parseDuration(n + units[u])).isEqualTo(Duration.ofSeconds(n * mult[u]));
+        assertThat(ConfigTree.parseDuration(n + units[u])).isEqualTo(Duration.ofSeconds(n * mult[u]));
     }
 
     @Property(tries = 100)
     void overflowIsAnErrorNotAWrap(@ForAll @LongRange(min = Long.MAX_VALUE / 86400 + 1) long n) {
         try {
-            Duration d = TomlTree.parseDuration(n + "d");
+            Duration d = ConfigTree.parseDuration(n + "d");
             throw new AssertionError("accepted " + d);
         } catch (IllegalArgumentException expected) {
             assertThat(expected.getMessage()).contains("too large");

@@ -1,5 +1,7 @@
 package dev.atlas.dstack.kms.internal;
 
+import dev.atlas.dstack.ra.config.ConfigTree;
+
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.atlas.dstack.kms.KmsConfig;
 import dev.atlas.dstack.ra.RaException;
@@ -32,7 +34,7 @@ class KmsConfigFuzzTest {
             }
         }
         try {
-            TomlTree.parseDuration(new String(data, StandardCharsets.UTF_8));
+            ConfigTree.parseDuration(new String(data, StandardCharsets.UTF_8));
         } catch (IllegalArgumentException expected) {
             // the grammar's refusals
         }

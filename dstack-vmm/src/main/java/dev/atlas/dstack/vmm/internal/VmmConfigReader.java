@@ -1,8 +1,12 @@
 package dev.atlas.dstack.vmm.internal;
 
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.dataformat.toml.TomlMapper;
 import dev.atlas.dstack.ra.RaException;
 import dev.atlas.dstack.ra.RaException.Reason;
+import dev.atlas.dstack.ra.config.ConfigTree;
 import dev.atlas.dstack.vmm.VmmConfig;
 
 import java.io.IOException;
@@ -29,13 +33,15 @@ public final class VmmConfigReader {
             "supervisor", "netd", "cvm.product", "cvm.network_filter", "cvm.tee_simulator",
             "cvm.nvidia_attestation_proxy_url", "cvm.volumes_dir", "image.registry");
 
+    private static final TomlMapper MAPPER = new TomlMapper();
+
     private VmmConfigReader() {}
 
     public static VmmConfig load(Path file) throws RaException {
         byte[] bytes;
         try {
-            if (Files.size(file) > Toml.MAX_BYTES) {
-                throw new RaException(Reason.CONFIG_INVALID, file.toString(), "larger than " + Toml.MAX_BYTES
+            if (Files.size(file) > ConfigTree.MAX_BYTES) {
+                throw new RaException(Reason.CONFIG_INVALID, file.toString(), "larger than " + ConfigTree.MAX_BYTES
                         + " bytes");
             }
             bytes = Files.readAllBytes(file);
@@ -44,18 +50,35 @@ public final class VmmConfigReader {
                     + e.getClass().getSimpleName());
         }
         Path base = file.toAbsolutePath().getParent();
-        return read(Toml.parse(bytes, file.toString()), base == null ? Path.of("").toAbsolutePath() : base);
+        return read(tree(bytes, file.toString()), base == null ? Path.of("").toAbsolutePath() : base);
     }
 
     public static VmmConfig parse(String toml, Path baseDir, String source) throws RaException {
-        return read(Toml.parse(toml.getBytes(StandardCharsets.UTF_8), source), baseDir.toAbsolutePath());
+        return read(tree(toml.getBytes(StandardCharsets.UTF_8), source), baseDir.toAbsolutePath());
     }
 
     static VmmConfig parseBytes(byte[] toml, Path baseDir) throws RaException {
-        return read(Toml.parse(toml, "vmm.toml"), baseDir.toAbsolutePath());
+        return read(tree(toml, "vmm.toml"), baseDir.toAbsolutePath());
     }
 
-    private static VmmConfig read(Toml t, Path base) throws RaException {
+    /** Parses {@code vmm.toml} (strict UTF-8, at most {@link ConfigTree#MAX_BYTES}) into the shared reader's tree. */
+    private static ConfigTree.Table tree(byte[] bytes, String source) throws RaException {
+        String text = ConfigTree.text(bytes, source);
+        JsonNode n;
+        try {
+            n = text.isBlank() ? null : MAPPER.readTree(text);
+        } catch (JsonProcessingException e) {
+            JsonLocation l = e.getLocation();
+            // the parser's text may quote a token (a secret); say where only
+            throw l == null ? ConfigTree.notToml(source, 0, 0)
+                    : ConfigTree.notToml(source, l.getLineNr(), l.getColumnNr());
+        } catch (RuntimeException | StackOverflowError e) {
+            throw ConfigTree.notToml(source, 0, 0);
+        }
+        return ConfigTree.of(ConfigTree.requireTable(n, source), source).root();
+    }
+
+    private static VmmConfig read(ConfigTree.Table t, Path base) throws RaException {
         List<String> warnings = new ArrayList<>();
         for (String k : ACCEPTED) {
             t.accept(k);
@@ -109,7 +132,7 @@ public final class VmmConfigReader {
                 hostApi, keyProvider, base, warnings);
     }
 
-    private static VmmConfig.Cvm readCvm(Toml t, Path base, List<String> warnings) throws RaException {
+    private static VmmConfig.Cvm readCvm(ConfigTree.Table t, Path base, List<String> warnings) throws RaException {
         String platform = t.string("cvm.platform", "auto");
         if (!List.of("auto", "tdx", "amd-sev-snp").contains(platform)) {
             throw t.invalid("cvm.platform", "must be \"auto\", \"tdx\" or \"amd-sev-snp\"");
@@ -130,13 +153,13 @@ public final class VmmConfigReader {
             ranges.add(new VmmConfig.PortRange("tcp", 1, 20000));
         } else {
             if (!range.isArray()) {
-                throw t.invalid("cvm.port_mapping.range", "expected an array of tables, got " + Toml.kind(range));
+                throw t.invalid("cvm.port_mapping.range", "expected an array of tables, got " + ConfigTree.kind(range));
             }
             for (int i = 0; i < range.size(); i++) {
                 String k = "cvm.port_mapping.range[" + i + "]";
                 JsonNode r = range.get(i);
                 if (!r.isObject()) {
-                    throw t.invalid(k, "expected a table {protocol, from, to}, got " + Toml.kind(r));
+                    throw t.invalid(k, "expected a table {protocol, from, to}, got " + ConfigTree.kind(r));
                 }
                 JsonNode p = r.get("protocol");
                 if (p == null || !p.isTextual()

@@ -173,7 +173,7 @@ class VmmConfigTest {
 
     @Test
     void sizeLimitAndEncodingAreChecked() throws Exception {
-        byte[] big = new byte[Toml.MAX_BYTES + 1];
+        byte[] big = new byte[dev.atlas.dstack.ra.config.ConfigTree.MAX_BYTES + 1];
         java.util.Arrays.fill(big, (byte) '#');
         RaException e = assertThrows(RaException.class, () -> VmmConfigReader.parseBytes(big, dir));
         assertTrue(e.getMessage().contains("larger than"), e.getMessage());
