@@ -9,6 +9,7 @@ import dev.atlas.dstack.guest.AppInfo;
 import dev.atlas.dstack.guest.DstackClient;
 import dev.atlas.dstack.kms.KmsConfig;
 import dev.atlas.dstack.kms.KmsServer;
+import dev.atlas.dstack.ra.ClientIdentity;
 import dev.atlas.dstack.ra.K256PrivateKey;
 import dev.atlas.dstack.ra.KeyDerivation;
 import dev.atlas.dstack.ra.KmsSignatures;
@@ -38,7 +39,6 @@ import java.nio.file.Path;
 import java.security.KeyFactory;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
-import java.security.Principal;
 import java.security.PrivateKey;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
@@ -60,7 +60,6 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManager;
-import javax.net.ssl.X509ExtendedKeyManager;
 import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
@@ -196,7 +195,7 @@ public final class KmsLoad {
             X509Certificate c = RaTlsCertificate.builder().subject(KmsClient.CLIENT_CERT_SUBJECT).attestation(att)
                     .publicKey(kp.getPublic()).clock(Clock.systemUTC()).signedBy(tempCa, tempKey);
             SSLContext ctx = SSLContext.getInstance("TLS");
-            ctx.init(new KeyManager[] {new FixedKey(kp.getPrivate(), new X509Certificate[] {c})},
+            ctx.init(new KeyManager[] {ClientIdentity.of(kp.getPrivate(), c)},
                     new TrustManager[] {new TrustAll()}, null);
             identities.add(ctx);
             attestations.add(att);
@@ -418,51 +417,6 @@ public final class KmsLoad {
         rootLogger.addHandler(sink);
     }
 
-    /** Always presents one key and chain. */
-    private static final class FixedKey extends X509ExtendedKeyManager {
-        private final PrivateKey key;
-        private final X509Certificate[] chain;
-
-        FixedKey(PrivateKey key, X509Certificate[] chain) {
-            this.key = key;
-            this.chain = chain;
-        }
-
-        @Override
-        public String[] getClientAliases(String keyType, Principal[] issuers) {
-            return new String[] {"k"};
-        }
-
-        @Override
-        public String chooseClientAlias(String[] keyType, Principal[] issuers, Socket socket) {
-            return "k";
-        }
-
-        @Override
-        public String chooseEngineClientAlias(String[] keyType, Principal[] issuers, SSLEngine engine) {
-            return "k";
-        }
-
-        @Override
-        public String[] getServerAliases(String keyType, Principal[] issuers) {
-            return null;
-        }
-
-        @Override
-        public String chooseServerAlias(String keyType, Principal[] issuers, Socket socket) {
-            return null;
-        }
-
-        @Override
-        public X509Certificate[] getCertificateChain(String alias) {
-            return chain.clone();
-        }
-
-        @Override
-        public PrivateKey getPrivateKey(String alias) {
-            return key;
-        }
-    }
 
     /** The load client does not check the KMS (its server check is the client's cost, not the KMS's). */
     private static final class TrustAll extends X509ExtendedTrustManager {

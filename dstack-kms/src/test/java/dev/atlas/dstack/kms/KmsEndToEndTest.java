@@ -11,6 +11,7 @@ import dev.atlas.dstack.guest.AppInfo;
 import dev.atlas.dstack.guest.DstackClient;
 import dev.atlas.dstack.guest.TlsKey;
 import dev.atlas.dstack.guest.TlsKeyRequest;
+import dev.atlas.dstack.ra.ClientIdentity;
 import dev.atlas.dstack.ra.kms.AppKeyResponse;
 import dev.atlas.dstack.ra.kms.BootstrapResponse;
 import dev.atlas.dstack.ra.kms.GetMetaResponse;
@@ -38,7 +39,6 @@ import java.net.Socket;
 import java.security.KeyFactory;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
-import java.security.Principal;
 import java.security.PrivateKey;
 import java.security.spec.ECGenParameterSpec;
 import java.security.spec.PKCS8EncodedKeySpec;
@@ -49,7 +49,6 @@ import javax.net.ssl.KeyManager;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.TrustManager;
-import javax.net.ssl.X509ExtendedKeyManager;
 import javax.net.ssl.X509ExtendedTrustManager;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
@@ -272,7 +271,7 @@ class KmsEndToEndTest {
 
     /** A pRPC call to the KMS over TLS (server not checked) presenting {@code chain} (none when null). */
     static JsonNode rawCall(String method, Object body, PrivateKey key, X509Certificate... chain) throws Exception {
-        KeyManager[] km = key == null ? null : new KeyManager[] {new FixedKey(key, chain)};
+        KeyManager[] km = key == null ? null : new KeyManager[] {ClientIdentity.of(key, chain)};
         SSLContext ctx = SSLContext.getInstance("TLS");
         ctx.init(km, new TrustManager[] {new TrustAll()}, null);
         return PrpcClient.builder(kms.rpcUrl()).sslContext(ctx).connectTimeout(Duration.ofSeconds(10))
@@ -446,51 +445,6 @@ class KmsEndToEndTest {
         assertRefusalAudited(audit2, "SignCert", "Invalid signature");
     }
 
-    /** A key manager that always presents one key and chain. */
-    static final class FixedKey extends X509ExtendedKeyManager {
-        private final PrivateKey key;
-        private final X509Certificate[] chain;
-
-        FixedKey(PrivateKey key, X509Certificate[] chain) {
-            this.key = key;
-            this.chain = chain;
-        }
-
-        @Override
-        public String[] getClientAliases(String keyType, Principal[] issuers) {
-            return new String[] {"k"};
-        }
-
-        @Override
-        public String chooseClientAlias(String[] keyType, Principal[] issuers, Socket socket) {
-            return "k";
-        }
-
-        @Override
-        public String chooseEngineClientAlias(String[] keyType, Principal[] issuers, SSLEngine engine) {
-            return "k";
-        }
-
-        @Override
-        public String[] getServerAliases(String keyType, Principal[] issuers) {
-            return null;
-        }
-
-        @Override
-        public String chooseServerAlias(String keyType, Principal[] issuers, Socket socket) {
-            return null;
-        }
-
-        @Override
-        public X509Certificate[] getCertificateChain(String alias) {
-            return chain.clone();
-        }
-
-        @Override
-        public PrivateKey getPrivateKey(String alias) {
-            return key;
-        }
-    }
 
     /** Accepts any server (these tests attack the KMS, they do not check it). */
     static final class TrustAll extends X509ExtendedTrustManager {

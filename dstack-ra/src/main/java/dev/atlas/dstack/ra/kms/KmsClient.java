@@ -3,6 +3,7 @@ package dev.atlas.dstack.ra.kms;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atlas.dstack.DstackTdxVerifier;
+import dev.atlas.dstack.ra.ClientIdentity;
 import dev.atlas.dstack.ra.P256PrivateKey;
 import dev.atlas.dstack.ra.RaException;
 import dev.atlas.dstack.ra.RaTlsCertificate;
@@ -22,7 +23,6 @@ import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.MessageDigest;
-import java.security.Principal;
 import java.security.PrivateKey;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateException;
@@ -45,7 +45,6 @@ import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManager;
-import javax.net.ssl.X509ExtendedKeyManager;
 import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
@@ -290,7 +289,7 @@ public final class KmsClient implements AutoCloseable {
         X509Certificate cert = RaTlsCertificate.builder().subject(CLIENT_CERT_SUBJECT)
                 .attestation(att.stripped().encode()).publicKey(kp.getPublic()).clock(clock)
                 .signedBy(tempCa, tempKey);
-        return new ClientIdentity(kp.getPrivate(), cert);
+        return ClientIdentity.of(kp.getPrivate(), cert);
     }
 
     // ---- fetchServerChain -----------------------------------------------------------------------------------
@@ -392,52 +391,6 @@ public final class KmsClient implements AutoCloseable {
         }
     }
 
-    /** The RA-TLS client identity: always offered, whatever issuers the server lists (it lists the temp CA). */
-    private static final class ClientIdentity extends X509ExtendedKeyManager {
-        private static final String ALIAS = "ra-tls-temp";
-        private final PrivateKey key;
-        private final X509Certificate cert;
-
-        ClientIdentity(PrivateKey key, X509Certificate cert) {
-            this.key = key;
-            this.cert = cert;
-        }
-
-        @Override
-        public String[] getClientAliases(String keyType, Principal[] issuers) {
-            return new String[] {ALIAS};
-        }
-
-        @Override
-        public String chooseClientAlias(String[] keyType, Principal[] issuers, Socket socket) {
-            return ALIAS;
-        }
-
-        @Override
-        public String chooseEngineClientAlias(String[] keyType, Principal[] issuers, SSLEngine engine) {
-            return ALIAS;
-        }
-
-        @Override
-        public String[] getServerAliases(String keyType, Principal[] issuers) {
-            return null;
-        }
-
-        @Override
-        public String chooseServerAlias(String keyType, Principal[] issuers, Socket socket) {
-            return null;
-        }
-
-        @Override
-        public X509Certificate[] getCertificateChain(String alias) {
-            return ALIAS.equals(alias) ? new X509Certificate[] {cert} : null;
-        }
-
-        @Override
-        public PrivateKey getPrivateKey(String alias) {
-            return ALIAS.equals(alias) ? key : null;
-        }
-    }
 
     /** A trust manager of this client: it only ever judges servers. */
     private abstract static class ClientSideTrustManager extends X509ExtendedTrustManager {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.atlas.dstack.ra.ClientIdentity;
 import dev.atlas.dstack.ra.KeyDerivation;
 import dev.atlas.dstack.ra.P256PrivateKey;
 import dev.atlas.dstack.ra.RaException;
@@ -29,7 +30,6 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.GeneralSecurityException;
 import java.security.KeyPairGenerator;
-import java.security.Principal;
 import java.security.PrivateKey;
 import java.security.SecureRandom;
 import java.security.cert.Certificate;
@@ -58,7 +58,6 @@ import javax.net.ssl.KeyManager;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.TrustManager;
-import javax.net.ssl.X509ExtendedKeyManager;
 import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
@@ -432,7 +431,7 @@ public final class GatewayBoot implements AutoCloseable {
         SSLContext ctx;
         try {
             ctx = SSLContext.getInstance("TLS");
-            ctx.init(new KeyManager[] {new ClientIdentity(key, chain.toArray(new X509Certificate[0]))},
+            ctx.init(new KeyManager[] {ClientIdentity.of(key, chain.toArray(new X509Certificate[0]))},
                     new TrustManager[] {check}, null);
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("TLS is not available", e);
@@ -617,52 +616,6 @@ public final class GatewayBoot implements AutoCloseable {
 
     // ---- TLS ----------------------------------------------------------------------------------------------
 
-    /** The client certificate chain, offered whatever issuers the gateway lists. */
-    private static final class ClientIdentity extends X509ExtendedKeyManager {
-        private static final String ALIAS = "dstack-guest-agent";
-        private final PrivateKey key;
-        private final X509Certificate[] chain;
-
-        ClientIdentity(PrivateKey key, X509Certificate[] chain) {
-            this.key = key;
-            this.chain = chain;
-        }
-
-        @Override
-        public String[] getClientAliases(String keyType, Principal[] issuers) {
-            return new String[] {ALIAS};
-        }
-
-        @Override
-        public String chooseClientAlias(String[] keyType, Principal[] issuers, Socket socket) {
-            return ALIAS;
-        }
-
-        @Override
-        public String chooseEngineClientAlias(String[] keyType, Principal[] issuers, SSLEngine engine) {
-            return ALIAS;
-        }
-
-        @Override
-        public String[] getServerAliases(String keyType, Principal[] issuers) {
-            return null;
-        }
-
-        @Override
-        public String chooseServerAlias(String keyType, Principal[] issuers, Socket socket) {
-            return null;
-        }
-
-        @Override
-        public X509Certificate[] getCertificateChain(String alias) {
-            return ALIAS.equals(alias) ? chain.clone() : null;
-        }
-
-        @Override
-        public PrivateKey getPrivateKey(String alias) {
-            return ALIAS.equals(alias) ? key : null;
-        }
-    }
 
     /**
      * The gateway's server certificate, judged during the handshake (nothing is sent to a refused server): the
