@@ -4,10 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atlas.dstack.DstackTdxVerifier;
-import dev.atlas.dstack.auth.AuthServer;
 import dev.atlas.dstack.guest.AppInfo;
 import dev.atlas.dstack.guest.DstackClient;
-import dev.atlas.dstack.kms.KmsConfig;
 import dev.atlas.dstack.kms.KmsServer;
 import dev.atlas.dstack.ra.ClientIdentity;
 import dev.atlas.dstack.ra.K256PrivateKey;
@@ -20,14 +18,13 @@ import dev.atlas.dstack.ra.VersionedAttestation;
 import dev.atlas.dstack.ra.kms.KmsClient;
 import dev.atlas.dstack.ra.kms.TempCaCertResponse;
 import dev.atlas.dstack.simulator.GuestAgentSimulator;
+import dev.atlas.dstack.testing.DstackTestbed;
 import dev.atlas.tdx.CollateralSource;
 import dev.atlas.tdx.QuoteVerifier;
-import dev.atlas.testing.MockPccs;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.PrintStream;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -64,9 +61,10 @@ import javax.net.ssl.X509ExtendedTrustManager;
 
 /**
  * Scripted load run (bench/kms-load.sh): {@code KMS.GetAppKey} end to end on loopback against a real
- * {@link KmsServer} in a simulated CVM, bootstrapped over HTTP, with dstack's auth server as the webhook (every
- * request: a fresh mTLS handshake with an RA-TLS client certificate, the caller's attestation verified with a warm
- * collateral cache, self-authorization and {@code bootAuth/app} on the webhook, key derivation, the audit line).
+ * {@link KmsServer} in a simulated CVM, bootstrapped over HTTP, with dstack's auth server as the webhook
+ * (dstack-testing's {@code DstackTestbed}; every request: a fresh mTLS handshake with an RA-TLS client certificate,
+ * the caller's attestation verified with a warm collateral cache, self-authorization and {@code bootAuth/app} on the
+ * webhook, key derivation, the audit line).
  * The callers are an allowlisted app: a pool of RA-TLS client identities is made up front (the KMS does not require
  * fresh ones, and dstack-util makes one per boot), so the client spends nothing but its TLS handshake.
  *
@@ -77,7 +75,6 @@ import javax.net.ssl.X509ExtendedTrustManager;
 public final class KmsLoad {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final HexFormat HEX = HexFormat.of();
-    private static final long PKI_SEED = 4242;
 
     public static void main(String[] args) throws Exception {
         int n1 = args.length > 0 ? Integer.parseInt(args[0]) : 300;
@@ -104,77 +101,16 @@ public final class KmsLoad {
     }
 
     private static void run(Path dir, List<AutoCloseable> closers, int n1, int n8, int n64) throws Exception {
-        // ---- testbed: KMS CVM, app CVM (one mock PKI), mock PCCS, auth server, KMS --------------------------
-        GuestAgentSimulator kmsCvm = GuestAgentSimulator.builder().seed(seed("kms")).pkiSeed(PKI_SEED)
-                .appId(fill(0x01)).internalSocket(dir.resolve("kms.sock")).start();
-        closers.add(kmsCvm);
-        GuestAgentSimulator appCvm = GuestAgentSimulator.builder().seed(seed("app")).pkiSeed(PKI_SEED)
-                .appId(fill(0x7a)).internalSocket(dir.resolve("app.sock")).start();
-        closers.add(appCvm);
-        MockPccs pccs = MockPccs.start(kmsCvm::collateralJson, 0);
-        closers.add(pccs);
-        Path root = dir.resolve("root.pem");
-        Files.writeString(root, kmsCvm.mockRootCaPem());
-        Path authConfig = dir.resolve("auth.json");
-        AuthServer auth = AuthServer.builder(authConfig).host("127.0.0.1").port(0).configSettle(Duration.ofMillis(10))
-                .log(new PrintStream(OutputStream.nullOutputStream())).build().start();
-        closers.add(auth);
-        String authUrl = "http://127.0.0.1:" + auth.port();
-        Path certDir = Files.createDirectories(dir.resolve("certs"));
-        Path toml = dir.resolve("kms.toml");
-        Files.writeString(toml, """
-                [rpc]
-                address = "127.0.0.1"
-                port = 0
-                [rpc.tls]
-                key = "%1$s/rpc.key"
-                certs = "%1$s/rpc.crt"
-                [rpc.tls.mutual]
-                ca_certs = "%1$s/tmp-ca.crt"
-                mandatory = false
-                [core]
-                cert_dir = "%1$s"
-                enforce_self_authorization = true
-                attest_rpc_cert = true
-                [core.attestation]
-                insecure_allow_external_trust_anchors = true
-                [core.attestation.urls]
-                pccs = "%2$s"
-                [core.attestation.root_ca]
-                tdx = "%3$s"
-                [core.image]
-                verify = false
-                cache_dir = "%4$s"
-                [core.auth_api]
-                type = "webhook"
-                [core.auth_api.webhook]
-                url = "%5$s"
-                [core.onboard]
-                enabled = true
-                auto_bootstrap_domain = ""
-                address = "127.0.0.1"
-                port = 0
-                """.formatted(certDir, pccs.baseUrl(), root, dir.resolve("images"), authUrl));
-        KmsServer kms = KmsServer.builder(KmsConfig.load(toml))
-                .environment(Map.of("DSTACK_AGENT_ADDRESS", kmsCvm.internalSocket().orElseThrow().toString())).start();
-        closers.add(kms);
-        URI onboard = URI.create("http://127.0.0.1:" + kms.onboardAddress().orElseThrow().getPort());
-        HttpClient http = HttpClient.newHttpClient();
-        JsonNode info = post(http, onboard + "/prpc/Onboard.GetAttestationInfo?json", "{}");
+        // ---- testbed: mock PCCS, auth server, a KMS bootstrapped in its own CVM (DstackTestbed); the app CVM ----
+        DstackTestbed tb = DstackTestbed.start(dir.resolve("testbed"));
+        closers.add(tb);
+        GuestAgentSimulator appCvm = tb.track(GuestAgentSimulator.builder().seed(seed("app")).pkiSeed(tb.pkiSeed())
+                .appId(fill(0x7a)).internalSocket(dir.resolve("app.sock")).start());
         AppInfo app = DstackClient.builder().endpoint(appCvm.internalSocket().orElseThrow().toString()).build().info();
-        ObjectNode cfg = JSON.createObjectNode();
-        cfg.putArray("osImages").add(info.get("os_image_hash").asText()).add(app.osImageHash());
-        cfg.putObject("kms").put("allowAnyDevice", true).putArray("mrAggregated").add(info.get("mr_aggregated").asText());
-        ObjectNode a = cfg.putObject("apps").putObject(app.appId());
-        a.putArray("composeHashes").add(app.composeHash());
-        a.put("allowAnyDevice", true);
-        Files.writeString(authConfig, cfg.toString());
-        post(http, onboard + "/prpc/Onboard.Bootstrap?json", "{\"domain\":\"kms.example.com\"}");
-        http.send(HttpRequest.newBuilder(URI.create(onboard + "/finish")).GET().build(),
-                HttpResponse.BodyHandlers.discarding());
-        kms.awaitMainServer(Duration.ofSeconds(60));
-        int port = kms.rpcAddress().getPort();
-        URI rpc = URI.create("https://127.0.0.1:" + port + "/prpc");
+        tb.allowOsImage(app.osImageHash());
+        tb.allowApp(app.appId(), app.composeHash());
+        int port = tb.kms().rpcAddress().getPort();
+        URI rpc = URI.create(tb.kmsUrl() + "/prpc");
 
         // ---- client identities: fresh key, the app's attestation bound to it, signed by the temp CA -----------
         DstackClient appAgent = DstackClient.builder().endpoint(appCvm.internalSocket().orElseThrow().toString())
@@ -225,10 +161,10 @@ public final class KmsLoad {
         SSLContext anonymous = SSLContext.getInstance("TLS");
         anonymous.init(null, new TrustManager[] {new TrustAll()}, null);
         parts.put("tls_handshake_without_client_cert_us", median(200, () -> handshake(anonymous, port)));
-        X509Certificate rootCert = cert(kmsCvm.mockRootCaPem());
+        X509Certificate rootCert = cert(Files.readString(tb.mockRootCaPath()));
         DstackTdxVerifier dv = DstackTdxVerifier.builder()
                 .quoteVerifier(QuoteVerifier.builder().insecureTrustAnchorForTesting(rootCert).build())
-                .collateralSource(CollateralSource.forUrl(pccs.baseUrl(), true, Clock.systemUTC())).build();
+                .collateralSource(CollateralSource.forUrl(tb.pccsUrl(), true, Clock.systemUTC())).build();
         RaTlsVerifier rv = RaTlsVerifier.builder().trustedCa(tempCa).dstackVerifier(dv).anyUsage().build();
         X509Certificate someClient = RaTlsCertificate.builder().subject(KmsClient.CLIENT_CERT_SUBJECT)
                 .attestation(attestations.get(2)).publicKey(keys.get(2).getPublic()).clock(Clock.systemUTC())
@@ -242,7 +178,7 @@ public final class KmsLoad {
         bi.putArray("advisoryIds");
         String bootInfo = bi.toString();
         HttpClient webhook = HttpClient.newBuilder().build();
-        parts.put("webhook_call_us", median(200, () -> post(webhook, authUrl + "/bootAuth/app", bootInfo)));
+        parts.put("webhook_call_us", median(200, () -> post(webhook, tb.authUrl() + "/bootAuth/app", bootInfo)));
         P256PrivateKey rootCa = P256PrivateKey.fromScalar(new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
                 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32});
         K256PrivateKey rootK256 = K256PrivateKey.fromScalar(fill32(0x42));
@@ -416,7 +352,6 @@ public final class KmsLoad {
         };
         rootLogger.addHandler(sink);
     }
-
 
     /** The load client does not check the KMS (its server check is the client's cost, not the KMS's). */
     private static final class TrustAll extends X509ExtendedTrustManager {

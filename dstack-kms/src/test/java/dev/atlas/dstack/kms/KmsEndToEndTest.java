@@ -445,7 +445,6 @@ class KmsEndToEndTest {
         assertRefusalAudited(audit2, "SignCert", "Invalid signature");
     }
 
-
     /** Accepts any server (these tests attack the KMS, they do not check it). */
     static final class TrustAll extends X509ExtendedTrustManager {
         @Override

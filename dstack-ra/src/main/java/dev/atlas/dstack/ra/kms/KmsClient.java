@@ -391,7 +391,6 @@ public final class KmsClient implements AutoCloseable {
         }
     }
 
-
     /** A trust manager of this client: it only ever judges servers. */
     private abstract static class ClientSideTrustManager extends X509ExtendedTrustManager {
         @Override

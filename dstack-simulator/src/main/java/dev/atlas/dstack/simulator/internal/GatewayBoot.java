@@ -616,7 +616,6 @@ public final class GatewayBoot implements AutoCloseable {
 
     // ---- TLS ----------------------------------------------------------------------------------------------
 
-
     /**
      * The gateway's server certificate, judged during the handshake (nothing is sent to a refused server): the
      * chain to the KMS root CA, then dstack-util's {@code AppIdValidator}.
