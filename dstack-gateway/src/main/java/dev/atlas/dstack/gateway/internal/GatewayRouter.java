@@ -74,10 +74,7 @@ public final class GatewayRouter implements Router, AutoCloseable {
         this.dns = new AppAddressDns(settings.appAddressNsPrefix(), settings.appAddressNsCompat(),
                 settings.dnsServers(), settings.dnsResolve(), clock);
         instances.addListener(this::onChange);
-        if (settings.loopbackTransport()) {
-            LOG.log(System.Logger.Level.WARNING, "insecure_loopback_transport is on: backends are reached at 127.b.c.d instead of their "
-                    + "WireGuard address a.b.c.d, without a tunnel; for development on one host only");
-        }
+        // insecure_loopback_transport is announced once at start, by LoopbackTransport (and the config's warnings)
         if (settings.localhostBackend()) {
             LOG.log(System.Logger.Level.WARNING, "insecure_localhost_backend is on: the app id `localhost` (also from a custom domain's TXT "
                     + "record) routes to 127.0.0.1 on any port, bypassing port policy");
