@@ -161,20 +161,39 @@ public final class CollateralCache {
         entries.put(key, new Entry(verified, expiry(verified, fileStoredAt(key))));
     }
 
-    /** Runs {@code fetcher} once for all concurrent callers asking for the same {@code key}. Nothing is stored. */
-    Collateral fetchShared(Key key, Fetcher fetcher) throws AttestationException {
+    /** What each caller of {@link #fetchShared} does with the shared collateral (verify it, then store it). */
+    interface Use<T> {
+        T apply(Collateral c, boolean fromCache) throws AttestationException;
+    }
+
+    /**
+     * Runs {@code fetcher} once for all concurrent callers asking for the same {@code key} and applies
+     * {@code use} to the result in each caller. The fetching caller holds the key's slot until its own
+     * {@code use} (verify, then {@link #store}) has returned or failed, so a caller arriving in between joins
+     * the finished fetch instead of starting a second one; a caller that wins a slot after another caller's
+     * store finds the stored entry instead of fetching. Nothing is stored here.
+     */
+    <T> T fetchShared(Key key, Fetcher fetcher, Use<T> use) throws AttestationException {
         CompletableFuture<Collateral> mine = new CompletableFuture<>();
         CompletableFuture<Collateral> running = fetching.putIfAbsent(key, mine);
         if (running != null) {
-            return awaitCollateral(running);
+            return use.apply(awaitCollateral(running), false);
         }
         try {
-            Collateral c = fetcher.fetch();
+            java.util.Optional<Collateral> stored = lookup(key);
+            if (stored.isPresent()) {
+                mine.complete(stored.get());
+                return use.apply(stored.get(), true);
+            }
+            Collateral c;
+            try {
+                c = fetcher.fetch();
+            } catch (AttestationException | RuntimeException ex) {
+                mine.completeExceptionally(ex);
+                throw ex;
+            }
             mine.complete(c);
-            return c;
-        } catch (AttestationException | RuntimeException ex) {
-            mine.completeExceptionally(ex);
-            throw ex;
+            return use.apply(c, false);
         } finally {
             fetching.remove(key, mine);
         }

@@ -76,10 +76,13 @@ public interface CollateralSource {
                     return new Verified(r, true);
                 }
             }
-            Collateral fresh = cache.fetchShared(key, () -> client.fetch(quote));
-            VerifiedReport r = verifier.verify(quote, fresh, now);
-            cache.store(key, fresh);
-            return new Verified(r, false);
+            return cache.fetchShared(key, () -> client.fetch(quote), (fresh, fromCache) -> {
+                VerifiedReport r = verifier.verify(quote, fresh, now);
+                if (!fromCache) {
+                    cache.store(key, fresh);
+                }
+                return new Verified(r, fromCache);
+            });
         };
     }
 

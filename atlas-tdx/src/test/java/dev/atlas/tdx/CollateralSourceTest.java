@@ -62,6 +62,32 @@ class CollateralSourceTest {
     }
 
     @Test
+    void fetchShared_aCallerArrivingWhileTheWinnerVerifiesJoinsItsFetch_andOneArrivingAfterTheStoreFindsIt()
+            throws Exception {
+        CollateralCache cache = CollateralCache.inMemory(Duration.ofHours(1), Clock.fixed(AT, ZoneOffset.UTC));
+        CollateralCache.Key key = client().cacheKey(quote);
+        java.util.concurrent.atomic.AtomicInteger fetches = new java.util.concurrent.atomic.AtomicInteger();
+        CollateralCache.Fetcher fetcher = () -> {
+            fetches.incrementAndGet();
+            return client().fetch(quote);
+        };
+        java.util.concurrent.atomic.AtomicReference<Boolean> late = new java.util.concurrent.atomic.AtomicReference<>();
+        // The late caller runs inside the winner's use, i.e. after the fetch and before the winner's store:
+        // the window in which a second fetch used to start.
+        cache.fetchShared(key, fetcher, (c, fromCache) -> {
+            late.set(cache.fetchShared(key, fetcher, (c2, fromCache2) -> fromCache2));
+            cache.store(key, c);
+            return fromCache;
+        });
+        assertThat(fetches.get()).isEqualTo(1);
+        assertThat(late.get()).isFalse();
+        // After the store, a caller that missed its lookup (raced) and wins the slot finds the entry.
+        boolean afterStore = cache.fetchShared(key, fetcher, (c, fromCache) -> fromCache);
+        assertThat(afterStore).isTrue();
+        assertThat(fetches.get()).isEqualTo(1);
+    }
+
+    @Test
     void cached_failedVerificationIsNeverStored() throws Exception {
         CollateralCache cache = CollateralCache.inMemory(Duration.ofHours(1), Clock.fixed(AT, ZoneOffset.UTC));
         CollateralSource source = CollateralSource.cached(client(), cache);
