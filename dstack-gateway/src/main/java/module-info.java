@@ -27,6 +27,9 @@ module dev.atlas.dstack.gateway {
     requires micrometer.registry.prometheus;
     requires jdk.httpserver;
     requires java.net.http;
+    requires org.shredzone.acme4j; // certbot (issue 19)
 
     exports dev.atlas.dstack.gateway;
+    exports dev.atlas.dstack.gateway.certbot;
+    exports dev.atlas.dstack.gateway.ct;
 }

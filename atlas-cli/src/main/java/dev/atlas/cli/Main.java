@@ -15,7 +15,8 @@ import picocli.CommandLine.Command;
                 + "refused, timeout, port in use, guest agent or PCCS unreachable)."},
         subcommands = {QuoteCommand.class, EventlogCommand.class, ComposeHashCommand.class, PolicyCommand.class,
             AttestationCommand.class, SimulateCommand.class, ServerCommand.class, ProxyCommand.class, AuthServerCommand.class, KmsCommand.class, GatewayCommand.class,
-            VmmCommand.class, GetCommand.class, GuestCommand.class, RatlsCommand.class, EnvCommand.class, BenchCommand.class, DemoCommand.class})
+            VmmCommand.class, GetCommand.class, GuestCommand.class, RatlsCommand.class, EnvCommand.class, BenchCommand.class, DemoCommand.class,
+            CertbotCommand.class, CtMonitorCommand.class, DevCommand.class, MeasureCommand.class})
 public final class Main implements Runnable {
     /** Exit code: verification failed. */
     static final int VERIFICATION_FAILED = CliErrors.REJECTED;

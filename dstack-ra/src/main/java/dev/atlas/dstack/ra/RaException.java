@@ -180,7 +180,30 @@ public final class RaException extends AttestationException {
         /** No gateway of {@code gateway_urls} accepted {@code RegisterCvm} (unreachable or refused). */
         GATEWAY_UNAVAILABLE(AttestationException.Reason.PEER_UNAVAILABLE),
         /** The gateway's server certificate app id is not within the KMS's {@code gateway_app_id}. */
-        GATEWAY_APP_ID_MISMATCH(AttestationException.Reason.AUTHORIZATION_DENIED);
+        GATEWAY_APP_ID_MISMATCH(AttestationException.Reason.AUTHORIZATION_DENIED),
+        // --- issue 19: certbot and CT monitor (issue19-certbot, issue19-zt, issue19-ct add their own below) ---
+        /** The ACME server answered with an error (its problem type and detail named), or could not be reached. */
+        ACME_FAILED(AttestationException.Reason.PEER_UNAVAILABLE),
+        /** The ACME server refused the request for a rate limit ({@code urn:ietf:params:acme:error:rateLimited}). */
+        ACME_RATE_LIMITED(AttestationException.Reason.PEER_UNAVAILABLE),
+        /** The ACME server found a challenge invalid or refused the order / account (names the domain). */
+        ACME_REJECTED(AttestationException.Reason.AUTHORIZATION_DENIED),
+        /** The DNS provider API (Cloudflare) failed, timed out or answered something malformed. */
+        DNS_API_FAILED(AttestationException.Reason.PEER_UNAVAILABLE),
+        /** No DNS zone of the provider covers the domain. */
+        DNS_ZONE_NOT_FOUND(AttestationException.Reason.INVALID_CONFIGURATION),
+        /** The challenge TXT record was not visible within {@code max_dns_wait}. */
+        DNS_PROPAGATION_TIMEOUT(AttestationException.Reason.PEER_UNAVAILABLE),
+        /** The certbot's files (credentials, live/, the gateway's ZT-domain state) are unreadable or inconsistent. */
+        CERTBOT_STATE_INVALID(AttestationException.Reason.STATE_CONFLICT),
+        /** A CT log source (crt.sh) or the gateway's {@code /acme-info} could not be fetched. */
+        CT_SOURCE_UNAVAILABLE(AttestationException.Reason.PEER_UNAVAILABLE),
+        /** A CT log answer, a certificate PEM or an {@code /acme-info} document is malformed or too large. */
+        CT_SOURCE_MALFORMED(AttestationException.Reason.MALFORMED_ATTESTATION),
+        /** A logged certificate's key is not one of the gateway's attested keys. */
+        CT_UNKNOWN_KEY(AttestationException.Reason.AUTHORIZATION_DENIED),
+        /** An attested key comes from an app (app id, compose hash, OS image) other than the expected gateway. */
+        CT_UNEXPECTED_IDENTITY(AttestationException.Reason.AUTHORIZATION_DENIED);
 
         private final AttestationException.Reason coarse;
 

@@ -94,6 +94,17 @@ class RaExceptionFamilyTest {
         m.put(RaException.Reason.WG_INVALID, INVALID_ARGUMENT);
         m.put(RaException.Reason.GATEWAY_UNAVAILABLE, AttestationException.Reason.PEER_UNAVAILABLE);
         m.put(RaException.Reason.GATEWAY_APP_ID_MISMATCH, AttestationException.Reason.AUTHORIZATION_DENIED);
+        m.put(RaException.Reason.ACME_FAILED, AttestationException.Reason.PEER_UNAVAILABLE);
+        m.put(RaException.Reason.ACME_RATE_LIMITED, AttestationException.Reason.PEER_UNAVAILABLE);
+        m.put(RaException.Reason.ACME_REJECTED, AttestationException.Reason.AUTHORIZATION_DENIED);
+        m.put(RaException.Reason.DNS_API_FAILED, AttestationException.Reason.PEER_UNAVAILABLE);
+        m.put(RaException.Reason.DNS_ZONE_NOT_FOUND, AttestationException.Reason.INVALID_CONFIGURATION);
+        m.put(RaException.Reason.DNS_PROPAGATION_TIMEOUT, AttestationException.Reason.PEER_UNAVAILABLE);
+        m.put(RaException.Reason.CERTBOT_STATE_INVALID, AttestationException.Reason.STATE_CONFLICT);
+        m.put(RaException.Reason.CT_SOURCE_UNAVAILABLE, AttestationException.Reason.PEER_UNAVAILABLE);
+        m.put(RaException.Reason.CT_SOURCE_MALFORMED, AttestationException.Reason.MALFORMED_ATTESTATION);
+        m.put(RaException.Reason.CT_UNKNOWN_KEY, AttestationException.Reason.AUTHORIZATION_DENIED);
+        m.put(RaException.Reason.CT_UNEXPECTED_IDENTITY, AttestationException.Reason.AUTHORIZATION_DENIED);
         return m;
     }
 
