@@ -69,7 +69,18 @@ interface KeyVerifier {
             QuoteResponse r = QuoteResponse.parse(quoteJson);
             DstackTdxVerifier.Evidence ev = DstackTdxVerifier.Evidence.builder(r)
                     .expectedReportData(ztCertReportData(spki)).skipCertificateCheck().strippedEventLog().build();
-            AttestationReport report = verifier.verify(ev, now);
+            AttestationReport report;
+            try {
+                report = verifier.verify(ev, now);
+            } catch (AttestationException e) {
+                if (e.reason() == Reason.REPORT_DATA_MISMATCH) {
+                    // the verifier's words are about aTLS sessions; say what the binding is here
+                    throw new AttestationException(Reason.REPORT_DATA_MISMATCH, "report_data", null, null,
+                            "report data mismatch: the quote's report_data is not SHA-512(\"zt-cert:\" || "
+                            + "public_key): the quote binds another key or content");
+                }
+                throw e;
+            }
             return new Identity(report.appId().map(KeyVerifier::norm).orElse(""),
                     report.composeHash().map(KeyVerifier::norm).orElse(""),
                     report.osImageHash().map(KeyVerifier::norm), report.dcapReport().tdReport().isDebug(),
