@@ -63,7 +63,7 @@ final class CertificateKey {
             }
             Certificate c = Certificate.getInstance(obj);
             return c.getSubjectPublicKeyInfo().getEncoded("DER");
-        } catch (IOException | IllegalArgumentException | IllegalStateException | ClassCastException ex) {
+        } catch (IOException | RuntimeException ex) {
             throw bad(where, "is not an X.509 certificate (" + ex.getClass().getSimpleName() + ")");
         }
     }
