@@ -93,6 +93,8 @@ public final class CtMonitor implements AutoCloseable {
     private final AtomicLong lastSuccess = new AtomicLong();
     private final AtomicLong knownKeyCount = new AtomicLong();
     private volatile boolean stopped;
+    private volatile long outstandingSnapshot;
+    private volatile long cursorSnapshot;
 
     /** How the loop waits (tests replace it; the default is {@link Thread#sleep(Duration)}). */
     @FunctionalInterface
@@ -121,6 +123,7 @@ public final class CtMonitor implements AutoCloseable {
         this.retryDelay = b.retryDelay;
         this.sleeper = b.sleeper;
         this.state = state;
+        snapshot();
         this.meters = b.meters != null ? b.meters : new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         Gauge.builder("ct.monitor.last.success.timestamp", lastSuccess, AtomicLong::doubleValue).baseUnit("seconds")
                 .description("when the last complete check ended (epoch seconds; 0: never)")
@@ -166,12 +169,18 @@ public final class CtMonitor implements AutoCloseable {
         return Optional.ofNullable(metricsServer).map(HttpServer::getAddress);
     }
 
-    private synchronized int outstandingCount() {
-        return state.entryAlarms.size() + state.keyAlarms.size();
+    /** Read by the meters without the check's lock (a scrape never waits for a check). */
+    private long outstandingCount() {
+        return outstandingSnapshot;
     }
 
-    private synchronized long lastCheckedId() {
-        return state.lastChecked;
+    private long lastCheckedId() {
+        return cursorSnapshot;
+    }
+
+    private void snapshot() {
+        outstandingSnapshot = state.entryAlarms.size() + state.keyAlarms.size();
+        cursorSnapshot = state.lastChecked;
     }
 
     private Counter checks(String result) {
@@ -193,6 +202,7 @@ public final class CtMonitor implements AutoCloseable {
     public synchronized boolean acknowledge(long crtShId) throws RaException {
         boolean removed = state.entryAlarms.remove(crtShId) != null;
         state.acknowledged.add(crtShId);
+        snapshot();
         save();
         return removed;
     }
@@ -223,7 +233,8 @@ public final class CtMonitor implements AutoCloseable {
             reasons.add(e.detail());
             complete = false;
         }
-        int outstanding = outstandingCount();
+        snapshot();
+        int outstanding = (int) outstandingCount();
         CheckResult.Status status = outstanding > 0 ? CheckResult.Status.ALARM
                 : complete ? CheckResult.Status.CLEAN : CheckResult.Status.UNCHECKED;
         if (outstanding > 0) {

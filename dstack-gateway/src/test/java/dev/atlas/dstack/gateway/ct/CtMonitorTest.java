@@ -516,4 +516,73 @@ class CtMonitorTest {
         }
         assertThat(alerts).isEmpty();
     }
+
+    @Test
+    void aDstackVerifierServiceInsteadOfOurs() throws Exception {
+        // a dstack-verifier stand-in: echoes the quote's report data and answers the gateway's app info
+        AtomicReference<String> verdict = new AtomicReference<>("valid");
+        List<JsonNode> requests = new CopyOnWriteArrayList<>();
+        com.sun.net.httpserver.HttpServer v = com.sun.net.httpserver.HttpServer.create(
+                new InetSocketAddress("127.0.0.1", 0), 0);
+        v.createContext("/verify", e -> {
+            try (e) {
+                JsonNode req = JSON.readTree(e.getRequestBody().readAllBytes());
+                requests.add(req);
+                if (verdict.get().equals("down")) {
+                    e.sendResponseHeaders(500, -1);
+                    return;
+                }
+                byte[] q = HEX.parseHex(req.path("quote").asText());
+                ObjectNode res = JSON.createObjectNode().put("is_valid", verdict.get().equals("valid"));
+                res.put("reason", verdict.get().equals("valid") ? null : "quote signature invalid");
+                ObjectNode d = res.putObject("details").put("quote_verified", true).put("event_log_verified", true)
+                        .put("os_image_hash_verified", false)
+                        .put("report_data", HEX.formatHex(java.util.Arrays.copyOfRange(q, 48 + 520, 48 + 584)));
+                d.putObject("app_info").put("app_id", GW_APP).put("compose_hash", composeHash)
+                        .put("os_image_hash", osImage);
+                byte[] body = res.toString().getBytes(StandardCharsets.UTF_8);
+                e.sendResponseHeaders(200, body.length);
+                try (OutputStream o = e.getResponseBody()) {
+                    o.write(body);
+                }
+            }
+        });
+        v.start();
+        try {
+            crt.add("verifier.ct.test", 901, gwCert);
+            List<String> alerts = new ArrayList<>();
+            CtMonitor.Builder b = CtMonitor.builder().gateway("ct.test", proxyPort).domain("verifier.ct.test")
+                    .connect(new InetSocketAddress("127.0.0.1", proxyPort)).gatewayCa(List.of(gwCert))
+                    .crtShUrl(crt.url()).verifierUrl(URI.create("http://127.0.0.1:" + v.getAddress().getPort() + "/"))
+                    .expectAppId(GW_APP).expectComposeHash(composeHash).alertSink(alerts::add);
+            try (CtMonitor m = b.build()) {
+                assertThat(m.checkOnce().status()).isEqualTo(CheckResult.Status.CLEAN);
+                JsonNode req = requests.get(0);
+                assertThat(req.path("quote").asText()).isNotEmpty();
+                assertThat(req.path("event_log").isTextual()).isTrue();
+                assertThat(req.path("vm_config").asText()).contains("os_image_hash");
+                verdict.set("down");
+                CheckResult down = m.checkOnce();
+                assertThat(down.status()).isEqualTo(CheckResult.Status.UNCHECKED);
+                assertThat(down.reasons()).anySatisfy(r -> assertThat(r).contains("dstack-verifier").contains("500"));
+                verdict.set("invalid");
+                CheckResult bad = m.checkOnce();
+                assertThat(bad.status()).isEqualTo(CheckResult.Status.ALARM);
+                assertThat(bad.alerts()).singleElement().satisfies(a -> {
+                    assertThat(a.kind()).isEqualTo(Alert.Kind.UNVERIFIED_KEY);
+                    assertThat(a.detail()).contains("is_valid = false: quote signature invalid");
+                });
+            }
+            // the OS image pin needs the verifier's os_image_hash_verified
+            verdict.set("valid");
+            try (CtMonitor m = b.expectOsImage(osImage).build()) {
+                CheckResult r = m.checkOnce();
+                assertThat(r.status()).isEqualTo(CheckResult.Status.ALARM);
+                assertThat(r.alerts().get(0).detail()).contains("os_image_hash: expected " + osImage
+                        + ", but no measured");
+            }
+        } finally {
+            v.stop(0);
+        }
+    }
 }
