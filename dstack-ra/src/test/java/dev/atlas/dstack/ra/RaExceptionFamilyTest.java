@@ -153,6 +153,10 @@ class RaExceptionFamilyTest {
 
         // --- issue18-wg: a WireGuard tool or a gateway that is away is retryable ---
         peers.addAll(EnumSet.of(RaException.Reason.WG_TOOL_FAILED, RaException.Reason.GATEWAY_UNAVAILABLE));
+        // --- issue 19: an ACME server, DNS API or CT source that is away (or rate-limits) is retryable ---
+        peers.addAll(EnumSet.of(RaException.Reason.ACME_FAILED, RaException.Reason.ACME_RATE_LIMITED,
+                RaException.Reason.DNS_API_FAILED, RaException.Reason.DNS_PROPAGATION_TIMEOUT,
+                RaException.Reason.CT_SOURCE_UNAVAILABLE));
         for (RaException.Reason r : RaException.Reason.values()) {
             if (peers.contains(r)) {
                 assertThat(r.kind()).as(r.name()).isEqualTo(Kind.IO);
