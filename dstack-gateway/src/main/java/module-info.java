@@ -9,6 +9,7 @@
 module dev.atlas.dstack.gateway {
     requires transitive dev.atlas.dstack.ra;
     requires dev.atlas.dstack.guest;
+    requires dev.atlas.protocol; // issue19-ct: the CT monitor reads /acme-info with Http1ResponseReader
     requires com.fasterxml.jackson.databind;
     requires com.fasterxml.jackson.dataformat.toml;
     requires io.netty.common;
