@@ -41,7 +41,10 @@ public final class MeasureException extends AttestationException {
         /** The kernel's Linux boot-protocol setup header cannot be patched (too short, old protocol, bad values). */
         KERNEL_SETUP_INVALID(AttestationException.Reason.INVALID_CONFIGURATION),
         /** RTMR0 was needed (a policy bootchain) but could not be computed without QEMU's ACPI tables. */
-        RTMR0_UNAVAILABLE(AttestationException.Reason.INVALID_CONFIGURATION);
+        RTMR0_UNAVAILABLE(AttestationException.Reason.INVALID_CONFIGURATION),
+        /** {@code digest.txt} differs from SHA-256 of {@code sha256sum.txt}, or a file the measurement reads differs
+         *  from its {@code sha256sum.txt} line. */
+        IMAGE_DIGEST_MISMATCH(AttestationException.Reason.OS_IMAGE_HASH_MISMATCH);
 
         // --- issue22-lite: its own values go below this line ---
 
