@@ -44,9 +44,41 @@ public final class MeasureException extends AttestationException {
         RTMR0_UNAVAILABLE(AttestationException.Reason.INVALID_CONFIGURATION),
         /** {@code digest.txt} differs from SHA-256 of {@code sha256sum.txt}, or a file the measurement reads differs
          *  from its {@code sha256sum.txt} line. */
-        IMAGE_DIGEST_MISMATCH(AttestationException.Reason.OS_IMAGE_HASH_MISMATCH);
+        IMAGE_DIGEST_MISMATCH(AttestationException.Reason.OS_IMAGE_HASH_MISMATCH),
 
         // --- issue22-lite: its own values go below this line ---
+        /** The GetQuote response or its {@code vm_config} is not the expected JSON: not one value, wrong type,
+         *  duplicate member, too large, bad hex or base64 (the field is named). */
+        LITE_RESPONSE_INVALID(AttestationException.Reason.MALFORMED_RESPONSE),
+        /** The evidence is not a TDX quote, or the vm_config describes another platform (SEV-SNP): the lite check
+         *  is TDX only. */
+        LITE_PLATFORM_UNSUPPORTED(AttestationException.Reason.UNSUPPORTED_PLATFORM),
+        /** {@code vm_config.tdx_attestation_variant} is not {@code lite} (absent means {@code legacy}): such a boot
+         *  is verified by the image download and QEMU's ACPI tables, which this check does not do. */
+        LITE_VARIANT_UNSUPPORTED(AttestationException.Reason.UNSUPPORTED_PLATFORM),
+        /** {@code vm_config.memory_size} is neither 2 GiB nor at least {@code 0xB0000000}: the document's kernel
+         *  digest is only valid for those sizes. */
+        LITE_MEMORY_UNSUPPORTED(AttestationException.Reason.UNSUPPORTED_PLATFORM),
+        /** {@code vm_config.tdx_measurement} is absent. */
+        LITE_DOCUMENT_MISSING(AttestationException.Reason.OS_IMAGE_HASH_MISMATCH),
+        /** {@code measurement.tdx.cbor}, {@code sha256sum.txt} or the TD HOB witness is malformed (structure and
+         *  offset named). */
+        LITE_DOCUMENT_INVALID(AttestationException.Reason.MALFORMED_ATTESTATION),
+        /** {@code SHA-256(sha256sum.txt)} is not {@code vm_config.os_image_hash}. */
+        LITE_OS_IMAGE_HASH_MISMATCH(AttestationException.Reason.OS_IMAGE_HASH_MISMATCH),
+        /** The {@code measurement.tdx.cbor} entry of {@code sha256sum.txt} is not the SHA-256 of the document. */
+        LITE_MEASUREMENT_HASH_MISMATCH(AttestationException.Reason.OS_IMAGE_HASH_MISMATCH),
+        /** The event log does not hold exactly one 48-byte RTMR0 {@code ACPI DATA} event for each of
+         *  {@code acpi-loader}, {@code acpi-rsdp}, {@code acpi-tables}. */
+        LITE_ACPI_EVENTS_INVALID(AttestationException.Reason.MALFORMED_EVENT_LOG),
+        /** The quote's MRTD is not the document's candidate for the machine's page-add order. */
+        LITE_MRTD_MISMATCH(AttestationException.Reason.OS_IMAGE_HASH_MISMATCH),
+        /** The quote's RTMR0 is not the replay of the fixed parts and the logged ACPI digests. */
+        LITE_RTMR0_MISMATCH(AttestationException.Reason.OS_IMAGE_HASH_MISMATCH),
+        /** The quote's RTMR1 is not the replay of the document's kernel digest and the fixed EFI events. */
+        LITE_RTMR1_MISMATCH(AttestationException.Reason.OS_IMAGE_HASH_MISMATCH),
+        /** The quote's RTMR2 is not the replay of the document's command-line and initrd digests. */
+        LITE_RTMR2_MISMATCH(AttestationException.Reason.OS_IMAGE_HASH_MISMATCH);
 
         private final AttestationException.Reason coarse;
 
