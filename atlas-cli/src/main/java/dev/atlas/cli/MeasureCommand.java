@@ -81,8 +81,8 @@ final class MeasureCommand implements Callable<Integer> {
     boolean json;
 
     @Option(names = "--policy-out", paramLabel = "FILE",
-            description = "write an Atlas policy with expected_bootchain (and os_image_hash from digest.txt); needs"
-                    + " RTMR0 (--acpi-digests)")
+            description = "write the Atlas policy block {expected_bootchain, os_image_hash (from digest.txt)} to merge"
+                    + " into a policy; needs RTMR0 (--acpi-digests)")
     Path policyOut;
 
     @Override
@@ -127,15 +127,18 @@ final class MeasureCommand implements Callable<Integer> {
             }
             out.flush();
             if (policyOut != null) {
-                ObjectNode policy = m.toPolicy(dir.digest());
-                String text = policy.toPrettyString() + "\n";
-                PolicyJson.parse(text); // what we write must be a policy Atlas reads
+                ObjectNode block = m.toPolicyBlock(dir.digest());
+                String text = block.toPrettyString() + "\n";
+                ObjectNode probe = block.deepCopy(); // the block merged into a minimal policy must be one Atlas reads
+                probe.put("type", "dstack_tdx");
+                probe.put("expected_compose_hash", "00".repeat(32));
+                PolicyJson.parse(probe.toString());
                 try {
                     Files.writeString(policyOut, text, StandardCharsets.UTF_8);
                 } catch (IOException e) {
                     throw CliErrors.unwritable(policyOut, "--policy-out", e);
                 }
-                err.println("wrote the Atlas policy to " + policyOut);
+                err.println("wrote the expected_bootchain policy block to " + policyOut);
             }
             return CliErrors.OK;
         } catch (MeasureException e) {

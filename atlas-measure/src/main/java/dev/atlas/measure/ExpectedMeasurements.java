@@ -117,14 +117,13 @@ public record ExpectedMeasurements(String mrtd, Optional<String> rtmr0, String r
     }
 
     /**
-     * A minimal Atlas policy ({@code docs/policy.md}): {@code {"type": "dstack_tdx", "expected_bootchain": {...}}}
-     * plus {@code os_image_hash} when given (an image's {@code digest.txt}); atlas-dstack's {@code PolicyJson}
-     * reads it. Needs RTMR0.
+     * The block to merge into an Atlas policy ({@code docs/policy.md}): {@code {"expected_bootchain": {...}}} plus
+     * {@code "os_image_hash"} when given (an image's {@code digest.txt}). A policy also needs the app's compose
+     * ({@code app_compose}, {@code app_compose_raw} or {@code expected_compose_hash}), which an image cannot give.
+     * Needs RTMR0.
      */
-    public ObjectNode toPolicy(Optional<String> osImageHash) throws MeasureException {
-        ObjectNode o = JsonNodeFactory.instance.objectNode();
-        o.put("type", "dstack_tdx");
-        o.setAll(toPolicyBlock());
+    public ObjectNode toPolicyBlock(Optional<String> osImageHash) throws MeasureException {
+        ObjectNode o = toPolicyBlock();
         osImageHash.ifPresent(h -> o.put("os_image_hash", h));
         return o;
     }
