@@ -31,7 +31,8 @@ import picocli.CommandLine.Spec;
                 + " configuration, computed from the image files without QEMU (dstack-mr's rules).",
             "RTMR0 needs QEMU's ACPI tables for the exact topology: it is computed only with --acpi-digests; otherwise"
                 + " it is reported as not computed (use 'atlas measure check' on a GetQuote response, the lite check).",
-            "Exit codes: 0 computed, 1 the image or configuration cannot be measured, 2 usage or unreadable input."})
+            "Exit codes: 0 computed, 1 the image or configuration cannot be measured (malformed or unsupported), 2 usage,"
+                + " an invalid option value or an unreadable input."})
 final class MeasureCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -94,7 +95,8 @@ final class MeasureCommand implements Callable<Integer> {
                 throw CliErrors.usage("atlas measure needs --image DIR, --cpus N and --memory SIZE (or a subcommand:"
                         + " atlas measure check RESPONSE.json)");
             }
-            MachineConfig.Builder b = MachineConfig.builder().cpus(cpus).memory(memory).gpus(gpus)
+            MachineConfig.Builder b = MachineConfig.builder().cpus(cpus)
+                    .memoryBytes(MachineConfig.parseSize("--memory", memory)).gpus(gpus)
                     .nvswitches(nvswitches).nics(nics).hotplugOff(hotplugOff).qemuVersion(qemuVersion)
                     .twoPassAddPages(twoPass).pic(pic);
             if (pciHole64 != null) {
@@ -142,9 +144,10 @@ final class MeasureCommand implements Callable<Integer> {
             }
             return CliErrors.OK;
         } catch (MeasureException e) {
-            err.println("error: " + e.getMessage());
+            err.println("error: " + e.detail());
             err.flush();
-            return e.measureReason() == MeasureException.Reason.FILE_UNREADABLE ? CliErrors.USAGE
+            return e.measureReason() == MeasureException.Reason.FILE_UNREADABLE
+                    || e.measureReason() == MeasureException.Reason.CONFIG_INVALID ? CliErrors.USAGE
                     : CliErrors.exitCode(e);
         } catch (AttestationException e) {
             err.println("error: the policy written would not be valid: " + e.getMessage());
