@@ -3,6 +3,7 @@ package dev.atlas.measure;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atlas.dstack.Bootchain;
+import java.util.HexFormat;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -31,7 +32,20 @@ public record ExpectedMeasurements(String mrtd, Optional<String> rtmr0, String r
      * Computes MRTD, RTMR1 and RTMR2 of an image for a machine; RTMR0 absent with {@link #RTMR0_NOT_COMPUTED}.
      */
     public static ExpectedMeasurements compute(ImageDirectory image, MachineConfig machine) throws MeasureException {
-        throw new UnsupportedOperationException("skeleton");
+        Objects.requireNonNull(image, "image");
+        Objects.requireNonNull(machine, "machine");
+        byte[] fw = image.read("bios", TdvfMetadata.MAX_FIRMWARE_SIZE);
+        image.checkListed("bios", ImageDirectory.sha256(fw));
+        byte[] mrtd = Mrtd.compute(TdvfMetadata.parse(fw), machine);
+        fw = null;
+        byte[] kernel = image.read("kernel", PeImage.MAX_IMAGE_SIZE);
+        image.checkListed("kernel", ImageDirectory.sha256(kernel));
+        ImageDirectory.InitrdDigest initrd = image.digestInitrd();
+        byte[] rtmr1 = Rtmr1.compute(kernel, initrd.size(), machine.memoryBytes());
+        byte[] rtmr2 = Rtmr2.compute(image.cmdline(), initrd.sha384());
+        HexFormat hex = HexFormat.of();
+        return new ExpectedMeasurements(hex.formatHex(mrtd), Optional.empty(), RTMR0_NOT_COMPUTED,
+                hex.formatHex(rtmr1), hex.formatHex(rtmr2));
     }
 
     /** This value with RTMR0 set (from the lite check, {@code Rtmr0Fixed} or dstack-mr), {@code note} saying how. */

@@ -42,6 +42,9 @@ public final class MeasureException extends AttestationException {
         KERNEL_SETUP_INVALID(AttestationException.Reason.INVALID_CONFIGURATION),
         /** RTMR0 was needed (a policy bootchain) but could not be computed without QEMU's ACPI tables. */
         RTMR0_UNAVAILABLE(AttestationException.Reason.INVALID_CONFIGURATION),
+        /** {@code digest.txt} differs from SHA-256 of {@code sha256sum.txt}, or a file the measurement reads differs
+         *  from its {@code sha256sum.txt} line. */
+        IMAGE_DIGEST_MISMATCH(AttestationException.Reason.OS_IMAGE_HASH_MISMATCH),
 
         // --- issue22-lite: its own values go below this line ---
         /** The GetQuote response or its {@code vm_config} is not the expected JSON: not one value, wrong type,
