@@ -18,6 +18,10 @@ public record ExpectedMeasurements(String mrtd, Optional<String> rtmr0, String r
     public static final String RTMR0_NOT_COMPUTED =
             "not computed: needs QEMU's ACPI tables; use the lite check (atlas measure check)";
 
+    /** How RTMR0 was computed when the ACPI digests were supplied. */
+    public static final String RTMR0_FROM_ACPI_DIGESTS =
+            "computed from the TDVF TD HOB layout, the fixed OVMF events and the supplied ACPI digests";
+
     /** Checks every register is 96 lowercase hex characters. */
     public ExpectedMeasurements {
         checkHex("mrtd", mrtd);
@@ -32,20 +36,33 @@ public record ExpectedMeasurements(String mrtd, Optional<String> rtmr0, String r
      * Computes MRTD, RTMR1 and RTMR2 of an image for a machine; RTMR0 absent with {@link #RTMR0_NOT_COMPUTED}.
      */
     public static ExpectedMeasurements compute(ImageDirectory image, MachineConfig machine) throws MeasureException {
+        return compute(image, machine, Optional.empty());
+    }
+
+    /**
+     * Computes MRTD, RTMR1, RTMR2 and, when the three ACPI digests are given (from QEMU's tables for this topology,
+     * for example the {@code acpi-loader}/{@code acpi-rsdp}/{@code acpi-tables} events of a trusted boot's log),
+     * RTMR0 from the TDVF's TD HOB layout and {@link Rtmr0Fixed}'s fixed events.
+     */
+    public static ExpectedMeasurements compute(ImageDirectory image, MachineConfig machine,
+            Optional<Rtmr0Fixed.AcpiDigests> acpi) throws MeasureException {
         Objects.requireNonNull(image, "image");
+        Objects.requireNonNull(acpi, "acpi");
         Objects.requireNonNull(machine, "machine");
         byte[] fw = image.read("bios", TdvfMetadata.MAX_FIRMWARE_SIZE);
         image.checkListed("bios", ImageDirectory.sha256(fw));
-        byte[] mrtd = Mrtd.compute(TdvfMetadata.parse(fw), machine);
-        fw = null;
+        TdvfMetadata tdvf = TdvfMetadata.parse(fw);
+        byte[] mrtd = Mrtd.compute(tdvf, machine);
+        Optional<byte[]> rtmr0 = Rtmr0Fixed.rtmr0(machine, tdvf.tdHobLayout(), acpi);
         byte[] kernel = image.read("kernel", PeImage.MAX_IMAGE_SIZE);
         image.checkListed("kernel", ImageDirectory.sha256(kernel));
         ImageDirectory.InitrdDigest initrd = image.digestInitrd();
         byte[] rtmr1 = Rtmr1.compute(kernel, initrd.size(), machine.memoryBytes());
         byte[] rtmr2 = Rtmr2.compute(image.cmdline(), initrd.sha384());
         HexFormat hex = HexFormat.of();
-        return new ExpectedMeasurements(hex.formatHex(mrtd), Optional.empty(), RTMR0_NOT_COMPUTED,
-                hex.formatHex(rtmr1), hex.formatHex(rtmr2));
+        return new ExpectedMeasurements(hex.formatHex(mrtd), rtmr0.map(hex::formatHex),
+                rtmr0.isPresent() ? RTMR0_FROM_ACPI_DIGESTS : RTMR0_NOT_COMPUTED, hex.formatHex(rtmr1),
+                hex.formatHex(rtmr2));
     }
 
     /** This value with RTMR0 set (from the lite check, {@code Rtmr0Fixed} or dstack-mr), {@code note} saying how. */
@@ -96,6 +113,18 @@ public record ExpectedMeasurements(String mrtd, Optional<String> rtmr0, String r
         for (String f : new String[] {"mrtd", "rtmr0", "rtmr1", "rtmr2"}) {
             bc.put(f, b.field(f));
         }
+        return o;
+    }
+
+    /**
+     * The block to merge into an Atlas policy ({@code docs/policy.md}): {@code {"expected_bootchain": {...}}} plus
+     * {@code "os_image_hash"} when given (an image's {@code digest.txt}). A policy also needs the app's compose
+     * ({@code app_compose}, {@code app_compose_raw} or {@code expected_compose_hash}), which an image cannot give.
+     * Needs RTMR0.
+     */
+    public ObjectNode toPolicyBlock(Optional<String> osImageHash) throws MeasureException {
+        ObjectNode o = toPolicyBlock();
+        osImageHash.ifPresent(h -> o.put("os_image_hash", h));
         return o;
     }
 

@@ -94,6 +94,33 @@ public final class TdvfMetadata {
         return sections;
     }
 
+    /**
+     * Where OVMF builds the TD HOB and which ranges it accepts first (for {@link Rtmr0Fixed}): the {@code TD_HOB}
+     * and {@code TEMP_MEM} sections in descriptor order; the TD HOB at the last {@code TD_HOB} section's address,
+     * or upstream's default {@code 0x809000} without one.
+     *
+     * @throws MeasureException {@code TDVF_SECTION_INVALID} for an empty TD_HOB or TEMP_MEM section (upstream
+     *     would emit a zero-length resource HOB; we refuse rather than guess)
+     */
+    public Rtmr0Fixed.TdHobLayout tdHobLayout() throws MeasureException {
+        long hob = 0x809000L;
+        List<Rtmr0Fixed.Range> ranges = new ArrayList<>();
+        for (Section s : sections) {
+            if (s.type() == TYPE_TD_HOB || s.type() == TYPE_TEMP_MEM) {
+                if (s.memSize() == 0) {
+                    throw new MeasureException(MeasureException.Reason.TDVF_SECTION_INVALID, "tdvf.section["
+                            + s.index() + "].mem_size", s.fileOffset() + 16, "a TD_HOB or TEMP_MEM section must not be"
+                            + " empty");
+                }
+                ranges.add(new Rtmr0Fixed.Range(s.memAddress(), s.memSize()));
+            }
+            if (s.type() == TYPE_TD_HOB) {
+                hob = s.memAddress();
+            }
+        }
+        return new Rtmr0Fixed.TdHobLayout(hob, ranges);
+    }
+
     /** The firmware bytes (the array passed to {@link #parse}; not copied, callers must not change it). */
     byte[] firmware() {
         return firmware;
