@@ -150,6 +150,13 @@ public final class LiteCheck {
                     : i == 2 ? " (replay of the document's kernel digest and the fixed EFI boot events)"
                     : " (replay of the document's command-line and initrd digests)"));
         }
+        for (int rtmr = 0; rtmr < 3; rtmr++) {
+            List<byte[]> logged = logged(eventLog, rtmr);
+            checks.add(sameLog(logged, logs.get(rtmr + 1))
+                    ? "event log: its " + logged.size() + " RTMR" + rtmr + " events equal the expected ones"
+                    : "event log: its RTMR" + rtmr + " events differ from the expected ones (a stripped log?); not"
+                            + " used, the quote's RTMR" + rtmr + " decided");
+        }
         return new Result(vm.osImageHash(), machine, expected, acpi, checks);
     }
 
@@ -288,6 +295,28 @@ public final class LiteCheck {
             m.append("; ").append(diagnose(reg - 1, expectedLog, eventLog));
         }
         return new MeasureException(reasons[reg], structure, -1, m.toString());
+    }
+
+    private static List<byte[]> logged(EventLog eventLog, int rtmr) {
+        List<byte[]> out = new ArrayList<>();
+        for (EventLogEntry e : eventLog.entries()) {
+            if (e.imr() == rtmr) {
+                out.add(e.digest());
+            }
+        }
+        return out;
+    }
+
+    private static boolean sameLog(List<byte[]> a, List<byte[]> b) {
+        if (a.size() != b.size()) {
+            return false;
+        }
+        for (int i = 0; i < a.size(); i++) {
+            if (!MessageDigest.isEqual(a.get(i), b.get(i))) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static String diagnose(int rtmr, List<byte[]> expectedLog, EventLog eventLog) {

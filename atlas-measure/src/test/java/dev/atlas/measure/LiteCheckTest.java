@@ -49,6 +49,7 @@ class LiteCheckTest {
         assertTrue(r.machine().twoPassAddPages(), "QEMU 8.2.2 adds pages in two passes");
         assertTrue(r.checks().stream().anyMatch(c -> c.startsWith("RTMR0 = " + report.rtmr(0))), r.checks()::toString);
         assertTrue(r.toJson().contains("\"acpi_tables_verified\":false"));
+        assertTrue(r.checks().contains("event log: its 13 RTMR0 events equal the expected ones"), r.checks()::toString);
     }
 
     /** Every event we compute equals the one the real guest logged; the logged registers replay to the quote. */
