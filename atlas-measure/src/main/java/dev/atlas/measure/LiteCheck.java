@@ -100,27 +100,27 @@ public final class LiteCheck {
         List<String> checks = new ArrayList<>();
         LiteVmConfig vm = LiteVmConfig.parse(vmConfig);
         TdReport report = tdReport(quote);
-        if (vm.otherPlatformMember.isPresent()) {
+        if (vm.otherPlatformMember().isPresent()) {
             throw new MeasureException(MeasureException.Reason.LITE_PLATFORM_UNSUPPORTED, "vm_config."
-                    + vm.otherPlatformMember.get(), -1, "the vm_config describes an AMD SEV-SNP launch, but the lite"
+                    + vm.otherPlatformMember().get(), -1, "the vm_config describes an AMD SEV-SNP launch, but the lite"
                     + " check is TDX only (SEV-SNP is verified from its launch measurement, which atlas-measure does"
                     + " not compute)");
         }
         checks.add("quote: TDX (v" + (quote.length >= 2 ? (quote[0] & 0xff) : 0) + "), registers read from its TD report"
                 + " (signature not checked here)");
-        if (!vm.variant.equals("lite")) {
+        if (!vm.variant().equals("lite")) {
             throw new MeasureException(MeasureException.Reason.LITE_VARIANT_UNSUPPORTED,
-                    "vm_config.tdx_attestation_variant", -1, "tdx_attestation_variant is '" + vm.variant + "'"
+                    "vm_config.tdx_attestation_variant", -1, "tdx_attestation_variant is '" + vm.variant() + "'"
                     + " (absent means legacy): a legacy boot is verified by downloading OS image "
-                    + LiteHash.hex(vm.osImageHash) + " and regenerating its ACPI tables with QEMU (dstack-mr), which"
+                    + LiteHash.hex(vm.osImageHash()) + " and regenerating its ACPI tables with QEMU (dstack-mr), which"
                     + " atlas-measure does not do; only 'lite' boots with vm_config.tdx_measurement are checked");
         }
-        MeasurementDocument doc = vm.tdxMeasurement.orElseThrow(() -> new MeasureException(
+        MeasurementDocument doc = vm.tdxMeasurement().orElseThrow(() -> new MeasureException(
                 MeasureException.Reason.LITE_DOCUMENT_MISSING, "vm_config.tdx_measurement", -1,
                 "tdx lite attestation requires vm_config.tdx_measurement (sha256sum.txt and measurement.tdx.cbor of"
-                        + " OS image " + LiteHash.hex(vm.osImageHash) + "); it is absent"));
-        doc.verify(vm.osImageHash);
-        checks.add("os_image_hash " + LiteHash.hex(vm.osImageHash) + " = SHA-256(sha256sum.txt)");
+                        + " OS image " + LiteHash.hex(vm.osImageHash()) + "); it is absent"));
+        doc.verify(vm.osImageHash());
+        checks.add("os_image_hash " + LiteHash.hex(vm.osImageHash()) + " = SHA-256(sha256sum.txt)");
         checks.add("sha256sum.txt lists " + MeasurementDocument.TDX_MEASUREMENT_FILENAME + " with its SHA-256 "
                 + LiteHash.hex(LiteHash.sha256(doc.measurement())));
         MeasurementDocument.Content content = doc.decode();
@@ -128,7 +128,7 @@ public final class LiteCheck {
                 + ", ovmf " + content.ovmfVariant() + ", TD HOB witness " + LiteHash.hex(content.tdHobWitness()));
         Rtmr0Fixed.AcpiDigests acpi = acpiDigests(eventLog);
         checks.add("event log: one RTMR0 ACPI DATA event each for acpi-loader, acpi-rsdp, acpi-tables");
-        MeasurementDocument.requireLiteMemory(vm.memorySize);
+        MeasurementDocument.requireLiteMemory(vm.memorySize());
         MachineConfig machine = machine(vm);
         checks.add("machine: memory " + machine.memoryBytes() + " bytes, qemu " + machine.qemuVersion() + " ("
                 + (machine.twoPassAddPages() ? "two-pass" : "single-pass") + " page adding)");
@@ -150,7 +150,14 @@ public final class LiteCheck {
                     : i == 2 ? " (replay of the document's kernel digest and the fixed EFI boot events)"
                     : " (replay of the document's command-line and initrd digests)"));
         }
-        return new Result(vm.osImageHash, machine, expected, acpi, checks);
+        for (int rtmr = 0; rtmr < 3; rtmr++) {
+            List<byte[]> logged = logged(eventLog, rtmr);
+            checks.add(sameLog(logged, logs.get(rtmr + 1))
+                    ? "event log: its " + logged.size() + " RTMR" + rtmr + " events equal the expected ones"
+                    : "event log: its RTMR" + rtmr + " events differ from the expected ones (a stripped log?); not"
+                            + " used, the quote's RTMR" + rtmr + " decided");
+        }
+        return new Result(vm.osImageHash(), machine, expected, acpi, checks);
     }
 
     /**
@@ -231,33 +238,33 @@ public final class LiteCheck {
      * .qemu_single_pass_add_pages)}), {@code pci_hole64_size} 0 means QEMU's default.
      */
     private static MachineConfig machine(LiteVmConfig vm) throws MeasureException {
-        if (vm.memorySize < 0) {
+        if (vm.memorySize() < 0) {
             throw new MeasureException(MeasureException.Reason.CONFIG_INVALID, "vm_config.memory_size", -1,
-                    Long.toUnsignedString(vm.memorySize) + " bytes is larger than 2^63");
+                    Long.toUnsignedString(vm.memorySize()) + " bytes is larger than 2^63");
         }
-        if (vm.pciHole64Size < 0) {
+        if (vm.pciHole64Size() < 0) {
             throw new MeasureException(MeasureException.Reason.CONFIG_INVALID, "vm_config.pci_hole64_size", -1,
-                    Long.toUnsignedString(vm.pciHole64Size) + " bytes is larger than 2^63");
+                    Long.toUnsignedString(vm.pciHole64Size()) + " bytes is larger than 2^63");
         }
         MachineConfig.Builder b = MachineConfig.builder()
-                .cpus(clampInt(vm.cpuCount))
-                .memoryBytes(vm.memorySize)
-                .pciHole64(vm.pciHole64Size)
-                .gpus(clampInt(vm.numGpus))
-                .nvswitches(clampInt(vm.numNvswitches))
-                .nics(clampInt(vm.numNics))
-                .verityVolumes(clampInt(vm.numVerityVolumes))
-                .hotplugOff(vm.hotplugOff)
-                .twoPassAddPages(vm.qemuSinglePassAddPages.orElse(null))
-                .pic(vm.pic.orElse(null))
-                .hugepages(vm.hugepages)
-                .hostShareMode(vm.hostShareMode)
-                .swtpm(vm.swtpm);
-        if (vm.qemuVersion.isPresent()) {
-            b.qemuVersion(vm.qemuVersion.get());
+                .cpus(clampInt(vm.cpuCount()))
+                .memoryBytes(vm.memorySize())
+                .pciHole64(vm.pciHole64Size())
+                .gpus(clampInt(vm.numGpus()))
+                .nvswitches(clampInt(vm.numNvswitches()))
+                .nics(clampInt(vm.numNics()))
+                .verityVolumes(clampInt(vm.numVerityVolumes()))
+                .hotplugOff(vm.hotplugOff())
+                .twoPassAddPages(vm.qemuSinglePassAddPages().orElse(null))
+                .pic(vm.pic().orElse(null))
+                .hugepages(vm.hugepages())
+                .hostShareMode(vm.hostShareMode())
+                .swtpm(vm.swtpm());
+        if (vm.qemuVersion().isPresent()) {
+            b.qemuVersion(vm.qemuVersion().get());
         }
-        if (vm.ovmfVariant.isPresent()) {
-            b.ovmfVariant(vm.ovmfVariant.get());
+        if (vm.ovmfVariant().isPresent()) {
+            b.ovmfVariant(vm.ovmfVariant().get());
         }
         return b.build();
     }
@@ -288,6 +295,28 @@ public final class LiteCheck {
             m.append("; ").append(diagnose(reg - 1, expectedLog, eventLog));
         }
         return new MeasureException(reasons[reg], structure, -1, m.toString());
+    }
+
+    private static List<byte[]> logged(EventLog eventLog, int rtmr) {
+        List<byte[]> out = new ArrayList<>();
+        for (EventLogEntry e : eventLog.entries()) {
+            if (e.imr() == rtmr) {
+                out.add(e.digest());
+            }
+        }
+        return out;
+    }
+
+    private static boolean sameLog(List<byte[]> a, List<byte[]> b) {
+        if (a.size() != b.size()) {
+            return false;
+        }
+        for (int i = 0; i < a.size(); i++) {
+            if (!MessageDigest.isEqual(a.get(i), b.get(i))) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static String diagnose(int rtmr, List<byte[]> expectedLog, EventLog eventLog) {

@@ -12,7 +12,6 @@ import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.ArrayList;
@@ -84,7 +83,7 @@ public record MeasurementDocument(byte[] checksumFile, byte[] measurement) {
     }
 
     private static byte[] readBounded(Path f) throws MeasureException {
-        if (!Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS) && !Files.isRegularFile(f)) {
+        if (!Files.isRegularFile(f)) {
             throw new MeasureException(MeasureException.Reason.FILE_UNREADABLE, f + " is missing or not a regular file");
         }
         try (InputStream in = Files.newInputStream(f)) {

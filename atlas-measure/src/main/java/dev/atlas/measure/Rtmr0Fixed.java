@@ -4,7 +4,6 @@ import dev.atlas.measure.internal.LiteHash;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -401,11 +400,6 @@ public final class Rtmr0Fixed {
                 + machine.hotplugOff() + ", qemu " + machine.qemuVersion() + "), which atlas-measure does not generate"
                 + " (dstack-mr runs dstack-acpi-tables, a patched QEMU); the lite check (atlas measure check) takes the"
                 + " three ACPI digests from the guest's event log instead";
-    }
-
-    /** {@link MessageDigest#isEqual} on hex-free bytes, for callers comparing registers. */
-    static boolean same(byte[] a, byte[] b) {
-        return MessageDigest.isEqual(a, b);
     }
 
     /** Bounded LEB128 reader of the witness; errors name the varint and its offset. */

@@ -45,32 +45,112 @@ public final class LiteVmConfig {
     private static final Set<String> BOOL = Set.of("hugepages", "swtpm", "hotplug_off");
     private static final Set<String> OPT_BOOL = Set.of("qemu_single_pass_add_pages", "pic");
 
-    public byte[] osImageHash = new byte[0];
-    public long cpuCount;
+    private byte[] osImageHash = new byte[0];
+    private long cpuCount;
     /** Unsigned 64-bit. */
-    public long memorySize;
-    public Optional<Boolean> qemuSinglePassAddPages = Optional.empty();
-    public Optional<Boolean> pic = Optional.empty();
-    public Optional<String> qemuVersion = Optional.empty();
+    private long memorySize;
+    private Optional<Boolean> qemuSinglePassAddPages = Optional.empty();
+    private Optional<Boolean> pic = Optional.empty();
+    private Optional<String> qemuVersion = Optional.empty();
     /** Unsigned 64-bit. */
-    public long pciHole64Size;
-    public boolean hugepages;
-    public long numGpus;
-    public long numNvswitches;
-    public long numNics = 1;
-    public long numVerityVolumes;
-    public boolean swtpm;
-    public boolean hotplugOff;
-    public Optional<String> image = Optional.empty();
-    public String hostShareMode = "";
-    public Optional<String> ovmfVariant = Optional.empty();
+    private long pciHole64Size;
+    private boolean hugepages;
+    private long numGpus;
+    private long numNvswitches;
+    private long numNics = 1;
+    private long numVerityVolumes;
+    private boolean swtpm;
+    private boolean hotplugOff;
+    private Optional<String> image = Optional.empty();
+    private String hostShareMode = "";
+    private Optional<String> ovmfVariant = Optional.empty();
     /** {@code tdx_attestation_variant}, {@code legacy} when absent. */
-    public String variant = "legacy";
-    public Optional<MeasurementDocument> tdxMeasurement = Optional.empty();
+    private String variant = "legacy";
+    private Optional<MeasurementDocument> tdxMeasurement = Optional.empty();
     /** Members that only other platforms carry (for example {@code sev_snp_measurement}). */
-    public Optional<String> otherPlatformMember = Optional.empty();
+    private Optional<String> otherPlatformMember = Optional.empty();
 
     private LiteVmConfig() {}
+
+    public byte[] osImageHash() {
+        return osImageHash.clone();
+    }
+
+    public long cpuCount() {
+        return cpuCount;
+    }
+
+    public long memorySize() {
+        return memorySize;
+    }
+
+    public Optional<Boolean> qemuSinglePassAddPages() {
+        return qemuSinglePassAddPages;
+    }
+
+    public Optional<Boolean> pic() {
+        return pic;
+    }
+
+    public Optional<String> qemuVersion() {
+        return qemuVersion;
+    }
+
+    public long pciHole64Size() {
+        return pciHole64Size;
+    }
+
+    public boolean hugepages() {
+        return hugepages;
+    }
+
+    public long numGpus() {
+        return numGpus;
+    }
+
+    public long numNvswitches() {
+        return numNvswitches;
+    }
+
+    public long numNics() {
+        return numNics;
+    }
+
+    public long numVerityVolumes() {
+        return numVerityVolumes;
+    }
+
+    public boolean swtpm() {
+        return swtpm;
+    }
+
+    public boolean hotplugOff() {
+        return hotplugOff;
+    }
+
+    public Optional<String> image() {
+        return image;
+    }
+
+    public String hostShareMode() {
+        return hostShareMode;
+    }
+
+    public Optional<String> ovmfVariant() {
+        return ovmfVariant;
+    }
+
+    public String variant() {
+        return variant;
+    }
+
+    public Optional<MeasurementDocument> tdxMeasurement() {
+        return tdxMeasurement;
+    }
+
+    public Optional<String> otherPlatformMember() {
+        return otherPlatformMember;
+    }
 
     /**
      * Parses a vm_config (or sys-config) JSON text; an empty text is {@code {}} as in dstack.
