@@ -53,7 +53,8 @@ public record ExpectedMeasurements(String mrtd, Optional<String> rtmr0, String r
         image.checkListed("bios", ImageDirectory.sha256(fw));
         TdvfMetadata tdvf = TdvfMetadata.parse(fw);
         byte[] mrtd = Mrtd.compute(tdvf, machine);
-        Optional<byte[]> rtmr0 = Rtmr0Fixed.rtmr0(machine, tdvf.tdHobLayout(), acpi);
+        Optional<byte[]> rtmr0 = acpi.isPresent() ? Rtmr0Fixed.rtmr0(machine, tdvf.tdHobLayout(), acpi)
+                : Optional.empty();
         byte[] kernel = image.read("kernel", PeImage.MAX_IMAGE_SIZE);
         image.checkListed("kernel", ImageDirectory.sha256(kernel));
         ImageDirectory.InitrdDigest initrd = image.digestInitrd();
