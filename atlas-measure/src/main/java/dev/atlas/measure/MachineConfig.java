@@ -116,7 +116,8 @@ public record MachineConfig(
 
     /**
      * Parses a size like {@code 2G}, {@code 2048M}, {@code 512K}, {@code 1T} or plain bytes (binary units, as
-     * QEMU and dstack's vmm-cli read them; an optional trailing {@code B}/{@code iB} is accepted).
+     * QEMU and dstack's vmm-cli read them; an optional trailing {@code B}/{@code iB} is accepted), or a {@code 0x} hex
+     * byte count.
      */
     public static long parseSize(String option, String text) throws MeasureException {
         if (text == null || text.isBlank() || text.length() > 32) {
@@ -124,6 +125,15 @@ public record MachineConfig(
                     + (text == null ? "nothing" : "'" + abbreviate(text) + "'"));
         }
         String t = text.trim().toUpperCase(Locale.ROOT);
+        if (t.startsWith("0X")) { // dstack-mr's size parser also takes hex byte counts
+            String h = t.substring(2);
+            if (h.isEmpty() || h.length() > 15 || !h.chars().allMatch(c -> Character.digit(c, 16) >= 0)) {
+                throw new MeasureException(MeasureException.Reason.CONFIG_INVALID, option
+                        + " must be a size like 2G, 2048M or a byte count (decimal or 0x hex), got '"
+                        + abbreviate(text) + "'");
+            }
+            return Long.parseLong(h, 16);
+        }
         if (t.endsWith("IB")) {
             t = t.substring(0, t.length() - 2);
         } else if (t.endsWith("B") && t.length() > 1 && !Character.isDigit(t.charAt(t.length() - 2))) {

@@ -102,13 +102,13 @@ class MachineConfigTest {
 
     @ParameterizedTest
     @CsvSource({"2G, 2147483648", "2048M, 2147483648", "512K, 524288", "1T, 1099511627776", "4096, 4096",
-        "2GiB, 2147483648", "2gb, 2147483648", "' 3G ', 3221225472"})
+        "2GiB, 2147483648", "2gb, 2147483648", "' 3G ', 3221225472", "0x10, 16", "0x8000000000, 549755813888"})
     void sizes(String text, long bytes) throws Exception {
         assertEquals(bytes, MachineConfig.parseSize("--memory", text));
     }
 
     @ParameterizedTest
-    @CsvSource({"''", "G", "2X", "-1G", "1.5G", "99999999999T", "99999999999999999999", "0x10"})
+    @CsvSource({"''", "G", "2X", "-1G", "1.5G", "99999999999T", "99999999999999999999", "0x", "0xg1", "0x1000000000000000"})
     void badSizes(String text) {
         MeasureException e = assertThrows(MeasureException.class, () -> MachineConfig.parseSize("--memory", text));
         assertEquals(MeasureException.Reason.CONFIG_INVALID, e.measureReason());
