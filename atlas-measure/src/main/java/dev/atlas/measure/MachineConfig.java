@@ -230,7 +230,12 @@ public record MachineConfig(
         public Builder hotplugOff(boolean v) { hotplugOff = v; return this; }
         /** QEMU version {@code MAJOR.MINOR.PATCH}, default 9.1.0; below 8.0.0 rejected. */
         public Builder qemuVersion(String v) { qemuVersion = v; return this; }
-        /** Explicit page-add order (dstack's {@code qemu_single_pass_add_pages} inverted); null: by version. */
+        /**
+         * Explicit page-add order; null: by version. dstack passes its {@code vm_config} field
+         * {@code qemu_single_pass_add_pages} here unchanged, despite the name (dstack-mr {@code tdx.rs},
+         * verifier {@code verification.rs}: {@code maybe_two_pass_add_pages(vm_config.qemu_single_pass_add_pages)});
+         * {@link LiteCheck} does the same, and the tdx-lite fixture agrees.
+         */
         public Builder twoPassAddPages(Boolean v) { twoPassAddPages = v; return this; }
         /** Explicit PIC choice; null: by version. */
         public Builder pic(Boolean v) { pic = v; return this; }
