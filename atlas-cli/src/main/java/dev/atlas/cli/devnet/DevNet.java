@@ -353,8 +353,11 @@ public final class DevNet implements AutoCloseable {
         Configs.write(layout.dir().resolve("auth-config.README"), Configs.AUTH_README);
         writeAuthConfig();
         Path launcher = layout.launcher();
-        Configs.write(launcher, Configs.launcher(Children.atlasCommand()));
+        Configs.write(launcher, Configs.launcher(Children.atlasCommand("app-server")));
         launcher.toFile().setExecutable(true);
+        Configs.write(layout.guestLauncher(), Configs.launcher(Children.javaCommand("simulated-guest",
+                "dev.atlas.dstack.simulator.SimulatedGuestOs")));
+        layout.guestLauncher().toFile().setExecutable(true);
         writeHosts();
         saveState();
         step("devnet", (resume ? "rewrote" : "wrote") + " kms.toml, gateway.toml, vmm.toml, auth-config.json in "
@@ -419,7 +422,7 @@ public final class DevNet implements AutoCloseable {
                     StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.CREATE,
                     java.nio.file.StandardOpenOption.APPEND);
             long offset = Files.size(log);
-            Process p = Children.start(args, env, log, layout.dir());
+            Process p = Children.start(name, args, env, log, layout.dir());
             started.put(name, p);
             offsets.put(name, offset);
             ObjectNode c = components().putObject(name);
@@ -604,7 +607,8 @@ public final class DevNet implements AutoCloseable {
                 hs.add(p.toHandle());
             }
         });
-        Children.stop(hs, 8000);
+        // creating class-data-sharing archives at exit takes seconds per JVM: a longer grace then
+        Children.stop(hs, Children.cdsCreate() ? 60_000 : 8000);
         cleanUp();
         ObjectNode comps = components();
         for (String c : COMPONENTS) {
