@@ -518,6 +518,15 @@ public final class DevNet implements AutoCloseable {
         started.values().forEach(p -> hs.add(p.toHandle()));
         Children.stop(hs, 3000);
         cleanUp();
+        ObjectNode comps = components();
+        for (String c : started.keySet()) {
+            comps.putObject(c).put("pid", -1);
+        }
+        try {
+            saveState();
+        } catch (IOException e) {
+            // the pids left in devnet.json are checked against /proc before any use
+        }
     }
 
     // ==== attach, status, down ======================================================================================
@@ -755,12 +764,15 @@ public final class DevNet implements AutoCloseable {
     private DeployedApp app(JsonNode a) {
         String id = a.path("app_id").asText();
         String name = a.path("name").asText();
-        return new DeployedApp(name, id, texts(a.path("instance_ids")), layout.appUrl(id, 443, "s"),
-                attestCommand(name, id), a.path("compose_hash").asText(), texts(a.path("vm_ids")),
-                a.path("allowed").asBoolean());
+        List<String> instances = texts(a.path("instance_ids"));
+        // each simulated instance has its own bootchain and policy.json holds the first's: with several instances
+        // the command names the first instance's URL (the app id's would reach any of them)
+        String target = instances.size() > 1 ? instances.getFirst() : id;
+        return new DeployedApp(name, id, instances, layout.appUrl(id, 443, "s"), attestCommand(name, target),
+                a.path("compose_hash").asText(), texts(a.path("vm_ids")), a.path("allowed").asBoolean());
     }
 
-    /** The exact command line that attests {@code app} through the gateway (mock root, PCCS in the policy). */
+    /** The exact command line that attests {@code appId} (or an instance id) through the gateway. */
     private String attestCommand(String name, String appId) {
         return "JAVA_TOOL_OPTIONS=-Djdk.net.hosts.file=" + Configs.shellQuote(layout.hosts().toString())
                 + " atlas get " + layout.appUrl(appId, 443, "s") + " --policy "
