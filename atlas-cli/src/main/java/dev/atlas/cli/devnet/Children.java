@@ -163,6 +163,24 @@ final class Children {
         }
     }
 
+    /**
+     * SIGTERM to one process, SIGKILL after {@code graceMillis}; its descendants are left alone (the VMM's simulated
+     * guests survive a VMM restart, as VMs do).
+     */
+    static void stopAlone(ProcessHandle h, long graceMillis) {
+        h.destroy();
+        try {
+            h.onExit().get(graceMillis, TimeUnit.MILLISECONDS);
+        } catch (Exception e) {
+            h.destroyForcibly();
+            try {
+                h.onExit().get(5, TimeUnit.SECONDS);
+            } catch (Exception e2) {
+                // nothing more to do
+            }
+        }
+    }
+
     /** The log's last non-empty lines (for failure messages), at most {@code n}. */
     static String tail(Path log, int n) {
         try {

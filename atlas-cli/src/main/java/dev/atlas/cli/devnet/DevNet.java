@@ -665,7 +665,7 @@ public final class DevNet implements AutoCloseable {
         } catch (IOException e) {
             return;
         }
-        Children.stop(hs, 5000);
+        Children.stop(hs, Children.cdsCreate() ? 30_000 : 5000);
     }
 
     /** Stale sockets and pid files of this devnet (the components remove theirs on SIGTERM; a kill does not). */
@@ -694,13 +694,16 @@ public final class DevNet implements AutoCloseable {
         }
     }
 
-    /** Stops and starts one component process ({@code vmm}, {@code gateway}, {@code auth}, ...), same config. */
+    /**
+     * Stops and starts one component process ({@code vmm}, {@code gateway}, {@code auth}, ...), same config. Only
+     * that process: the VMM's simulated guests keep running and the restarted VMM re-adopts them.
+     */
     public void restart(String component) throws DevException {
         if (!COMPONENTS.contains(component)) {
             throw new DevException(DevException.Kind.CONFIG, component, null, "unknown component; expected one of "
                     + COMPONENTS);
         }
-        handle(component).ifPresent(h -> Children.stop(List.of(h), 8000));
+        handle(component).ifPresent(h -> Children.stopAlone(h, 8000));
         if (component.endsWith("-cvm")) {
             try {
                 Files.deleteIfExists(component.equals("kms-cvm") ? layout.kmsAgentSocket() : layout.gatewayAgentSocket());

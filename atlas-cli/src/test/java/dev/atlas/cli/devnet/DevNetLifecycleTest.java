@@ -97,6 +97,16 @@ class DevNetLifecycleTest {
         assertArrayEquals(rootKey, Files.readAllBytes(dir.resolve("kms-certs/root-k256.key")));
         assertArrayEquals(rootCa, Files.readAllBytes(dir.resolve("kms-certs/root-ca.crt")));
         assertEquals(app.url(), net.status().apps().getFirst().url());
+        // ---- restart the VMM alone: its simulated guests keep running (re-adopted), the VMM comes back
+        List<Long> guests = vmPids(dir);
+        assertTrue(!guests.isEmpty() && guests.stream().allMatch(p -> ProcessHandle.of(p).isPresent()), guests.toString());
+        long vmmPid = net.status().components().getLast().pid();
+        net.restart("vmm");
+        assertTrue(net.status().components().getLast().pid() != vmmPid, "a new VMM process");
+        assertEquals("running", net.status().components().getLast().state());
+        for (long g : guests) {
+            assertTrue(ProcessHandle.of(g).map(ProcessHandle::isAlive).orElse(false), "guest " + g + " survived");
+        }
         List<Long> pids2 = new ArrayList<>(net.status().components().stream().map(DevStatus.Component::pid).toList());
         pids2.addAll(vmPids(dir));
         net.close();
