@@ -859,7 +859,7 @@ public final class DevNet implements AutoCloseable {
             String inst = info.path("instance_id").asText("");
             // the guest agent's socket appears once the guest has its keys from the KMS
             if (inst.matches("[0-9a-f]{40}") && Files.exists(layout.vms().resolve(vmId).resolve("dstack.sock"))
-                    && info.path("boot_progress").asText("").equals("running main script")) {
+                    && List.of("running main script", "done").contains(info.path("boot_progress").asText(""))) {
                 step(name, "VM " + vmId.substring(0, 8) + " booted: instance " + inst + ", keys from the KMS");
                 return inst;
             }
