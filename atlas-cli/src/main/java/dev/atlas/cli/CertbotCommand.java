@@ -59,9 +59,10 @@ final class CertbotCommand implements Callable<Integer> {
         }
     }
 
-    /** A refusal of the certbot, with its reason. */
+    /** A refusal of the certbot: {@code what: REASON: detail}, exit code of its kind. */
     static CliErrors.CliException failure(String what, RaException e) {
-        return ServerConfigs.failure(what, e);
+        return new CliErrors.CliException(CliErrors.exitCode(e), e.raReason().name(), what + ": "
+                + e.raReason().name() + ": " + CliErrors.scrub(e.detail()), e);
     }
 
     /** The certbot's progress as {@code certbot: message} lines on stderr (INFO and up). */
