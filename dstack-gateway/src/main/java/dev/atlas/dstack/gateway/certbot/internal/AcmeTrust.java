@@ -18,6 +18,7 @@ import org.shredzone.acme4j.provider.GenericAcmeProvider;
  */
 public final class AcmeTrust extends GenericAcmeProvider {
     private final SSLContext ssl;
+    private HttpClient shared;
 
     private AcmeTrust(SSLContext ssl) {
         this.ssl = ssl;
@@ -56,14 +57,61 @@ public final class AcmeTrust extends GenericAcmeProvider {
 
     @Override
     protected HttpConnector createHttpConnector(NetworkSettings settings) {
-        if (ssl == null) {
-            return super.createHttpConnector(settings);
-        }
         return new HttpConnector(settings) {
             @Override
             public HttpClient.Builder createClientBuilder() {
-                return super.createClientBuilder().sslContext(ssl);
+                HttpClient.Builder real = super.createClientBuilder();
+                if (ssl != null) {
+                    real.sslContext(ssl);
+                }
+                return new SharedBuilder(real);
             }
         };
+    }
+
+    /**
+     * acme4j 3.5.1 builds a new HttpClient for every request (a TLS handshake and a selector thread each time);
+     * this builder hands out one client per provider (one per session), so connections are kept alive. acme4j
+     * never closes the clients it builds, and the settings of a session do not change.
+     */
+    private final class SharedBuilder implements HttpClient.Builder {
+        private final HttpClient.Builder real;
+
+        SharedBuilder(HttpClient.Builder real) {
+            this.real = real;
+        }
+
+        @Override
+        public HttpClient build() {
+            synchronized (AcmeTrust.this) {
+                if (shared == null) {
+                    shared = real.build();
+                }
+                return shared;
+            }
+        }
+
+        @Override
+        public HttpClient.Builder cookieHandler(java.net.CookieHandler h) { real.cookieHandler(h); return this; }
+        @Override
+        public HttpClient.Builder connectTimeout(java.time.Duration d) { real.connectTimeout(d); return this; }
+        @Override
+        public HttpClient.Builder sslContext(SSLContext c) { real.sslContext(c); return this; }
+        @Override
+        public HttpClient.Builder sslParameters(javax.net.ssl.SSLParameters p) { real.sslParameters(p); return this; }
+        @Override
+        public HttpClient.Builder executor(java.util.concurrent.Executor e) { real.executor(e); return this; }
+        @Override
+        public HttpClient.Builder followRedirects(HttpClient.Redirect r) { real.followRedirects(r); return this; }
+        @Override
+        public HttpClient.Builder version(HttpClient.Version v) { real.version(v); return this; }
+        @Override
+        public HttpClient.Builder priority(int p) { real.priority(p); return this; }
+        @Override
+        public HttpClient.Builder proxy(java.net.ProxySelector p) { real.proxy(p); return this; }
+        @Override
+        public HttpClient.Builder authenticator(java.net.Authenticator a) { real.authenticator(a); return this; }
+        @Override
+        public HttpClient.Builder localAddress(java.net.InetAddress a) { real.localAddress(a); return this; }
     }
 }
