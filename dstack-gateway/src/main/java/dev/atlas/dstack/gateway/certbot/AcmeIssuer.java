@@ -419,19 +419,20 @@ public final class AcmeIssuer {
             return call.run();
         } catch (AcmeLazyLoadingException e) {
             throw e.getCause() instanceof AcmeException ae ? mapped(server, step, ae)
-                    : new RaException(Reason.ACME_FAILED, step, step + " failed at " + server + ": "
+                    : new RaException(Reason.ACME_FAILED, step, "failed at " + server + ": "
                             + e.getClass().getSimpleName(), e);
         } catch (AcmeException e) {
             throw mapped(server, step, e);
         } catch (AcmeProtocolException e) {
-            throw new RaException(Reason.ACME_FAILED, step, step + ": the ACME server " + server
+            throw new RaException(Reason.ACME_FAILED, step, "the ACME server " + server
                     + " answered something acme4j cannot use (" + e.getMessage() + ")", e);
         }
     }
 
+    /** The RaException of an acme4j failure; its field is the step, so the message does not repeat it. */
     private static RaException mapped(URI server, String step, AcmeException e) {
         if (e instanceof AcmeRateLimitedException rl) {
-            return new RaException(Reason.ACME_RATE_LIMITED, step, step + ": rate limited by " + server + ": "
+            return new RaException(Reason.ACME_RATE_LIMITED, step, "rate limited by " + server + ": "
                     + problem(rl.getProblem()) + rl.getRetryAfter().map(t -> " (retry after " + t + ")").orElse(""),
                     e);
         }
@@ -442,15 +443,21 @@ public final class AcmeIssuer {
                     "incorrectResponse", "connection", "userActionRequired", "externalAccountRequired",
                     "malformed", "badPublicKey", "badSignatureAlgorithm", "unsupportedContact", "invalidContact")
                     .contains(type.substring(type.lastIndexOf(':') + 1));
-            return new RaException(rejected ? Reason.ACME_REJECTED : Reason.ACME_FAILED, step, step + ": "
-                    + server + " answered " + problem(se.getProblem()), e);
+            return new RaException(rejected ? Reason.ACME_REJECTED : Reason.ACME_FAILED, step, server + " answered "
+                    + problem(se.getProblem()), e);
         }
         if (e instanceof AcmeNetworkException) {
-            return new RaException(Reason.ACME_FAILED, step, step + ": " + server + " unreachable ("
-                    + (e.getCause() == null ? e.getMessage() : e.getCause().getClass().getSimpleName() + ": "
-                            + e.getCause().getMessage()) + ")", e);
+            return new RaException(Reason.ACME_FAILED, step, server + " unreachable (" + rootCause(e) + ")", e);
         }
-        return new RaException(Reason.ACME_FAILED, step, step + " failed at " + server + ": " + e.getMessage(), e);
+        return new RaException(Reason.ACME_FAILED, step, "failed at " + server + ": " + e.getMessage(), e);
+    }
+
+    private static String rootCause(Throwable e) {
+        Throwable c = e;
+        while (c.getCause() != null && c.getCause() != c) {
+            c = c.getCause();
+        }
+        return c.getClass().getSimpleName() + (c.getMessage() == null ? "" : ": " + c.getMessage());
     }
 
     private static String problem(Problem p) {
