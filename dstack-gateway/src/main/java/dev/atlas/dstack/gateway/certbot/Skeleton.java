@@ -1,7 +1,0 @@
-package dev.atlas.dstack.gateway.certbot;
-
-/** Skeleton: keeps the exported package non-empty until its owner adds the real types; delete it then. */
-final class Skeleton {
-    private Skeleton() {
-    }
-}
