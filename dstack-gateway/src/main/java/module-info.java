@@ -27,9 +27,11 @@ module dev.atlas.dstack.gateway {
     requires micrometer.registry.prometheus;
     requires jdk.httpserver;
     requires java.net.http;
+    requires java.naming; // issue19-certbot: TXT lookups (JNDI DNS) for the DNS-01 propagation check
     requires org.shredzone.acme4j; // certbot (issue 19)
 
     exports dev.atlas.dstack.gateway;
     exports dev.atlas.dstack.gateway.certbot;
     exports dev.atlas.dstack.gateway.ct;
+    // issue19-certbot: dev.atlas.dstack.gateway.certbot.internal is not exported
 }

@@ -1,6 +1,18 @@
 package dev.atlas.dstack.gateway.certbot;
 
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.dataformat.toml.TomlMapper;
+import dev.atlas.dstack.gateway.certbot.internal.Domains;
 import dev.atlas.dstack.ra.RaException;
+import dev.atlas.dstack.ra.RaException.Reason;
+import dev.atlas.dstack.ra.config.ConfigTree;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -51,17 +63,133 @@ public record CertbotConfig(Path workdir, URI acmeUrl, String cfApiToken, URI cf
 
     /** Reads and validates a {@code certbot.toml}; unknown keys are refused by name (CONFIG_INVALID). */
     public static CertbotConfig load(Path file) throws RaException {
-        throw new UnsupportedOperationException("skeleton");
+        byte[] bytes;
+        try (InputStream in = Files.newInputStream(file)) {
+            bytes = in.readNBytes(ConfigTree.MAX_BYTES + 1);
+        } catch (IOException | InvalidPathException e) {
+            throw new RaException(Reason.CONFIG_FILE_UNREADABLE, file.toString(), "cannot be read ("
+                    + e.getClass().getSimpleName() + ")");
+        }
+        return parse(ConfigTree.text(bytes, file.toString()), file.toString());
     }
 
     /** Parses {@code certbot.toml} text; {@code source} names the file in messages. */
     public static CertbotConfig parse(String toml, String source) throws RaException {
-        throw new UnsupportedOperationException("skeleton");
+        Objects.requireNonNull(toml, "toml");
+        Objects.requireNonNull(source, "source");
+        if (toml.length() > ConfigTree.MAX_BYTES) {
+            throw new RaException(Reason.CONFIG_INVALID, source, "larger than " + ConfigTree.MAX_BYTES + " bytes");
+        }
+        JsonNode root;
+        try {
+            root = TOML.readTree(toml);
+        } catch (JsonProcessingException e) {
+            JsonLocation at = e.getLocation();
+            // the parser's text may quote the line (the token, perhaps): give the position only
+            throw at == null ? ConfigTree.notToml(source, 0, 0) : ConfigTree.notToml(source, at.getLineNr(),
+                    at.getColumnNr());
+        } catch (RuntimeException | StackOverflowError e) {
+            throw ConfigTree.notToml(source, 0, 0);
+        }
+        ConfigTree tree = ConfigTree.of(ConfigTree.requireTable(root, source), source);
+        ConfigTree.Table t = tree.root();
+        Builder b = builder();
+        String workdir = t.string("workdir", ".");
+        b.workdir(path(t, "workdir", workdir));
+        b.acmeUrl(uri(t, "acme_url", t.string("acme_url")));
+        b.cfApiToken(t.string("cf_api_token"));
+        Optional<String> cfUrl = t.optString("cf_api_url");
+        if (cfUrl.isPresent()) {
+            b.cfApiUrl(uri(t, "cf_api_url", cfUrl.get()));
+        }
+        b.dnsTxtTtl((int) t.integer("dns_txt_ttl", 60, 1, MAX_TTL));
+        b.autoSetCaa(t.bool("auto_set_caa", true));
+        b.domains(t.strings("domains"));
+        b.renewInterval(Duration.ofSeconds(t.integer("renew_interval", 3600, 1, MAX_SECONDS)));
+        b.renewDaysBefore(Duration.ofDays(t.integer("renew_days_before", 10, 0, MAX_DAYS)));
+        b.renewTimeout(Duration.ofSeconds(t.integer("renew_timeout", 120, 1, MAX_SECONDS)));
+        b.maxDnsWait(Duration.ofSeconds(t.integer("max_dns_wait", 300, 0, MAX_SECONDS)));
+        Optional<String> hook = t.optString("renewed_hook");
+        if (hook.isPresent() && !hook.get().isBlank()) {
+            b.renewedHook(hook.get());
+        }
+        Optional<String> ca = t.optString("acme_ca_cert");
+        if (ca.isPresent() && !ca.get().isBlank()) {
+            b.acmeCaCert(path(t, "acme_ca_cert", ca.get()));
+        }
+        List<String> unknown = tree.unknownKeys();
+        if (!unknown.isEmpty()) {
+            throw new RaException(Reason.CONFIG_INVALID, unknown.get(0), "unknown key" + (unknown.size() > 1
+                    ? "s " + String.join(", ", unknown) : "") + " (in " + source + "; dstack's certbot.toml keys: "
+                    + String.join(", ", KEYS) + ")");
+        }
+        return b.build(source);
     }
 
-    /** The commented template {@code atlas certbot cfg} prints (dstack's defaults). */
+    /** Every key {@link #parse} reads, in dstack's order (ours last). */
+    public static final List<String> KEYS = List.of("workdir", "acme_url", "cf_api_token", "cf_api_url",
+            "dns_txt_ttl", "auto_set_caa", "domains", "renew_interval", "renew_days_before", "renew_timeout",
+            "max_dns_wait", "renewed_hook", "acme_ca_cert");
+
+    private static final TomlMapper TOML = new TomlMapper();
+    private static final long MAX_TTL = 86_400;
+    private static final long MAX_SECONDS = 10L * 365 * 86_400;
+    private static final long MAX_DAYS = 3650;
+    private static final int MAX_DOMAINS = 100;
+
+    private static Path path(ConfigTree.Table t, String key, String value) throws RaException {
+        try {
+            if (value.isEmpty() || value.indexOf('\0') >= 0) {
+                throw t.invalid(key, "not a path");
+            }
+            return Path.of(value);
+        } catch (InvalidPathException e) {
+            throw t.invalid(key, "not a path");
+        }
+    }
+
+    private static URI uri(ConfigTree.Table t, String key, String value) throws RaException {
+        try {
+            URI u = new URI(value);
+            if (u.getScheme() == null || u.getHost() == null) {
+                throw t.invalid(key, "not an absolute URL with a host");
+            }
+            return u;
+        } catch (URISyntaxException e) {
+            throw t.invalid(key, "not a URL");
+        }
+    }
+
+    /** The commented template {@code atlas certbot cfg} prints (dstack's {@code cfg} defaults). */
     public static String template() {
-        throw new UnsupportedOperationException("skeleton");
+        return """
+                # Working directory: credentials.json, live/cert.pem, live/key.pem, backup/<time>/
+                workdir = "."
+                # ACME directory URL (this default is Let's Encrypt staging)
+                acme_url = "https://acme-staging-v02.api.letsencrypt.org/directory"
+                # Cloudflare API token (Zone.DNS edit on the domains' zone)
+                cf_api_token = ""
+                # Optional Cloudflare-compatible API base URL (default https://api.cloudflare.com/client/v4)
+                # cf_api_url = "https://api.cloudflare.com/client/v4"
+                # TTL of the DNS-01 challenge TXT records, in seconds
+                dns_txt_ttl = 60
+                # Set the CAA records when a new ACME account is created
+                auto_set_caa = true
+                # Names of the certificate (a wildcard "*.example.com" is allowed)
+                domains = ["example.com"]
+                # Seconds between two renewal checks of "atlas certbot renew" without --once
+                renew_interval = 3600
+                # Renew when the certificate expires within this many days
+                renew_days_before = 10
+                # Seconds one renewal may take
+                renew_timeout = 120
+                # Seconds to wait for the challenge TXT records to be visible in DNS
+                max_dns_wait = 300
+                # Shell command run (/bin/sh -c) after a new certificate is in live/
+                # renewed_hook = "systemctl reload nginx"
+                # Ours: PEM file of extra CA certificates trusted for the ACME server's HTTPS (private or test CA)
+                # acme_ca_cert = "/etc/atlas/acme-ca.pem"
+                """;
     }
 
     /** {@code workdir/credentials.json}. */
@@ -145,7 +273,81 @@ public record CertbotConfig(Path workdir, URI acmeUrl, String cfApiToken, URI cf
 
         /** Validates (CONFIG_INVALID naming the key) and builds. */
         public CertbotConfig build() throws RaException {
-            throw new UnsupportedOperationException("skeleton");
+            return build("CertbotConfig");
+        }
+
+        CertbotConfig build(String source) throws RaException {
+            String in = " (in " + source + ")";
+            if (workdir == null) {
+                throw new RaException(Reason.CONFIG_INVALID, "workdir", "missing" + in);
+            }
+            checkUrl("acme_url", acmeUrl, in);
+            if (cfApiToken == null || cfApiToken.isBlank()) {
+                throw new RaException(Reason.CONFIG_INVALID, "cf_api_token", "missing or empty" + in);
+            }
+            if (cfApiToken.chars().anyMatch(c -> c < 0x21 || c > 0x7e)) {
+                throw new RaException(Reason.CONFIG_INVALID, "cf_api_token",
+                        "contains a character that cannot go in an HTTP header" + in);
+            }
+            checkUrl("cf_api_url", cfApiUrl, in);
+            if (dnsTxtTtl < 1 || dnsTxtTtl > MAX_TTL) {
+                throw new RaException(Reason.CONFIG_INVALID, "dns_txt_ttl", "must be 1.." + MAX_TTL + in);
+            }
+            if (domains == null || domains.isEmpty()) {
+                throw new RaException(Reason.CONFIG_INVALID, "domains", "must name at least one domain" + in);
+            }
+            if (domains.size() > MAX_DOMAINS) {
+                throw new RaException(Reason.CONFIG_INVALID, "domains", "more than " + MAX_DOMAINS + " names" + in);
+            }
+            List<String> norm = new java.util.ArrayList<>();
+            for (int i = 0; i < domains.size(); i++) {
+                String d = domains.get(i);
+                String why = d == null ? "missing" : Domains.problem(d);
+                if (why != null) {
+                    throw new RaException(Reason.CONFIG_INVALID, "domains[" + i + "]", why + in);
+                }
+                String n = Domains.normalize(d);
+                if (norm.contains(n)) {
+                    throw new RaException(Reason.CONFIG_INVALID, "domains[" + i + "]", "duplicate name " + n + in);
+                }
+                norm.add(n);
+            }
+            positive("renew_interval", renewInterval, in);
+            if (renewDaysBefore == null || renewDaysBefore.isNegative()) {
+                throw new RaException(Reason.CONFIG_INVALID, "renew_days_before", "must be 0 or more" + in);
+            }
+            positive("renew_timeout", renewTimeout, in);
+            if (maxDnsWait == null || maxDnsWait.isNegative()) {
+                throw new RaException(Reason.CONFIG_INVALID, "max_dns_wait", "must be 0 or more" + in);
+            }
+            String hook = renewedHook == null || renewedHook.isBlank() ? null : renewedHook;
+            return new CertbotConfig(workdir, acmeUrl, cfApiToken, cfApiUrl, dnsTxtTtl, autoSetCaa, norm,
+                    renewInterval, renewDaysBefore, renewTimeout, maxDnsWait, Optional.ofNullable(hook),
+                    Optional.ofNullable(acmeCaCert));
+        }
+
+        private static void positive(String key, Duration d, String in) throws RaException {
+            if (d == null || d.isZero() || d.isNegative()) {
+                throw new RaException(Reason.CONFIG_INVALID, key, "must be at least 1 second" + in);
+            }
+        }
+
+        /** https, or http only to a loopback host (a local stand-in or test server). */
+        private static void checkUrl(String key, URI u, String in) throws RaException {
+            if (u == null) {
+                throw new RaException(Reason.CONFIG_INVALID, key, "missing" + in);
+            }
+            String scheme = u.getScheme() == null ? "" : u.getScheme().toLowerCase(java.util.Locale.ROOT);
+            if (u.getHost() == null || !(scheme.equals("https") || scheme.equals("http"))) {
+                throw new RaException(Reason.CONFIG_INVALID, key, "must be an https URL with a host" + in);
+            }
+            if (scheme.equals("http") && !Domains.isLoopbackHost(u.getHost())) {
+                throw new RaException(Reason.CONFIG_INVALID, key, "must be https (plain http is accepted only"
+                        + " for a loopback host, got " + u.getHost() + ")" + in);
+            }
+            if (u.getRawUserInfo() != null) {
+                throw new RaException(Reason.CONFIG_INVALID, key, "must not carry user info" + in);
+            }
         }
     }
 }
