@@ -479,7 +479,7 @@ public final class ZtStore {
         JsonNode co = r.object(top.get("certs"), "certs", null);
         for (var it = co.fields(); it.hasNext(); ) {
             var e = it.next();
-            String f = "certs." + e.getKey();
+            String f = "certs." + r.domainKey(e.getKey(), "certs");
             JsonNode o = r.object(e.getValue(), f, Set.of("cert_pem", "key_pem", "not_after", "issued_by",
                     "issued_at"));
             certs.put(e.getKey(), new Cert(r.text(o, "cert_pem", f + ".cert_pem"), r.text(o, "key_pem",
@@ -491,7 +491,7 @@ public final class ZtStore {
         JsonNode ao = r.object(top.get("cert_attestations"), "cert_attestations", null);
         for (var it = ao.fields(); it.hasNext(); ) {
             var e = it.next();
-            String f = "cert_attestations." + e.getKey();
+            String f = "cert_attestations." + r.domainKey(e.getKey(), "cert_attestations");
             JsonNode arr = r.array(ao, e.getKey(), f);
             List<Attestation> l = new ArrayList<>();
             for (int i = 0; i < arr.size(); i++) {
@@ -500,6 +500,21 @@ public final class ZtStore {
             atts.put(e.getKey(), l);
         }
         return new State(creds, dflt, domains, settings, account, accountAtt, certs, atts);
+    }
+
+    private static boolean wellFormed(String t) {
+        for (int i = 0; i < t.length(); i++) {
+            char c = t.charAt(i);
+            if (Character.isHighSurrogate(c)) {
+                if (i + 1 >= t.length() || !Character.isLowSurrogate(t.charAt(i + 1))) {
+                    return false;
+                }
+                i++;
+            } else if (Character.isLowSurrogate(c)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static RaException bad(String source, String field, String why) {
@@ -536,7 +551,21 @@ public final class ZtStore {
             if (n == null || !n.isTextual()) {
                 throw bad(source, f, "expected a string");
             }
+            if (!wellFormed(n.textValue())) {
+                throw bad(source, f, "not valid Unicode (unpaired surrogate)");
+            }
             return n.textValue();
+        }
+
+        String domainKey(String k, String f) throws RaException {
+            try {
+                if (ZtDomains.normalize(k).equals(k)) {
+                    return k;
+                }
+            } catch (IllegalArgumentException e) {
+                // refused below
+            }
+            throw bad(source, f, "not a normalized domain");
         }
 
         Optional<String> optText(JsonNode o, String k, String f) throws RaException {
