@@ -185,16 +185,20 @@ public final class ZtCertbot implements AutoCloseable {
         if (closed) {
             return;
         }
-        tasks.execute(() -> {
-            try {
-                boolean r = renew(domain, false);
-                LOG.log(System.Logger.Level.INFO, "cert[" + domain + "]: " + (r ? "issued" : "not needed"));
-            } catch (RaException e) {
-                LOG.log(System.Logger.Level.WARNING, "cert[" + domain + "]: request failed: " + e.getMessage());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
+        try {
+            tasks.execute(() -> {
+                try {
+                    boolean r = renew(domain, false);
+                    LOG.log(System.Logger.Level.INFO, "cert[" + domain + "]: " + (r ? "issued" : "not needed"));
+                } catch (RaException e) {
+                    LOG.log(System.Logger.Level.WARNING, "cert[" + domain + "]: request failed: " + e.getMessage());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            LOG.log(System.Logger.Level.DEBUG, "cert[" + domain + "]: not requested, the gateway is closing");
+        }
     }
 
     /** Renews every due domain; failures are logged. Returns how many were renewed. */
@@ -210,6 +214,8 @@ public final class ZtCertbot implements AutoCloseable {
                 }
             } catch (RaException e) {
                 LOG.log(System.Logger.Level.ERROR, "cert[" + d + "]: failed to renew: " + e.getMessage());
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.ERROR, "cert[" + d + "]: failed to renew", e);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 break;
@@ -290,7 +296,12 @@ public final class ZtCertbot implements AutoCloseable {
 
     /** Runs {@code call} on its own thread, bounded by {@code secs} (0: no bound). */
     private <T> T bounded(Call<T> call, long secs, String what) throws RaException, InterruptedException {
-        Future<T> f = tasks.submit(call::call);
+        Future<T> f;
+        try {
+            f = tasks.submit(call::call);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            throw new RaException(Reason.ACME_FAILED, "certbot", what + " not started: the gateway is closing");
+        }
         try {
             return secs == 0 ? f.get() : f.get(secs, java.util.concurrent.TimeUnit.SECONDS);
         } catch (TimeoutException e) {
@@ -325,9 +336,14 @@ public final class ZtCertbot implements AutoCloseable {
                         + ")"));
     }
 
-    DnsProvider dns(ZtStore.DnsCredential c) {
-        URI api = c.apiUrl().filter(u -> !u.isEmpty()).map(URI::create).orElse(CloudflareDns.DEFAULT_API_URL);
-        return CloudflareDns.create(api, c.apiToken(), CALL_TIMEOUT);
+    DnsProvider dns(ZtStore.DnsCredential c) throws RaException {
+        try {
+            URI api = c.apiUrl().filter(u -> !u.isEmpty()).map(URI::create).orElse(CloudflareDns.DEFAULT_API_URL);
+            return CloudflareDns.create(api, c.apiToken(), CALL_TIMEOUT);
+        } catch (IllegalArgumentException e) {
+            throw new RaException(Reason.CONFIG_INVALID, "cf_api_url", "DNS credential " + c.id()
+                    + ": not a usable Cloudflare API URL");
+        }
     }
 
     /**
