@@ -10,6 +10,9 @@ module dev.atlas.dstack.testing {
     requires transitive dev.atlas.testing;
     requires java.net.http;
     requires java.logging;
+    requires jdk.httpserver; // issue19-certbot: CloudflareStandIn
+    requires org.bouncycastle.provider; // issue19-certbot: Pebble's HTTPS certificate
+    requires org.bouncycastle.pkix;
 
     exports dev.atlas.dstack.testing;
 }
