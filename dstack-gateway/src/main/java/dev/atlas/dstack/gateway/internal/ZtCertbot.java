@@ -419,7 +419,8 @@ public final class ZtCertbot implements AutoCloseable {
         try {
             quote = agent.get().quoteJson(rd);
         } catch (RaException e) {
-            LOG.log(System.Logger.Level.WARNING, "cert[" + what + "]: failed to quote (" + tag + "): " + e.getMessage());
+            LOG.log(System.Logger.Level.WARNING, "cert[" + what + "]: failed to quote (" + tag + "): "
+                    + e.getMessage());
             return Optional.empty();
         }
         String attestation;

@@ -77,6 +77,8 @@ class ZtGatewayTest {
     static final String CF_TOKEN = "cf-api-token-zt-19-0123456789";
     static final String DOMAIN = "zt.test";
     static final byte[] GW_APP = HEX.parseHex("9a7c0ffee0000000000000000000000000001919");
+    /** An app registered through Debug.RegisterCvm: the proxy routes its SNI before the TLS handshake. */
+    static final String APP = "a11ce00000000000000000000000000000001919";
 
     @TempDir
     static Path dir;
@@ -165,6 +167,9 @@ class ZtGatewayTest {
                 port = 0
                 [core.debug]
                 insecure_loopback_transport = true
+                insecure_enable_debug_rpc = true
+                address = "127.0.0.1"
+                port = 0
                 [core.wg]
                 public_key = "%s"
                 private_key = "%s"
@@ -186,6 +191,23 @@ class ZtGatewayTest {
         env = Map.of("DSTACK_AGENT_ADDRESS", "unix:" + gwCvm.internalSocket().orElseThrow(),
                 "DSTACK_GATEWAY_ADMIN_TOKEN", ADMIN);
         gw = GatewayServer.builder(config).environment(env).clock(clock).start();
+        // an instance of APP, so that <APP>.zt.test routes (the backend itself is not needed for the handshake)
+        try (HttpClient c = HttpClient.newHttpClient()) {
+            HttpResponse<String> r = c.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+                    + gw.debugAddress().orElseThrow().getPort() + "/prpc/RegisterCvm?json"))
+                    .POST(HttpRequest.BodyPublishers.ofString(JSON.createObjectNode()
+                            .put("client_public_key", wgKey(3)).put("app_id", APP)
+                            .put("instance_id", APP.replace('a', 'b')).toString()))
+                    .build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        }
+        allowPort80();
+    }
+
+    /** The instance reported no port policy: an admin override lets port 80 through (fail-closed otherwise). */
+    static void allowPort80() throws Exception {
+        ok("SetInstancePortPolicy", "{\"instance_id\":\"" + APP.replace('a', 'b') + "\",\"policy\":{\"ports\":"
+                + "[{\"port\":80,\"pp\":false}],\"restrict_mode\":false}}");
     }
 
     @AfterAll
@@ -417,7 +439,7 @@ class ZtGatewayTest {
         assertThat(info.path("cert_status").path("loaded_in_memory").asBoolean()).isTrue();
 
         X509Certificate cert;
-        try (SSLSocket s = connect("app1." + DOMAIN)) {
+        try (SSLSocket s = connect(APP + "." + DOMAIN)) {
             cert = leaf(s);
         }
         assertThat(cert.getSubjectAlternativeNames()).anyMatch(n -> n.get(1).equals("*." + DOMAIN));
@@ -496,7 +518,7 @@ class ZtGatewayTest {
             JsonNode r = ok("RenewZtDomainCert", "{\"domain\":\"" + DOMAIN + "\",\"force\":true}");
             assertThat(r.path("renewed").asBoolean()).isTrue();
             X509Certificate second;
-            try (SSLSocket fresh = connect("app2." + DOMAIN)) {
+            try (SSLSocket fresh = connect(APP + "." + DOMAIN)) {
                 second = leaf(fresh);
             }
             assertThat(second.getPublicKey().getEncoded()).isNotEqualTo(before);
@@ -523,7 +545,7 @@ class ZtGatewayTest {
                 offsetSecs.set(0);
             }
             X509Certificate third;
-            try (SSLSocket fresh = connect("app3." + DOMAIN)) {
+            try (SSLSocket fresh = connect(APP + "." + DOMAIN)) {
                 third = leaf(fresh);
             }
             assertThat(third.getPublicKey().getEncoded()).isNotEqualTo(second.getPublicKey().getEncoded());
@@ -567,7 +589,7 @@ class ZtGatewayTest {
     @Order(6)
     void aFailedRenewalKeepsTheOldCertificateServing() throws Exception {
         byte[] serving;
-        try (SSLSocket s = connect("app4." + DOMAIN)) {
+        try (SSLSocket s = connect(APP + "." + DOMAIN)) {
             serving = leaf(s).getPublicKey().getEncoded();
         }
         int attestations = ok("ListCertAttestations", "{\"domain\":\"" + DOMAIN + "\"}").path("history").size();
@@ -586,7 +608,7 @@ class ZtGatewayTest {
         } finally {
             ok("SetCertbotConfig", "{\"acme_url\":\"" + pebble.directoryUrl() + "\"}");
         }
-        try (SSLSocket s = connect("app5." + DOMAIN)) {
+        try (SSLSocket s = connect(APP + "." + DOMAIN)) {
             assertThat(leaf(s).getPublicKey().getEncoded()).isEqualTo(serving);
         }
         assertThat(ok("ListCertAttestations", "{\"domain\":\"" + DOMAIN + "\"}").path("history")).hasSize(attestations);
@@ -616,13 +638,14 @@ class ZtGatewayTest {
     void stateSurvivesARestart() throws Exception {
         JsonNode before = acmeInfo();
         byte[] serving;
-        try (SSLSocket s = connect("app6." + DOMAIN)) {
+        try (SSLSocket s = connect(APP + "." + DOMAIN)) {
             serving = leaf(s).getPublicKey().getEncoded();
         }
         gw.close();
         gw = GatewayServer.builder(config).environment(env).clock(clock).start();
+        allowPort80();
         // the stored certificate serves at once, without a new issuance
-        try (SSLSocket s = connect("app7." + DOMAIN)) {
+        try (SSLSocket s = connect(APP + "." + DOMAIN)) {
             assertThat(leaf(s).getPublicKey().getEncoded()).isEqualTo(serving);
         }
         JsonNode after = acmeInfo();
