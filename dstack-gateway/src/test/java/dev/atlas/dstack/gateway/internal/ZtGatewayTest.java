@@ -13,7 +13,6 @@ import dev.atlas.dstack.ra.RaTlsCertificate;
 import dev.atlas.dstack.simulator.GuestAgentSimulator;
 import dev.atlas.dstack.testing.CloudflareStandIn;
 import dev.atlas.dstack.testing.Pebble;
-import dev.atlas.tdx.CollateralClient;
 import dev.atlas.tdx.CollateralSource;
 import dev.atlas.tdx.QuoteVerifier;
 import dev.atlas.testing.MockPccs;
@@ -112,6 +111,7 @@ class ZtGatewayTest {
     static Handler logHandler;
     static String credId;
     static final List<byte[]> servedKeys = new ArrayList<>();
+    static DstackTdxVerifier verifier;
 
     @BeforeAll
     static void start() throws Exception {
@@ -340,14 +340,16 @@ class ZtGatewayTest {
     }
 
     /** atlas-dstack's verifier under the simulator's mock Intel root and our mock PCCS. */
-    static void verifyQuote(String quoteJson, byte[] expectedReportData) throws Exception {
-        X509Certificate root = (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(
-                new ByteArrayInputStream(gwCvm.mockRootCaPem().getBytes(StandardCharsets.US_ASCII)));
-        DstackTdxVerifier v = DstackTdxVerifier.builder()
-                .quoteVerifier(QuoteVerifier.builder().insecureTrustAnchorForTesting(root).build())
-                .collateralSource(CollateralSource.fetching(CollateralClient.builder().baseUrl(pccs.baseUrl())
-                        .build()))
-                .build();
+    static synchronized void verifyQuote(String quoteJson, byte[] expectedReportData) throws Exception {
+        if (verifier == null) {
+            X509Certificate root = (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(
+                    new ByteArrayInputStream(gwCvm.mockRootCaPem().getBytes(StandardCharsets.US_ASCII)));
+            verifier = DstackTdxVerifier.builder()
+                    .quoteVerifier(QuoteVerifier.builder().insecureTrustAnchorForTesting(root).build())
+                    .collateralSource(CollateralSource.forUrl(pccs.baseUrl(), true, Clock.systemUTC()))
+                    .build();
+        }
+        DstackTdxVerifier v = verifier;
         JsonNode q = JSON.readTree(quoteJson);
         String resp = JSON.createObjectNode().put("quote", q.path("quote").asText())
                 .put("event_log", q.path("event_log").asText()).toString();
