@@ -61,7 +61,7 @@ public final class AcmeIssuer {
     private static final Logger LOG = System.getLogger(AcmeIssuer.class.getName());
     /** The CAA issuer value dstack pins (upstream {@code acme_client.rs} {@code set_caa_records}). */
     public static final String CAA_ISSUER = "letsencrypt.org";
-    private static final Duration FIRST_POLL = Duration.ofMillis(100);
+    private static final Duration FIRST_POLL = Duration.ofMillis(50);
     private static final Duration MAX_POLL = Duration.ofSeconds(5);
     private static final Duration FIRST_DNS_POLL = Duration.ofMillis(250);
     private static final Duration MAX_DNS_POLL = Duration.ofSeconds(32);

@@ -11,7 +11,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.atlas.dstack.ra.RaException;
 import dev.atlas.dstack.testing.CloudflareStandIn;
 import dev.atlas.dstack.testing.Pebble;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.interfaces.ECPublicKey;
@@ -23,7 +22,6 @@ import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Optional;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -34,29 +32,15 @@ import org.junit.jupiter.api.io.TempDir;
  * injected clock and --force, live/ and backup/ layout, renewed_hook, auto CAA, CAA pinning's four steps.
  */
 class CertbotPebbleTest {
-    static final String TOKEN = "cf-test-token-1234";
+    static final String TOKEN = AcmeFixture.TOKEN;
     static CloudflareStandIn cf;
     static Pebble pebble;
-    static Path pebbleDir;
 
     @BeforeAll
-    static void start() throws IOException {
+    static void start() {
         assumeTrue(Pebble.available(), Pebble.MISSING);
-        cf = CloudflareStandIn.start(TOKEN);
-        cf.addZone("example.test");
-        cf.addZone("other.test");
-        pebbleDir = Files.createTempDirectory("pebble");
-        pebble = Pebble.start(pebbleDir, cf.dnsAddress());
-    }
-
-    @AfterAll
-    static void stop() {
-        if (pebble != null) {
-            pebble.close();
-        }
-        if (cf != null) {
-            cf.close();
-        }
+        cf = AcmeFixture.cloudflare();
+        pebble = AcmeFixture.pebble();
     }
 
     static CertbotConfig.Builder config(Path workdir, String... domains) {
