@@ -35,6 +35,7 @@ import java.util.Optional;
  * @param proxy {@code [core.proxy]}
  * @param recycle {@code [core.recycle]}
  * @param sync {@code [core.sync]} (one node: only {@code data_dir}, {@code node_id} and {@code my_url} are used)
+ * @param certbot {@code [core.certbot]}: our keys for the ZT-domain certbot (not in dstack's gateway.toml)
  * @param warnings keys named at start: unknown, unsupported but harmless, or insecure settings
  */
 public record GatewayConfig(
@@ -50,6 +51,7 @@ public record GatewayConfig(
         Proxy proxy,
         Recycle recycle,
         Sync sync,
+        Certbot certbot,
         List<String> warnings) {
 
     public GatewayConfig {
@@ -64,6 +66,7 @@ public record GatewayConfig(
         Objects.requireNonNull(proxy, "proxy");
         Objects.requireNonNull(recycle, "recycle");
         Objects.requireNonNull(sync, "sync");
+        Objects.requireNonNull(certbot, "certbot");
         warnings = List.copyOf(warnings);
     }
 
@@ -89,19 +92,19 @@ public record GatewayConfig(
     /** A copy with other records (tests, tools): {@code toBuilder()} style for the nested records. */
     public GatewayConfig with(Proxy p, Wg w, Debug d, Admin a) {
         return new GatewayConfig(source, rpc, setUlimit, rpcDomain, attestation, auth, a, d, w, p, recycle, sync,
-                warnings);
+                certbot, warnings);
     }
 
     /** A copy with another RPC listener and sync table (tests put ports and data dirs here). */
     public GatewayConfig with(Rpc r, Sync s) {
         return new GatewayConfig(source, r, setUlimit, rpcDomain, attestation, auth, admin, debug, wg, proxy, recycle,
-                s, warnings);
+                s, certbot, warnings);
     }
 
     /** A copy with another {@code [core.auth]} / {@code [core.attestation]} / {@code core.rpc_domain}. */
     public GatewayConfig with(Auth au, Attestation at, String domain) {
         return new GatewayConfig(source, rpc, setUlimit, domain, at, au, admin, debug, wg, proxy, recycle, sync,
-                warnings);
+                certbot, warnings);
     }
 
     /** The main RPC listener (Rocket's top-level {@code address}, {@code port}, {@code [tls]}). */
@@ -419,6 +422,31 @@ public record GatewayConfig(
             Objects.requireNonNull(myUrl, "myUrl");
             Objects.requireNonNull(bootnode, "bootnode");
             Objects.requireNonNull(dataDir, "dataDir");
+        }
+    }
+
+    /** A copy with another {@code [core.certbot]} table (tests). */
+    public GatewayConfig with(Certbot c) {
+        return new GatewayConfig(source, rpc, setUlimit, rpcDomain, attestation, auth, admin, debug, wg, proxy, recycle,
+                sync, c, warnings);
+    }
+
+    /**
+     * {@code [core.certbot]}, <b>our</b> table (dstack keeps the certbot settings in WaveKV and has no such table): how
+     * the ZT-domain certbot reaches the ACME server and checks DNS propagation. The renewal settings themselves are
+     * set through {@code Admin.SetCertbotConfig}, as in dstack.
+     *
+     * @param acmeCaCert {@code acme_ca_cert}: PEM roots trusted for the ACME directory's HTTPS <em>instead of</em> the
+     *     JDK's (a private ACME server such as pebble); absent: the JDK's roots
+     * @param dnsResolver {@code dns_resolver}: {@code ip:port} of the DNS server asked for the TXT records while
+     *     waiting for their propagation; absent: the system resolver
+     */
+    public record Certbot(Optional<Path> acmeCaCert, Optional<InetSocketAddress> dnsResolver) {
+        public static final Certbot DEFAULT = new Certbot(Optional.empty(), Optional.empty());
+
+        public Certbot {
+            Objects.requireNonNull(acmeCaCert, "acmeCaCert");
+            Objects.requireNonNull(dnsResolver, "dnsResolver");
         }
     }
 

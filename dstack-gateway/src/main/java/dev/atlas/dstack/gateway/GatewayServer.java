@@ -18,6 +18,9 @@ import dev.atlas.dstack.gateway.internal.InstanceRegistry;
 import dev.atlas.dstack.gateway.internal.ProxyServer;
 import dev.atlas.dstack.gateway.internal.RouteSettings;
 import dev.atlas.dstack.gateway.internal.WgControl;
+import dev.atlas.dstack.gateway.internal.ZtCertbot;
+import dev.atlas.dstack.gateway.internal.ZtDomains;
+import dev.atlas.dstack.gateway.internal.ZtStore;
 import dev.atlas.dstack.guest.TlsKey;
 import dev.atlas.dstack.ra.P256PrivateKey;
 import dev.atlas.dstack.ra.RaException;
@@ -72,7 +75,8 @@ import javax.net.ssl.X509TrustManager;
  * <p>Start order (fail closed, nothing served before every check passed): admin authentication, the guest agent
  * (RPC certificate when {@code core.rpc_domain} is set; this gateway's app id unless
  * {@code insecure_skip_attestation}), registrations ({@code data_dir/instances.json}), WireGuard, router,
- * certificates, proxy, RPC, admin, debug.
+ * certificates (the static one, then the ZT-domain certbot's from {@code data_dir/zt-state.json}), proxy, RPC, admin,
+ * debug.
  */
 public final class GatewayServer implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("dev.atlas.dstack.gateway");
@@ -165,8 +169,19 @@ public final class GatewayServer implements AutoCloseable {
         CertStore certs = CertStore.create(config.proxy().tlsVersions(), config.proxy().certChain().map(chain ->
                 new CertStore.StaticCert(chain, config.proxy().certKey().orElseThrow(),
                         config.proxy().baseDomain().orElseThrow())), b.clock);
+        // issue19-zt: the ZT-domain certbot (state in data_dir/zt-state.json); its stored certificates serve from
+        // the first connection, missing or due ones are requested in the background
+        ZtCertbot certbot = ZtCertbot.fromConfig(config, ZtStore.open(config.sync().dataDir()), certs, agent,
+                b.clock);
+        closeables.add(certbot);
+        certbot.start();
+        // the static (0.5.x) certificate's key is quoted by GatewayNode; the certbot's keys were quoted when issued
         GatewayNode node = new GatewayNode(agent, () -> certs.ztDomains().stream().flatMap(d -> certs.entry(d)
-                .stream()).map(CertStore.Entry::leaf).toList());
+                .stream()).filter(e -> !"put".equals(e.source())).map(CertStore.Entry::leaf).toList(),
+                Optional.of(certbot));
+        java.util.function.Supplier<Optional<String>> bestDomain = () -> ZtDomains.best(certbot.store().state()
+                .domains().values(), config.sync().nodeId()).map(ZtStore.Domain::domain)
+                .or(() -> certs.ztDomains().stream().findFirst()).or(() -> config.proxy().baseDomain());
         proxy = ProxyServer.start(config, router, certs, node, b.clock, b.meters);
         closeables.add(proxy);
 
@@ -176,7 +191,7 @@ public final class GatewayServer implements AutoCloseable {
         Optional<ClientAuth> clientAuth = kmsCa.isPresent()
                 ? Optional.of(new ClientAuth(kmsCa.get(), attestationVerifier(), b.clock)) : Optional.empty();
         GatewayRpc gateway = new GatewayRpc(config, registry, clientAuth, new AuthHook(config.auth()), node, myAppId,
-                () -> certs.ztDomains().stream().findFirst().or(() -> config.proxy().baseDomain()), b.clock);
+                bestDomain, b.clock);
 
         // main RPC listener
         if (config.rpc().tlsKey().isEmpty() || config.rpc().tlsCerts().isEmpty()) {
@@ -195,7 +210,7 @@ public final class GatewayServer implements AutoCloseable {
 
         if (adminAuth != null) {
             AdminRpc adminRpc = new AdminRpc(config, registry, gateway, Optional.of(router), Optional.of(certs),
-                    proxy::connections, this::close, b.clock);
+                    proxy::connections, this::close, b.clock, Optional.of(certbot));
             PrpcHttpHandler prpc = new PrpcHttpHandler(adminRpc.dispatcher(adminAuth));
             HttpServer a = HttpServer.create(config.admin().address(), 0);
             a.createContext("/prpc", prpc);

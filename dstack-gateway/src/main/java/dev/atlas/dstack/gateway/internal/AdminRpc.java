@@ -22,8 +22,8 @@ import java.util.function.Supplier;
 /**
  * The {@code Admin} pRPC service ({@code gateway_rpc.proto}; {@code admin_service.rs}) behind §0.3 authentication:
  * {@code Status}, {@code GetInfo}, {@code GetMeta}, {@code Exit}, {@code ReloadCert}, {@code SetNodeStatus} and the
- * port-policy methods. Cluster, certbot and DNS-credential methods are not served (one node, no certbot yet):
- * they answer {@code Service not found}.
+ * port-policy methods; with the ZT-domain certbot also its methods ({@link ZtAdmin}). Cluster methods are not
+ * served (one node): they answer {@code Service not found}.
  */
 public final class AdminRpc {
     private static final System.Logger LOG = System.getLogger("dev.atlas.dstack.gateway");
@@ -39,10 +39,19 @@ public final class AdminRpc {
     private final Supplier<List<ProxyServer.ConnectionInfo>> connections;
     private final Runnable exit;
     private final Clock clock;
+    private final Optional<ZtCertbot> certbot;
 
     public AdminRpc(GatewayConfig config, InstanceRegistry registry, GatewayRpc gateway, Optional<GatewayRouter> router,
             Optional<CertStore> certs, Supplier<List<ProxyServer.ConnectionInfo>> connections, Runnable exit,
             Clock clock) {
+        this(config, registry, gateway, router, certs, connections, exit, clock, Optional.empty());
+    }
+
+    /** With the ZT-domain certbot: its DNS-credential, ZT-domain and certbot methods are served too. */
+    public AdminRpc(GatewayConfig config, InstanceRegistry registry, GatewayRpc gateway, Optional<GatewayRouter> router,
+            Optional<CertStore> certs, Supplier<List<ProxyServer.ConnectionInfo>> connections, Runnable exit,
+            Clock clock, Optional<ZtCertbot> certbot) {
+        this.certbot = certbot;
         this.config = config;
         this.registry = registry;
         this.gateway = gateway;
@@ -55,8 +64,10 @@ public final class AdminRpc {
 
     /** The dispatcher, with {@code auth} applied to every call ({@code Admin.} trimmed). */
     public PrpcDispatcher dispatcher(AdminAuth auth) {
-        return PrpcDispatcher.builder().trimPrefix("Admin.").appVersion(GatewayRpc.VERSION).objectMapper(JSON)
-                .adminAuth(auth)
+        PrpcDispatcher.Builder b = PrpcDispatcher.builder().trimPrefix("Admin.").appVersion(GatewayRpc.VERSION)
+                .objectMapper(JSON).adminAuth(auth);
+        certbot.ifPresent(cb -> new ZtAdmin(cb, clock).register(b)); // issue19-zt
+        return b
                 .method("Status", (r, c) -> status())
                 .method("GetInfo", this::getInfo)
                 .method("GetMeta", (r, c) -> meta())
@@ -82,6 +93,11 @@ public final class AdminRpc {
 
     /** The ZT-domain shown with each host. */
     public String baseDomain() {
+        Optional<String> zt = certbot.flatMap(cb -> ZtDomains.best(cb.store().state().domains().values(),
+                config.sync().nodeId())).map(ZtStore.Domain::domain);
+        if (zt.isPresent()) {
+            return zt.get();
+        }
         return certs.flatMap(c -> c.ztDomains().stream().findFirst()).or(() -> config.proxy().baseDomain())
                 .orElse("");
     }

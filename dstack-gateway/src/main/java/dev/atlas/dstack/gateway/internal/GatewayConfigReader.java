@@ -230,11 +230,12 @@ public final class GatewayConfigReader {
         GatewayConfig.Proxy proxy = proxy(core.table("proxy"));
         GatewayConfig.Recycle recycle = recycle(core.table("recycle"));
         GatewayConfig.Sync sync = sync(core.table("sync"));
+        GatewayConfig.Certbot certbot = certbot(core.table("certbot"));
         ignore(core, Set.of());
         ignore(root, ROCKET);
 
         return new GatewayConfig(file, new GatewayConfig.Rpc(rpcAddress, tlsKey, tlsCerts, caCerts, mandatory),
-                setUlimit, rpcDomain, attestation, auth, admin, debug, wg, proxy, recycle, sync, warnings);
+                setUlimit, rpcDomain, attestation, auth, admin, debug, wg, proxy, recycle, sync, certbot, warnings);
     }
 
     private GatewayConfig.Attestation attestation(ConfigTree.Table att) throws RaException {
@@ -534,6 +535,58 @@ public final class GatewayConfigReader {
                     + "set enabled = false");
         }
         return new GatewayConfig.Sync(false, nodeId, myUrl, bootnode, dataDir);
+    }
+
+    /** dstack 0.5.x's {@code [core.certbot]} keys (gateway.toml before WaveKV): accepted, named as not used. */
+    static final Set<String> LEGACY_CERTBOT = Set.of("enabled", "workdir", "acme_url", "cf_api_token", "cf_zone_id",
+            "cf_api_url", "auto_set_caa", "domain", "renew_interval", "renew_before_expiration", "renew_timeout",
+            "max_dns_wait", "dns_txt_ttl");
+
+    // issue19-zt: [core.certbot] is ours (dstack keeps its certbot settings in WaveKV, set by Admin.SetCertbotConfig)
+    private GatewayConfig.Certbot certbot(ConfigTree.Table t) throws RaException {
+        Optional<Path> ca = path(t, "acme_ca_cert");
+        if (ca.isPresent() && !Files.isReadable(ca.get())) {
+            throw new RaException(Reason.CONFIG_FILE_UNREADABLE, "core.certbot.acme_ca_cert", ca.get()
+                    + " cannot be read (in " + t.source() + ")");
+        }
+        Optional<InetSocketAddress> dns = Optional.empty();
+        Optional<String> r = t.optString("dns_resolver").filter(s -> !s.isEmpty());
+        if (r.isPresent()) {
+            String s = r.get();
+            int colon = s.lastIndexOf(':');
+            try {
+                if (colon <= 0 || s.length() > 64) {
+                    throw new IllegalArgumentException();
+                }
+                String host = s.substring(0, colon);
+                if (host.startsWith("[") && host.endsWith("]")) {
+                    host = host.substring(1, host.length() - 1);
+                }
+                String port = s.substring(colon + 1);
+                if (port.isEmpty() || port.length() > 5 || !port.chars().allMatch(c -> c >= '0' && c <= '9')
+                        || Integer.parseInt(port) == 0 || Integer.parseInt(port) > 65535
+                        || !host.chars().allMatch(c -> Character.digit(c, 16) >= 0 || c == '.' || c == ':')) {
+                    throw new IllegalArgumentException();
+                }
+                dns = Optional.of(new InetSocketAddress(InetAddress.ofLiteral(host), Integer.parseInt(port)));
+            } catch (IllegalArgumentException e) {
+                throw t.invalid("dns_resolver", "expected an IP address with a port, e.g. \"127.0.0.1:53\"");
+            }
+        }
+        for (String k : t.unread()) {
+            if (!LEGACY_CERTBOT.contains(k)) {
+                throw t.invalid(k, "unknown key; [core.certbot] has our acme_ca_cert and dns_resolver, and the 0.5.x "
+                        + "keys (ignored)");
+            }
+            t.accept(k);
+            warnings.add(t.key(k) + ": 0.5.x certbot setting, not used: ZT-domains are managed with "
+                    + "Admin.CreateDnsCredential, AddZtDomain and SetCertbotConfig");
+        }
+        if (ca.isPresent()) {
+            warnings.add("core.certbot.acme_ca_cert: the ACME server's HTTPS is trusted through " + ca.get()
+                    + " instead of the JDK's roots (a private ACME server; development and tests)");
+        }
+        return new GatewayConfig.Certbot(ca, dns);
     }
 
     /**

@@ -20,11 +20,12 @@ import java.util.function.Supplier;
  * The "this node" content (§3.6): {@code /index}, {@code /app-info} (the gateway's own {@code Info}) and
  * {@code /acme-info} ({@code AcmeInfoResponse}, also {@code Gateway.AcmeInfo}).
  *
- * <p>No certbot yet: {@code account_uri}, {@code account_quote} and {@code account_attestation} are empty, and
- * {@code quoted_hist_keys} holds the keys of the certificates the proxy serves (the 0.5.x static certificate, and
- * any put at run time), each quoted through the gateway's own guest agent with report data
- * {@code SHA-512("zt-cert:" || SPKI)} ({@code distributed_certbot.rs}), once per key. Without an agent the list is
- * empty (logged once).
+ * <p>{@code quoted_hist_keys} holds first the keys of the certificates given by {@code servedCertificates} (the 0.5.x
+ * static certificate), each quoted here through the gateway's own guest agent with report data
+ * {@code SHA-512("zt-cert:" || SPKI)} ({@code distributed_certbot.rs}), once per key; then, with the ZT-domain
+ * certbot, every key it issued for a configured ZT-domain (newest first per domain), quoted when issued and stored.
+ * {@code account_uri}, {@code account_quote} and {@code account_attestation} come from the certbot's ACME account
+ * (empty without one). Without an agent the static keys are not listed (logged once).
  */
 public final class GatewayNode implements ThisNode {
     private static final System.Logger LOG = System.getLogger("dev.atlas.dstack.gateway");
@@ -38,6 +39,7 @@ public final class GatewayNode implements ThisNode {
 
     private final Optional<GatewayAgent> agent;
     private final Supplier<List<X509Certificate>> servedCertificates;
+    private final Optional<ZtCertbot> certbot;
     private final Map<String, ObjectNode> quoted = new LinkedHashMap<>();
     private boolean warned;
 
@@ -46,8 +48,15 @@ public final class GatewayNode implements ThisNode {
      * @param servedCertificates the leaf certificates the proxy terminates with (history grows as keys appear)
      */
     public GatewayNode(Optional<GatewayAgent> agent, Supplier<List<X509Certificate>> servedCertificates) {
+        this(agent, servedCertificates, Optional.empty());
+    }
+
+    /** With the ZT-domain certbot's account and attested keys (issue19-zt). */
+    public GatewayNode(Optional<GatewayAgent> agent, Supplier<List<X509Certificate>> servedCertificates,
+            Optional<ZtCertbot> certbot) {
         this.agent = agent;
         this.servedCertificates = servedCertificates;
+        this.certbot = certbot;
     }
 
     @Override
@@ -94,12 +103,19 @@ public final class GatewayNode implements ThisNode {
                 break;
             }
         }
+        Optional<ZtCertbot.AcmeView> acme = certbot.map(ZtCertbot::acmeView);
         ObjectNode o = JSON.createObjectNode();
-        o.put("account_uri", "");
+        o.put("account_uri", acme.map(ZtCertbot.AcmeView::accountUri).orElse(""));
         ArrayNode hist = o.putArray("quoted_hist_keys");
         new ArrayList<>(quoted.values()).forEach(hist::add);
-        o.put("account_quote", "");
-        o.put("account_attestation", "");
+        acme.ifPresent(a -> a.keys().forEach(k -> {
+            String key = HEX.formatHex(k.subject());
+            if (!quoted.containsKey(key)) {
+                hist.addObject().put("public_key", key).put("quote", k.quote()).put("attestation", k.attestation());
+            }
+        }));
+        o.put("account_quote", acme.map(ZtCertbot.AcmeView::accountQuote).orElse(""));
+        o.put("account_attestation", acme.map(ZtCertbot.AcmeView::accountAttestation).orElse(""));
         return o;
     }
 }
