@@ -84,7 +84,8 @@ public final class LiteOsImageCheck implements OsImageCheck {
      *                 by both)
      * @param vmConfig the {@code vm_config} of the request, or, when that is empty, the attestation's own config
      * @throws RaException {@code OS_IMAGE_MISMATCH} for a refusal, a decoder reason ({@code WRONG_TYPE},
-     *                     {@code BAD_CONFIG}, {@code BAD_QUOTE}, …) for an unreadable input (see {@link #toRaException})
+     *                     {@code BAD_CONFIG}, {@code BAD_QUOTE}, …) for an unreadable input (see
+     *                     {@link #toRaException})
      */
     public void check(byte[] quote, List<TdxEvent> eventLog, String vmConfig) throws RaException {
         if (!enabled) {
@@ -168,7 +169,8 @@ public final class LiteOsImageCheck implements OsImageCheck {
                 int cut = detail.indexOf(';');
                 int paren = detail.indexOf(" (");
                 int end = cut < 0 ? paren : paren < 0 ? cut : Math.min(cut, paren);
-                return new RaException(Reason.OS_IMAGE_MISMATCH, structure, end < 0 ? detail : detail.substring(0, end), e);
+                String upstream = end < 0 ? detail : detail.substring(0, end);
+                return new RaException(Reason.OS_IMAGE_MISMATCH, structure, upstream, e);
             }
             default:
                 return new RaException(Reason.OS_IMAGE_MISMATCH, field(structure, detail), detail, e);
