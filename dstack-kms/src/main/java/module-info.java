@@ -9,7 +9,7 @@ module dev.atlas.dstack.kms {
     requires dev.atlas.dstack.guest;
     requires com.fasterxml.jackson.databind;
     requires com.fasterxml.jackson.dataformat.toml;
-    requires com.fasterxml.jackson.dataformat.cbor;
+    requires dev.atlas.measure;
     requires micrometer.core;
     requires micrometer.registry.prometheus;
     requires jdk.httpserver;

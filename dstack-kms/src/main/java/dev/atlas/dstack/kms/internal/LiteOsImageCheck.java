@@ -1,30 +1,32 @@
 package dev.atlas.dstack.kms.internal;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.atlas.dstack.EventLog;
 import dev.atlas.dstack.kms.KmsConfig;
 import dev.atlas.dstack.ra.RaException;
 import dev.atlas.dstack.ra.RaException.Reason;
 import dev.atlas.dstack.ra.TdxEvent;
+import dev.atlas.measure.LiteCheck;
+import dev.atlas.measure.MeasureException;
 import dev.atlas.tdx.AttestationException;
-import dev.atlas.tdx.Quote;
-import dev.atlas.tdx.TdReport;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
- * The KMS's OS-image verification (spec §2.8 step 5) for TDX, "lite" form ({@code verifier/src/verification.rs}
- * {@code verify_os_image_hash_for_dstack_tdx_lite}, {@code dstack-mr/src/tdx.rs}
- * {@code tdx_measurements_from_measurement_document}): from the caller's {@code vm_config.tdx_measurement}
- * ({@code sha256sum.txt} + {@code measurement.tdx.cbor}), whose {@code SHA-256(sha256sum.txt)} must be the claimed
- * {@code os_image_hash}, and the three RTMR0 {@code ACPI DATA} digests of the caller's event log, recompute MRTD
- * and RTMR0–2 and require them equal to the quote's. No image download, no QEMU; the ACPI table contents are not
- * validated (as upstream's lite path).
+ * The KMS's OS-image verification (spec §2.8 step 5) for TDX, "lite" form: an adapter from {@link OsImageCheck} to
+ * atlas-measure's {@link LiteCheck} (upstream {@code verifier/src/verification.rs}
+ * {@code verify_os_image_hash_for_dstack_tdx_lite}). From the caller's {@code vm_config.tdx_measurement}
+ * ({@code sha256sum.txt} + {@code measurement.tdx.cbor}, bound to the claimed {@code os_image_hash}) and the three
+ * RTMR0 {@code ACPI DATA} digests of its event log, atlas-measure recomputes MRTD and RTMR0–2 and requires them
+ * equal to the quote's. No image download, no QEMU; the ACPI table contents are not validated (as upstream's lite
+ * path). This class only converts the KMS's inputs ({@link TdxEvent}s to an {@link EventLog}) and maps
+ * {@link MeasureException} to {@link RaException} (refusals {@code OS_IMAGE_MISMATCH} with upstream's texts).
  *
  * <p>A boot whose {@code tdx_attestation_variant} is {@code legacy} (or absent) needs upstream's full path (image
  * download into {@code image.cache_dir}, QEMU-generated ACPI tables); that path is not implemented, so with
@@ -33,17 +35,8 @@ import java.util.Objects;
  * verification is disabled"). See {@code docs/dstack-kms-osimage.md}.
  */
 public final class LiteOsImageCheck implements OsImageCheck {
-    /** {@code TDX_KERNEL_HASH_COMPAT_2G_MEMORY}. */
-    public static final long COMPAT_2G_MEMORY = 0x80000000L;
-
-    private static final byte[] CFV_IMAGE = HexFormat.of().parseHex(
-            "344bc51c980ba621aaa00da3ed7436f7d6e549197dfe699515dfa2c6583d95e6412af21c097d473155875ffd561d6790");
-    private static final byte[] BOOT0000 = HexFormat.of().parseHex(
-            "23ada07f5261f12f34a0bd8e46760962d6b4d576a416f1fea1c64bc656b1d28eacf7047ae6e967c58fd2a98bfa74c298");
-    private static final String EFI_GLOBAL = "8BE4DF61-93CA-11D2-AA0D-00E098032B8C";
-    private static final String EFI_IMAGE_SECURITY_DB = "D719B2CB-3D3A-4596-A3BC-DAD00E67656F";
-    private static final byte[] ACPI_DATA = "ACPI DATA".getBytes(StandardCharsets.US_ASCII);
-    private static final String[] ACPI_NAMES = {"acpi-loader", "acpi-rsdp", "acpi-tables"};
+    /** The image hash in atlas-measure's legacy-variant detail ("... downloading OS image <hex> and ..."). */
+    private static final Pattern LEGACY_IMAGE = Pattern.compile("OS image ([0-9a-f]*) ");
 
     private final boolean enabled;
     private final Path cacheDir;
@@ -90,264 +83,171 @@ public final class LiteOsImageCheck implements OsImageCheck {
      * @param eventLog the caller's TDX event log (full or stripped: the RTMR0 {@code ACPI DATA} entries are kept
      *                 by both)
      * @param vmConfig the {@code vm_config} of the request, or, when that is empty, the attestation's own config
-     * @throws RaException {@code OS_IMAGE_MISMATCH} for a refusal, a decoder reason for an unreadable document
+     * @throws RaException {@code OS_IMAGE_MISMATCH} for a refusal, a decoder reason ({@code WRONG_TYPE},
+     *                     {@code BAD_CONFIG}, {@code BAD_QUOTE}, …) for an unreadable input (see
+     *                     {@link #toRaException})
      */
     public void check(byte[] quote, List<TdxEvent> eventLog, String vmConfig) throws RaException {
         if (!enabled) {
             return;
         }
-        LiteVmConfig config = LiteVmConfig.parse(vmConfig);
-        String image = HexFormat.of().formatHex(config.osImageHash());
-        if (!config.lite()) {
-            throw new RaException(Reason.OS_IMAGE_MISMATCH, "vm_config.tdx_attestation_variant",
-                    "legacy TDX OS-image verification is not supported: it needs the OS image " + image
-                            + " (looked for in " + cacheDir.resolve("images").resolve(image.isEmpty() ? "<none>" : image)
-                            + ", else downloaded from " + downloadUrl.replace("{OS_IMAGE_HASH}", image)
-                            + ") and QEMU's ACPI tables; only tdx_attestation_variant = \"lite\" with "
-                            + "vm_config.tdx_measurement is verified (or set image.verify = false)");
+        Objects.requireNonNull(quote, "quote");
+        Objects.requireNonNull(vmConfig, "vmConfig");
+        EventLog log = bootEvents(eventLog);
+        try {
+            LiteCheck.check(quote, log, vmConfig);
+        } catch (MeasureException e) {
+            throw toRaException(e);
         }
-        MeasurementDocument doc = config.tdxMeasurement().orElseThrow(() -> new RaException(
-                Reason.OS_IMAGE_MISMATCH, "vm_config.tdx_measurement",
-                "tdx lite attestation requires vm_config.tdx_measurement (sha256sum.txt and measurement.tdx.cbor of "
-                        + "OS image " + image + "); it is absent from the vm_config"));
-        doc.verify(config.osImageHash());
-        TdxImageMeasurement m = TdxImageMeasurement.decode(doc.measurement());
-        if (config.ovmfVariant().isPresent() && !config.ovmfVariant().get().equals(m.ovmfVariant())) {
-            throw new RaException(Reason.OS_IMAGE_MISMATCH, "vm_config.ovmf_variant",
-                    "tdx measurement ovmf_variant mismatch: vm_config=" + config.ovmfVariant().get() + ", document="
-                            + m.ovmfVariant());
-        }
-        byte[][] acpi = acpiDigests(eventLog);
-        Registers expected = expected(config, m, acpi);
-        Registers actual = Registers.ofQuote(quote);
-        expected.requireEqual(actual);
     }
 
     /**
-     * The three logged RTMR0 {@code ACPI DATA} digests, in the order loader, RSDP, tables
-     * ({@code tdx_acpi_hashes_from_event_log}: exactly three candidates, one per name, 48 bytes each).
+     * The RTMR0–2 events of the caller's log as atlas-dstack's {@link EventLog} (the lite check reads no other:
+     * RTMR3's runtime events, which may be dstack V2 events, are the caller verifier's business).
+     *
+     * @throws RaException {@code OS_IMAGE_MISMATCH} on {@code event_log} for an entry atlas-dstack refuses (a digest
+     *                     longer than 48 bytes, a name or payload over its limit, more than 4096 entries)
      */
-    public static byte[][] acpiDigests(List<TdxEvent> eventLog) throws RaException {
-        int rtmr0 = 0;
-        List<TdxEvent> candidates = new ArrayList<>();
+    static EventLog bootEvents(List<TdxEvent> eventLog) throws RaException {
+        HexFormat hex = HexFormat.of();
+        ArrayNode arr = JsonNodeFactory.instance.arrayNode();
         for (TdxEvent e : eventLog) {
-            if (e.imr() != 0) {
+            if (e.imr() > 2) {
                 continue;
             }
-            rtmr0++;
-            if (e.eventType() == TdxEvent.ACPI_DATA_EVENT_TYPE && Arrays.equals(e.payload(), ACPI_DATA)) {
-                candidates.add(e);
-            }
+            ObjectNode o = arr.addObject();
+            o.put("imr", e.imr());
+            o.put("event_type", e.eventType());
+            o.put("digest", hex.formatHex(e.digest()));
+            o.put("event", e.event());
+            o.put("event_payload", hex.formatHex(e.payload()));
         }
-        if (candidates.size() != 3) {
-            throw new RaException(Reason.OS_IMAGE_MISMATCH, "event_log",
-                    "TDX lite attestation requires exactly 3 RTMR0 ACPI DATA events; found " + candidates.size()
-                            + " candidates and " + rtmr0 + " RTMR0 events");
-        }
-        byte[][] out = new byte[3][];
-        for (int i = 0; i < 3; i++) {
-            String name = ACPI_NAMES[i];
-            List<TdxEvent> match = candidates.stream().filter(e -> e.event().equals(name)).toList();
-            if (match.size() != 1) {
-                throw new RaException(Reason.OS_IMAGE_MISMATCH, "event_log",
-                        "TDX lite attestation requires exactly one RTMR0 ACPI DATA event named " + name + "; found "
-                                + match.size());
-            }
-            byte[] d = match.get(0).digest();
-            if (d.length != 48) {
-                throw new RaException(Reason.OS_IMAGE_MISMATCH, "event_log",
-                        "TDX RTMR0 ACPI DATA event " + name + " has invalid digest length " + d.length + ", expected 48");
-            }
-            out[i] = d;
-        }
-        return out;
-    }
-
-    /** MRTD and RTMR0–2 as the image document and the VM configuration predict them. */
-    public static Registers expected(LiteVmConfig config, TdxImageMeasurement m, byte[][] acpi) throws RaException {
-        long mem = config.memorySize();
-        if (mem != COMPAT_2G_MEMORY && Long.compareUnsigned(mem, TdHob.STABLE_MIN_MEMORY) < 0) {
-            throw new RaException(Reason.OS_IMAGE_MISMATCH, "vm_config.memory_size",
-                    "TDX lite attestation without image download requires memory_size == " + COMPAT_2G_MEMORY
-                            + " bytes (2048 MiB) or >= " + TdHob.STABLE_MIN_MEMORY + " bytes (2816 MiB); got "
-                            + Long.toUnsignedString(mem) + " bytes");
-        }
-        byte[] mrtd = twoPass(config) ? m.mrtdTwoPass() : m.mrtdSinglePass();
-        byte[] hob = TdHob.measure(m.tdHobWitness(), mem);
-        byte[] sep = sha384(new byte[4]);
-        List<byte[]> rtmr0 = List.of(hob, CFV_IMAGE, efiVariable(EFI_GLOBAL, "SecureBoot"), efiVariable(EFI_GLOBAL, "PK"),
-                efiVariable(EFI_GLOBAL, "KEK"), efiVariable(EFI_IMAGE_SECURITY_DB, "db"),
-                efiVariable(EFI_IMAGE_SECURITY_DB, "dbx"), sep, acpi[0], acpi[1], acpi[2], sha384(new byte[2]), BOOT0000);
-        List<byte[]> rtmr1 = List.of(m.kernelAuthenticode(), sha384(ascii("Calling EFI Application from Boot Option")),
-                sep, sha384(ascii("Exit Boot Services Invocation")),
-                sha384(ascii("Exit Boot Services Returned with Success")));
-        List<byte[]> rtmr2 = List.of(m.cmdlineSha384(), m.initrdSha384());
-        return new Registers(mrtd, replay(rtmr0), replay(rtmr1), replay(rtmr2));
-    }
-
-    /**
-     * {@code Machine::versioned_options}: QEMU 8.x adds pages in two passes by default, 9.0 and later (default
-     * 9.1.0) in one; below 8.0 is refused. dstack-mr feeds {@code vm_config.qemu_single_pass_add_pages} into
-     * {@code two_pass_add_pages} unchanged, and so do we.
-     */
-    static boolean twoPass(LiteVmConfig config) throws RaException {
-        long[] v = {9, 1, 0};
-        if (config.qemuVersion().isPresent()) {
-            v = parseVersion(config.qemuVersion().get());
-        }
-        if (v[0] < 8) {
-            throw new RaException(Reason.OS_IMAGE_MISMATCH, "vm_config.qemu_version",
-                    "Unsupported QEMU version: (" + v[0] + ", " + v[1] + ", " + v[2] + ")");
-        }
-        boolean defaultTwoPass = v[0] == 8;
-        return config.qemuSinglePassAddPages().orElse(defaultTwoPass);
-    }
-
-    private static long[] parseVersion(String s) throws RaException {
-        String[] parts = s.split("\\.", -1);
-        if (parts.length > 16) {
-            throw new RaException(Reason.WRONG_TYPE, "vm_config.qemu_version", "Invalid version number");
-        }
-        long[] out = new long[parts.length];
-        for (int i = 0; i < parts.length; i++) {
-            String p = parts[i].startsWith("+") ? parts[i].substring(1) : parts[i];
-            if (p.isEmpty() || p.length() > 10 || !p.chars().allMatch(c -> c >= '0' && c <= '9')
-                    || Long.parseLong(p) > 0xffffffffL) {
-                throw new RaException(Reason.WRONG_TYPE, "vm_config.qemu_version", "Invalid version number");
-            }
-            out[i] = Long.parseLong(p);
-        }
-        if (out.length != 3) {
-            throw new RaException(Reason.WRONG_TYPE, "vm_config.qemu_version",
-                    "Version string must have exactly 3 parts (major.minor.patch), got " + out.length);
-        }
-        return out;
-    }
-
-    /** {@code measure_tdx_efi_variable}: SHA-384 of GUID (mixed-endian) ‖ u64 name length ‖ u64 0 ‖ UTF-16LE name. */
-    static byte[] efiVariable(String guid, String name) {
-        String[] g = guid.split("-");
-        byte[] out = new byte[16 + 16 + 2 * name.length()];
-        int pos = 0;
-        for (int i = 0; i < g.length; i++) {
-            byte[] raw = HexFormat.of().parseHex(g[i]);
-            for (int j = 0; j < raw.length; j++) {
-                out[pos++] = i <= 2 ? raw[raw.length - 1 - j] : raw[j];
-            }
-        }
-        out[pos] = (byte) name.length(); // u64 LE; names are short ASCII
-        pos += 16;
-        byte[] utf16 = name.getBytes(StandardCharsets.UTF_16LE);
-        System.arraycopy(utf16, 0, out, pos, utf16.length);
-        return sha384(out);
-    }
-
-    static byte[] replay(List<byte[]> digests) {
-        byte[] mr = new byte[48];
-        for (byte[] d : digests) {
-            mr = sha384(concat(mr, d));
-        }
-        return mr;
-    }
-
-    private static byte[] ascii(String s) {
-        return s.getBytes(StandardCharsets.US_ASCII);
-    }
-
-    private static byte[] concat(byte[] a, byte[] b) {
-        byte[] out = Arrays.copyOf(a, a.length + b.length);
-        System.arraycopy(b, 0, out, a.length, b.length);
-        return out;
-    }
-
-    static byte[] sha384(byte[] b) {
         try {
-            return MessageDigest.getInstance("SHA-384").digest(b);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
+            return EventLog.fromJson(arr);
+        } catch (AttestationException e) {
+            throw new RaException(Reason.OS_IMAGE_MISMATCH, "event_log", "TDX event log not usable for the OS-image"
+                    + " check: " + e.getMessage());
         }
     }
 
     /**
-     * MRTD and RTMR0–2.
-     *
-     * @param mrtd MRTD
-     * @param rtmr0 RTMR0
-     * @param rtmr1 RTMR1
-     * @param rtmr2 RTMR2
+     * atlas-measure's refusal as the KMS's: the field is the exception's structure ({@code vm_config.os_image_hash},
+     * {@code quote.rtmr0}, {@code event_log}, …), the message its detail, except
+     * <ul>
+     * <li>a legacy boot: the KMS's text naming the image cache path and the download URL;</li>
+     * <li>a register mismatch: upstream's {@code Mrs::assert_eq} text only
+     *     ({@code MRs do not match: <REG> mismatch: expected=…, actual=…}), without atlas-measure's diagnosis.</li>
+     * </ul>
+     * Reasons: an unreadable vm_config ({@code LITE_RESPONSE_INVALID}) gets the KMS's decoder reason
+     * ({@link #vmConfigReason}), an unreadable quote
+     * {@code BAD_QUOTE}, a malformed {@code measurement.tdx.cbor}, {@code sha256sum.txt} or TD HOB witness
+     * ({@code LITE_DOCUMENT_INVALID}) {@code WRONG_TYPE}, a malformed machine value ({@code CONFIG_INVALID}, e.g.
+     * {@code qemu_version = "8.2"}) {@code WRONG_TYPE}; every other reason is a refusal, {@code OS_IMAGE_MISMATCH}.
      */
-    public record Registers(byte[] mrtd, byte[] rtmr0, byte[] rtmr1, byte[] rtmr2) {
-        public Registers {
-            mrtd = mrtd.clone();
-            rtmr0 = rtmr0.clone();
-            rtmr1 = rtmr1.clone();
-            rtmr2 = rtmr2.clone();
-        }
-
-        /** The registers of a TDX quote (v4 or v5; no signature check: the caller verified it). */
-        public static Registers ofQuote(byte[] quote) throws RaException {
-            TdReport r;
-            try {
-                r = Quote.parse(quote).tdReport();
-            } catch (AttestationException | RuntimeException e) {
-                throw new RaException(Reason.BAD_QUOTE, "quote", "not a TDX quote");
+    RaException toRaException(MeasureException e) {
+        String structure = e.structure().orElse(null);
+        String detail = detail(e);
+        switch (e.measureReason()) {
+            case LITE_RESPONSE_INVALID:
+                return structure != null && structure.startsWith("quote")
+                        ? new RaException(Reason.BAD_QUOTE, structure, detail, e)
+                        : new RaException(vmConfigReason(detail), field(structure, detail), detail, e);
+            case LITE_PLATFORM_UNSUPPORTED:
+                return structure != null && structure.startsWith("quote")
+                        ? new RaException(Reason.BAD_QUOTE, structure, detail, e)
+                        : new RaException(Reason.OS_IMAGE_MISMATCH, field(structure, detail), detail, e);
+            case LITE_DOCUMENT_INVALID:
+            case CONFIG_INVALID:
+                return new RaException(Reason.WRONG_TYPE, field(structure, detail), detail, e);
+            case LITE_VARIANT_UNSUPPORTED:
+                return new RaException(Reason.OS_IMAGE_MISMATCH, "vm_config.tdx_attestation_variant",
+                        legacyRefusal(detail), e);
+            case LITE_MRTD_MISMATCH:
+            case LITE_RTMR0_MISMATCH:
+            case LITE_RTMR1_MISMATCH:
+            case LITE_RTMR2_MISMATCH: {
+                int cut = detail.indexOf(';');
+                int paren = detail.indexOf(" (");
+                int end = cut < 0 ? paren : paren < 0 ? cut : Math.min(cut, paren);
+                String upstream = end < 0 ? detail : detail.substring(0, end);
+                return new RaException(Reason.OS_IMAGE_MISMATCH, structure, upstream, e);
             }
-            if (r == null) {
-                throw new RaException(Reason.BAD_QUOTE, "quote", "no TD report");
+            default:
+                return new RaException(Reason.OS_IMAGE_MISMATCH, field(structure, detail), detail, e);
+        }
+    }
+
+    /**
+     * The KMS's decoder reason for an unreadable vm_config, from atlas-measure's detail (its {@code LiteVmConfig}
+     * words): not one JSON value {@code BAD_CONFIG}, unknown enum value {@code UNKNOWN_VARIANT}, a missing member of
+     * {@code tdx_measurement} {@code MISSING_FIELD}, over a limit {@code TOO_LARGE}, else {@code WRONG_TYPE}.
+     */
+    static Reason vmConfigReason(String detail) {
+        if (detail.startsWith("not one JSON value")) {
+            return Reason.BAD_CONFIG;
+        }
+        if (detail.startsWith("unknown variant")) {
+            return Reason.UNKNOWN_VARIANT;
+        }
+        if (detail.startsWith("missing field")) {
+            return Reason.MISSING_FIELD;
+        }
+        if (detail.contains("more than the limit") || detail.contains("base64 characters, more than")) {
+            return Reason.TOO_LARGE;
+        }
+        return Reason.WRONG_TYPE;
+    }
+
+    private String legacyRefusal(String detail) {
+        Matcher m = LEGACY_IMAGE.matcher(detail);
+        String image = m.find() ? m.group(1) : "";
+        return "legacy TDX OS-image verification is not supported: it needs the OS image " + image
+                + " (looked for in " + cacheDir.resolve("images").resolve(image.isEmpty() ? "<none>" : image)
+                + ", else downloaded from " + downloadUrl.replace("{OS_IMAGE_HASH}", image)
+                + ") and QEMU's ACPI tables; only tdx_attestation_variant = \"lite\" with "
+                + "vm_config.tdx_measurement is verified (or set image.verify = false)";
+    }
+
+    /**
+     * The exception's message without the {@code "<COARSE>: <REASON>: "} prefix and {@code " (<structure>[ at
+     * offset 0x…])"} suffix.
+     */
+    static String detail(MeasureException e) {
+        String s = e.getMessage();
+        String marker = e.measureReason().name() + ": ";
+        int at = s.indexOf(marker);
+        if (at >= 0) {
+            s = s.substring(at + marker.length());
+        }
+        if (e.structure().isPresent()) {
+            String tail = " (" + e.structure().get()
+                    + (e.offset().isPresent() ? " at offset 0x" + Long.toHexString(e.offset().getAsLong()) : "") + ")";
+            if (s.endsWith(tail)) {
+                s = s.substring(0, s.length() - tail.length());
             }
-            return new Registers(HexFormat.of().parseHex(r.mrTd()), r.rtmrBytes(0), r.rtmrBytes(1), r.rtmrBytes(2));
         }
+        return s;
+    }
 
-        /** {@code Mrs::assert_eq}: MRTD, then RTMR0, RTMR1, RTMR2; the first difference is reported. */
-        public void requireEqual(Registers actual) throws RaException {
-            String[] names = {"MRTD", "RTMR0", "RTMR1", "RTMR2"};
-            byte[][] e = {mrtd, rtmr0, rtmr1, rtmr2};
-            byte[][] a = {actual.mrtd, actual.rtmr0, actual.rtmr1, actual.rtmr2};
-            for (int i = 0; i < 4; i++) {
-                if (!MessageDigest.isEqual(e[i], a[i])) {
-                    throw new RaException(Reason.OS_IMAGE_MISMATCH, "quote." + names[i].toLowerCase(java.util.Locale.ROOT),
-                            "MRs do not match: " + names[i] + " mismatch: expected=" + HexFormat.of().formatHex(e[i])
-                                    + ", actual=" + HexFormat.of().formatHex(a[i]));
-                }
-            }
+    /**
+     * The field of a refusal: the structure when it names one in the caller's input; for a machine value
+     * ({@link dev.atlas.measure.MachineConfig} names the option first, without a structure) the vm_config member.
+     */
+    private static String field(String structure, String detail) {
+        if (structure != null) {
+            return structure;
         }
-
-        @Override
-        public byte[] mrtd() {
-            return mrtd.clone();
-        }
-
-        @Override
-        public byte[] rtmr0() {
-            return rtmr0.clone();
-        }
-
-        @Override
-        public byte[] rtmr1() {
-            return rtmr1.clone();
-        }
-
-        @Override
-        public byte[] rtmr2() {
-            return rtmr2.clone();
-        }
-
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof Registers r && Arrays.equals(mrtd, r.mrtd) && Arrays.equals(rtmr0, r.rtmr0)
-                    && Arrays.equals(rtmr1, r.rtmr1) && Arrays.equals(rtmr2, r.rtmr2);
-        }
-
-        @Override
-        public int hashCode() {
-            return Arrays.hashCode(rtmr0);
-        }
-
-        @Override
-        public String toString() {
-            HexFormat h = HexFormat.of();
-            return "Registers[mrtd=" + h.formatHex(mrtd) + ", rtmr0=" + h.formatHex(rtmr0) + ", rtmr1="
-                    + h.formatHex(rtmr1) + ", rtmr2=" + h.formatHex(rtmr2) + "]";
+        String option = detail.split("[ =]", 2)[0];
+        switch (option) {
+            case "cpus": return "vm_config.cpu_count";
+            case "memory": return "vm_config.memory_size";
+            case "pci_hole64": return "vm_config.pci_hole64_size";
+            case "gpus": return "vm_config.num_gpus";
+            case "nvswitches": return "vm_config.num_nvswitches";
+            case "nics": return "vm_config.num_nics";
+            case "verity_volumes": return "vm_config.num_verity_volumes";
+            case "qemu_version", "host_share_mode", "ovmf_variant", "swtpm": return "vm_config." + option;
+            default: return "vm_config";
         }
     }
 }
