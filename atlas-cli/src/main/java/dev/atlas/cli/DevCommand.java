@@ -1,14 +1,20 @@
 package dev.atlas.cli;
 
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 
-/** Skeleton: replaced by its owner. */
-@Command(name = "dev", mixinStandardHelpOptions = true, description = "The whole dstack deployment on this machine (issue 21, being built)")
-final class DevCommand implements Callable<Integer> {
+/** {@code atlas dev}: the whole dstack deployment of the guide on this machine (up, status, logs, down). */
+@Command(name = "dev", mixinStandardHelpOptions = true,
+        description = "The whole dstack deployment on this machine: auth server, KMS, gateway and VMM (simulated CVMs) "
+                + "plus demo apps; see docs/dev-up.md.",
+        subcommands = {DevUpCommand.class, DevStatusCommand.class, DevLogsCommand.class, DevDownCommand.class})
+final class DevCommand implements Runnable {
+    @Spec
+    CommandSpec spec;
+
     @Override
-    public Integer call() {
-        System.err.println("atlas dev: not built yet");
-        return 2;
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getErr());
     }
 }
