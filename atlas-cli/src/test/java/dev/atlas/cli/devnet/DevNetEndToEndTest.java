@@ -1,0 +1,600 @@
+package dev.atlas.cli.devnet;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.atlas.client.AtlsConnector;
+import dev.atlas.client.AttestedConnection;
+import dev.atlas.dstack.AttestationReport;
+import dev.atlas.dstack.DstackTdxPolicy;
+import dev.atlas.dstack.kms.KmsConfig;
+import dev.atlas.dstack.kms.KmsServer;
+import dev.atlas.dstack.simulator.GuestAgentSimulator;
+import dev.atlas.dstack.vmm.VmmConfig;
+import dev.atlas.protocol.Http1ResponseReader;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.net.ConnectException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ProxySelector;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.KeyStore;
+import java.security.SecureRandom;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import javax.net.ssl.SNIHostName;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509TrustManager;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Issue 21's end-to-end test, one per CI run: the guide's whole deployment brought up by {@link DevNet#up} (auth
+ * server, KMS bootstrapped in its simulated CVM, gateway in its simulated CVM, VMM with the simulator backend), then
+ * <ul>
+ *   <li>two apps deployed through the VMM, one of them with two instances;</li>
+ *   <li>each reached through the gateway by the URL grammar: {@code <app_id>.<base>} (terminated, port 80),
+ *       {@code <app_id>-8080} and {@code <instance_id>-8080} (terminated, a port), {@code <app_id>-443s}
+ *       (passthrough, attested end to end with the production verifier: mock root and mock PCCS only) and
+ *       {@code <app_id>-8080g} (terminated with ALPN h2, HTTP/2);</li>
+ *   <li>a second KMS replica, in its own simulated CVM, onboarded from the devnet's KMS after both are allowlisted
+ *       at the auth server: both serve the same root keys;</li>
+ *   <li>the VMM restarted: the apps are still served;</li>
+ *   <li>an app whose compose hash the auth server does not allow: the KMS denies its keys (its CVM reports the
+ *       refusal) and the gateway has no route to it;</li>
+ *   <li>teardown: no process left (components, CVMs), no port left listening, nothing new outside DIR.</li>
+ * </ul>
+ * Clients reach {@code *.<base>} without DNS through a small HTTP CONNECT proxy of this test that sends every
+ * tunnel to the gateway's proxy port, so the JDK's own HTTP client (HTTP/1.1 and HTTP/2, host name verification
+ * against the devnet's wildcard certificate) is the client.
+ */
+class DevNetEndToEndTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Pattern OURS = Pattern.compile("(?i).*(atlas|dstack|devnet|kms|vmm|gateway|guest|cvm).*"
+            + "|.*\\.sock");
+
+    @Test
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void theGuidesDeploymentEndToEnd(@TempDir Path tmp) throws Exception {
+        Path tmpDir = Path.of(System.getProperty("java.io.tmpdir"));
+        Set<String> tmpBefore = entries(tmpDir);
+        Set<Long> childrenBefore = descendants();
+        Path dir = tmp.resolve("devnet");
+        List<String> steps = new ArrayList<>();
+        DevNet net = DevNet.up(DevOptions.builder(dir).apps(0).readyTimeout(Duration.ofSeconds(45)).build(),
+                (component, message, elapsed) -> steps.add(component + ": " + message));
+        Set<Long> pids = new HashSet<>();
+        Set<InetSocketAddress> listeners = new HashSet<>();
+        KmsServer kms2 = null;
+        GuestAgentSimulator kms2Cvm = null;
+        try {
+            assertThat(steps).as("progress").isNotEmpty();
+            DeployedApp a = net.deploy(AppSpec.builder("web-a").instances(2).build());
+            DeployedApp b = net.deploy(AppSpec.builder("web-b").build());
+            DeployedApp denied = net.deploy(AppSpec.builder("web-denied").allowed(false).build());
+            assertThat(a.instanceIds()).hasSize(2).doesNotHaveDuplicates();
+            assertThat(b.instanceIds()).hasSize(1);
+            assertThat(a.appId()).isNotEqualTo(b.appId());
+
+            DevStatus status = net.status();
+            for (DevStatus.Component c : status.components()) {
+                assertThat(c.state()).as(c.name()).isEqualTo("running");
+                pids.add(c.pid());
+                listener(c.url()).ifPresent(listeners::add);
+            }
+            listeners.add(net.gatewayProxyAddress());
+            assertThat(status.apps()).extracting(DevStatus.App::appId).contains(a.appId(), b.appId());
+
+            try (ConnectProxy proxy = ConnectProxy.start(net.gatewayProxyAddress())) {
+                HttpClient http11 = client(net, proxy, HttpClient.Version.HTTP_1_1);
+                HttpClient http2 = client(net, proxy, HttpClient.Version.HTTP_2);
+                reachEveryUrl(net, http11, http2, a, b);
+
+                // ./atlas demo's checks against this devnet (the demo itself brings one up in a temporary directory)
+                demo(dir);
+
+                // a second KMS replica onboarded from the devnet's KMS (guide §6)
+                kms2Cvm = kmsReplicaCvm(net, dir);
+                kms2 = onboardReplica(net, dir, kms2Cvm);
+                assertThat(kmsMeta(URI.create("https://127.0.0.1:" + kms2.rpcAddress().getPort())))
+                        .as("the replica's root keys (KMS.GetMeta)").isEqualTo(kmsMeta(net.kmsUrl()));
+
+                // the VMM restarted: the VMs are re-adopted, the apps still served
+                long vmmPid = pid(net, "vmm");
+                net.restart("vmm");
+                assertThat(pid(net, "vmm")).as("a new VMM process").isNotEqualTo(vmmPid);
+                pids.add(pid(net, "vmm"));
+                reachEveryUrl(net, http11, http2, a, b);
+
+                // the app the auth server does not allow: no keys, no route
+                String bootError = bootError(net, denied.vmIds().getFirst());
+                assertThat(bootError).as("the denied CVM's boot error").contains("refused").containsIgnoringCase(
+                        "denied");
+                assertGatewayRefuses(net, denied.appId() + "-443s." + net.baseDomain());
+                assertGatewayRefuses(net, HexFormat.of().formatHex(new byte[20]) + "-8080." + net.baseDomain());
+            }
+            pids.addAll(pidFiles(dir));
+        } finally {
+            if (kms2 != null) {
+                kms2.close();
+            }
+            if (kms2Cvm != null) {
+                kms2Cvm.close();
+            }
+            net.down();
+        }
+
+        // nothing left: processes, ports, files outside DIR
+        for (long pid : pids) {
+            assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)).as("process " + pid).isFalse();
+        }
+        Set<Long> children = descendants();
+        children.removeAll(childrenBefore);
+        assertThat(children).as("child processes left").isEmpty();
+        for (InetSocketAddress l : listeners) {
+            assertThatThrownBy(() -> {
+                try (Socket s = new Socket()) {
+                    s.connect(l, 2000);
+                }
+            }).as("still listening: " + l).isInstanceOf(ConnectException.class);
+        }
+        Set<String> tmpAfter = entries(tmpDir);
+        tmpAfter.removeAll(tmpBefore);
+        assertThat(tmpAfter).as("new entries in " + tmpDir + " after down").noneMatch(n -> OURS.matcher(n).matches());
+    }
+
+    // ------------------------------------------------------------------------------------------------- URL grammar
+
+    private static void reachEveryUrl(DevNet net, HttpClient http11, HttpClient http2, DeployedApp... apps)
+            throws Exception {
+        int port = net.gatewayProxyAddress().getPort();
+        String base = net.baseDomain();
+        for (DeployedApp app : apps) {
+            // plain: <app_id>.<base> → the app's port 80, TLS terminated at the gateway
+            assertAnswers(http11, "https://" + app.appId() + "." + base + ":" + port + "/", HttpClient.Version.HTTP_1_1);
+            // -port: <app_id>-8080.<base>
+            assertAnswers(http11, app.url(base, port, 8080, ""), HttpClient.Version.HTTP_1_1);
+            // each instance by its own id
+            for (String instance : app.instanceIds()) {
+                assertAnswers(http11, "https://" + instance + "-8080." + base + ":" + port + "/",
+                        HttpClient.Version.HTTP_1_1);
+            }
+            // -g: terminated with ALPN h2, HTTP/2 to the app
+            assertAnswers(http2, app.url(base, port, 8080, "g"), HttpClient.Version.HTTP_2);
+            // -443s: passthrough to the app's own aTLS endpoint, attested end to end
+            attest(net, app);
+        }
+    }
+
+    private static void assertAnswers(HttpClient http, String url, HttpClient.Version version) throws Exception {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(15))
+                .GET().build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).as(url).isEqualTo(200);
+        assertThat(r.version()).as(url).isEqualTo(version);
+        assertThat(r.body()).as(url).isNotBlank();
+    }
+
+    /**
+     * {@code atlas demo --json --devnet DIR}: the first app attested through the gateway with the production
+     * verifier, its answer, and the four attacks rejected, each for its reason; the readable report on stderr.
+     */
+    private static void demo(Path dir) throws Exception {
+        PrintStream oldOut = System.out;
+        PrintStream oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code;
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            code = dev.atlas.cli.Main.run("demo", "--json", "--devnet", dir.toString());
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+        String text = err.toString(StandardCharsets.UTF_8);
+        assertThat(code).as(text).isZero();
+        var parser = JSON.createParser(out.toString(StandardCharsets.UTF_8));
+        JsonNode doc = JSON.readTree(parser);
+        assertThat(parser.nextToken()).as("a second JSON value on stdout").isNull();
+        assertThat(doc.get("ok").asBoolean()).as(text).isTrue();
+        assertThat(doc.get("report").get("tcb_status").asText()).isEqualTo("UpToDate");
+        assertThat(doc.get("application_response").get("status").asInt()).isEqualTo(200);
+        assertThat(doc.get("url").asText()).contains("-443s.");
+        JsonNode attacks = doc.get("attacks");
+        assertThat(attacks).hasSize(4).allMatch(a -> a.get("rejected").asBoolean());
+        assertThat(attacks.get(0).get("reason").asText()).isEqualTo("APP_COMPOSE_MISMATCH");
+        assertThat(attacks.get(1).get("reason").asText()).isIn("CERTIFICATE_NOT_IN_EVENT_LOG", "REPORT_DATA_MISMATCH");
+        assertThat(attacks.get(2).get("reason").asText()).isEqualTo("BOOT_DENIED");
+        assertThat(attacks.get(2).get("message").asText()).containsIgnoringCase("denied");
+        assertThat(attacks.get(3).get("reason").asText()).isEqualTo("ROUTE_UNKNOWN_APP");
+        assertThat(attacks.get(3).get("message").asText()).contains("app not found");
+        assertThat(text).contains("attesting the demo app through the gateway: https://", "-443s.")
+                .contains("Only two inputs differ from a real deployment", "trust anchor: the mock Intel root",
+                        "PCCS: the mock PCCS")
+                .contains("status: UpToDate", "compose_hash:", "runtime verification: on")
+                .contains("(matches the peer certificate)")
+                .contains("application response on the attested connection: HTTP 200")
+                .contains("another compose hash: rejected, APP_COMPOSE_MISMATCH")
+                .contains("denied its keys: ", "never reachable: the gateway closed the connection")
+                .contains("instance id that does not exist (")
+                .contains("is left running")
+                .doesNotContain("ACCEPTED", "failed,");
+    }
+
+    /** The app's {@code -443s} URL attested through the gateway under the policy of its {@code atlas get} line. */
+    private static void attest(DevNet net, DeployedApp app) throws Exception {
+        DstackTdxPolicy policy = policyOf(app);
+        String host = app.appId() + "-443s." + net.baseDomain();
+        assertThat(app.url()).contains(host);
+        AtlsConnector connector = AtlsConnector.builder(policy).trustAttestedCertificate()
+                .insecureIntelRootForTesting(certificate(net.mockRootCertificate())).build();
+        Socket tcp = new Socket();
+        tcp.connect(net.gatewayProxyAddress(), 5000);
+        try (AttestedConnection c = connector.attest(tcp, host, net.gatewayProxyAddress().getPort())) {
+            AttestationReport r = c.report();
+            assertThat(r.appId()).contains(app.appId());
+            assertThat(r.composeHash()).contains(app.composeHash());
+            assertThat(app.instanceIds()).contains(r.instanceId().orElseThrow());
+            assertThat(r.certificateChecked()).isTrue();
+            assertThat(r.reportDataChecked()).isTrue();
+            OutputStream o = c.outputStream();
+            o.write(("GET / HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            o.flush();
+            Http1ResponseReader.Response resp = Http1ResponseReader.read(c.socket(), c.inputStream(), 15_000,
+                    Http1ResponseReader.MAX_HEAD_BYTES, 1 << 20);
+            assertThat(resp.status()).as(host).isEqualTo(200);
+        }
+    }
+
+    /** {@code --policy FILE} of the app's attest command line. */
+    private static DstackTdxPolicy policyOf(DeployedApp app) throws Exception {
+        List<String> words = List.of(app.attestCommand().split("\\s+"));
+        int i = words.indexOf("--policy");
+        assertThat(i).as("--policy in " + app.attestCommand()).isNotNegative();
+        String file = words.get(i + 1).replaceAll("^['\"]|['\"]$", "");
+        return DstackTdxPolicy.fromJson(Files.readString(Path.of(file)));
+    }
+
+    private static void assertGatewayRefuses(DevNet net, String host) throws Exception {
+        SSLContext ctx = SSLContext.getInstance("TLS");
+        ctx.init(null, new TrustManager[] {trustAll()}, null);
+        Socket tcp = new Socket();
+        tcp.connect(net.gatewayProxyAddress(), 5000);
+        try (SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket(tcp, host,
+                net.gatewayProxyAddress().getPort(), true)) {
+            SSLParameters p = s.getSSLParameters();
+            p.setServerNames(List.of(new SNIHostName(host)));
+            s.setSSLParameters(p);
+            s.setSoTimeout(10_000);
+            assertThatThrownBy(s::startHandshake).as("the gateway routed " + host).isInstanceOf(IOException.class);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------- KMS replica
+
+    private static GuestAgentSimulator kmsReplicaCvm(DevNet net, Path dir) throws Exception {
+        long pkiSeed = VmmConfig.load(dir.resolve("vmm.toml")).cvm().simulator().pkiSeed();
+        byte[] seed = new byte[32];
+        new SecureRandom().nextBytes(seed);
+        byte[] appId = new byte[20];
+        java.util.Arrays.fill(appId, (byte) 0x4c);
+        Path kms2 = Files.createDirectories(dir.resolve("kms2"));
+        return GuestAgentSimulator.builder().seed(seed).pkiSeed(pkiSeed).appId(appId)
+                .internalSocket(kms2.resolve("agent.sock")).start();
+    }
+
+    private static KmsServer onboardReplica(DevNet net, Path dir, GuestAgentSimulator cvm) throws Exception {
+        Path certs = Files.createDirectories(dir.resolve("kms2/certs"));
+        String toml = """
+                # A second KMS replica (the guide's "Adding KMS Replicas"): empty keys, onboard mode.
+                [rpc]
+                address = "127.0.0.1"
+                port = 0
+
+                [rpc.tls]
+                key = "%1$s/rpc.key"
+                certs = "%1$s/rpc.crt"
+
+                [rpc.tls.mutual]
+                ca_certs = "%1$s/tmp-ca.crt"
+                mandatory = false
+
+                [core]
+                cert_dir = "%1$s"
+
+                [core.attestation]
+                insecure_allow_external_trust_anchors = true
+
+                [core.attestation.urls]
+                pccs = "%2$s"
+
+                [core.attestation.root_ca]
+                tdx = "%3$s"
+
+                [core.image]
+                verify = false
+
+                [core.auth_api]
+                type = "webhook"
+
+                [core.auth_api.webhook]
+                url = "%4$s"
+
+                [core.onboard]
+                enabled = true
+                auto_bootstrap_domain = ""
+                address = "127.0.0.1"
+                port = 0
+                """.formatted(certs, net.pccsUrl(), net.mockRootCertificate(), net.authUrl());
+        Path file = dir.resolve("kms2/kms.toml");
+        Files.writeString(file, toml);
+        KmsServer kms = KmsServer.builder(KmsConfig.load(file))
+                .environment(Map.of("DSTACK_AGENT_ADDRESS", cvm.internalSocket().orElseThrow().toString()))
+                .shutdownGrace(Duration.ZERO).start();
+        try {
+            URI onboard = URI.create("http://127.0.0.1:" + kms.onboardAddress().orElseThrow().getPort());
+            JsonNode info = post(plainHttp(), onboard.resolve("/prpc/Onboard.GetAttestationInfo?json"), "{}");
+            allowKms(net.authConfig(), info.path("mr_aggregated").asText(), info.path("os_image_hash").asText());
+            post(plainHttp(), onboard.resolve("/prpc/Onboard.Onboard?json"), JSON.createObjectNode()
+                    .put("source_url", net.kmsUrl() + "/prpc").put("domain", "kms2.devnet.test").toString());
+            HttpResponse<String> fin = plainHttp().send(HttpRequest.newBuilder(onboard.resolve("/finish"))
+                    .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(fin.statusCode()).as("/finish: " + fin.body()).isEqualTo(200);
+            kms.awaitMainServer(Duration.ofSeconds(30));
+            return kms;
+        } catch (Exception | Error e) {
+            kms.close();
+            throw e;
+        }
+    }
+
+    /** Adds the replica's measurement (and OS image) to the auth server's allowlists, as the guide says. */
+    private static void allowKms(Path authConfig, String mrAggregated, String osImage) throws IOException {
+        ObjectNode cfg = (ObjectNode) JSON.readTree(Files.readString(authConfig));
+        ArrayNode mrs = cfg.with("kms").withArray("mrAggregated");
+        mrs.add(mrAggregated);
+        if (!osImage.isEmpty()) {
+            cfg.withArray("osImages").add(osImage);
+        }
+        Path tmp = authConfig.resolveSibling(authConfig.getFileName() + ".tmp");
+        Files.writeString(tmp, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(cfg));
+        Files.move(tmp, authConfig, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** {@code KMS.GetMeta}'s root keys: the CA certificate and the k256 public key. */
+    private static List<String> kmsMeta(URI kms) throws Exception {
+        SSLContext ctx = SSLContext.getInstance("TLS");
+        ctx.init(null, new TrustManager[] {trustAll()}, null);
+        HttpClient http = HttpClient.newBuilder().sslContext(ctx).connectTimeout(Duration.ofSeconds(5)).build();
+        JsonNode meta = post(http, URI.create(kms + "/prpc/KMS.GetMeta?json"), "{}");
+        return List.of(meta.path("ca_cert").asText(), meta.path("k256_pubkey").asText());
+    }
+
+    // ------------------------------------------------------------------------------------------------- helpers
+
+    private static long pid(DevNet net, String component) {
+        return net.status().components().stream().filter(c -> c.name().equals(component)).findFirst()
+                .orElseThrow(() -> new AssertionError("no component " + component)).pid();
+    }
+
+    /** The VMM's {@code GetInfo} boot_error of a VM, polled with a short backoff until it is set. */
+    private static String bootError(DevNet net, String vmId) throws Exception {
+        HttpClient http = plainHttp();
+        long backoff = 50;
+        while (true) {
+            HttpRequest r = HttpRequest.newBuilder(URI.create(net.vmmUrl() + "/prpc/GetInfo?json"))
+                    .timeout(Duration.ofSeconds(5)).header("Content-Type", "application/json")
+                    .header("Authorization", "Bearer " + net.vmmToken())
+                    .POST(HttpRequest.BodyPublishers.ofString("{\"id\":\"" + vmId + "\"}")).build();
+            HttpResponse<String> resp = http.send(r, HttpResponse.BodyHandlers.ofString());
+            assertThat(resp.statusCode()).as(resp.body()).isEqualTo(200);
+            String error = JSON.readTree(resp.body()).path("info").path("boot_error").asText("");
+            if (!error.isEmpty()) {
+                return error;
+            }
+            Thread.sleep(backoff); // another process's state: nothing to wait on (the class timeout bounds it)
+            backoff = Math.min(2 * backoff, 400);
+        }
+    }
+
+    private static JsonNode post(HttpClient http, URI uri, String body) throws Exception {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(30))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).as(uri + ": " + r.body()).isEqualTo(200);
+        return JSON.readTree(r.body());
+    }
+
+    private static HttpClient plainHttp() {
+        return HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    }
+
+    /** JDK HttpClient trusting only the devnet's gateway CA, tunnelling every request to the gateway's port. */
+    private static HttpClient client(DevNet net, ConnectProxy proxy, HttpClient.Version version) throws Exception {
+        KeyStore ks = KeyStore.getInstance(KeyStore.getDefaultType());
+        ks.load(null, null);
+        ks.setCertificateEntry("devnet-gateway-ca", certificate(net.gatewayCaCertificate()));
+        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(ks);
+        SSLContext ctx = SSLContext.getInstance("TLS");
+        ctx.init(null, tmf.getTrustManagers(), null);
+        return HttpClient.newBuilder().version(version).sslContext(ctx).proxy(ProxySelector.of(proxy.address()))
+                .connectTimeout(Duration.ofSeconds(5)).build();
+    }
+
+    private static X509Certificate certificate(Path pem) throws Exception {
+        try (InputStream in = Files.newInputStream(pem)) {
+            return (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in);
+        }
+    }
+
+    private static X509TrustManager trustAll() {
+        return new X509TrustManager() {
+            public void checkClientTrusted(X509Certificate[] c, String a) { }
+
+            public void checkServerTrusted(X509Certificate[] c, String a) { }
+
+            public X509Certificate[] getAcceptedIssuers() {
+                return new X509Certificate[0];
+            }
+        };
+    }
+
+    private static java.util.Optional<InetSocketAddress> listener(String url) {
+        try {
+            URI u = URI.create(url);
+            if (u.getHost() == null || u.getPort() < 0) {
+                return java.util.Optional.empty();
+            }
+            return java.util.Optional.of(new InetSocketAddress(u.getHost(), u.getPort()));
+        } catch (IllegalArgumentException e) {
+            return java.util.Optional.empty();
+        }
+    }
+
+    /** The pids in every {@code *.pid} file under DIR (components and VMs). */
+    private static Set<Long> pidFiles(Path dir) throws IOException {
+        Set<Long> pids = new HashSet<>();
+        try (Stream<Path> s = Files.walk(dir)) {
+            for (Path p : s.filter(f -> f.getFileName().toString().endsWith(".pid")).toList()) {
+                String t = Files.readString(p).strip();
+                if (t.matches("\\d{1,10}")) {
+                    pids.add(Long.parseLong(t));
+                }
+            }
+        }
+        return pids;
+    }
+
+    private static Set<Long> descendants() {
+        Set<Long> s = new HashSet<>();
+        ProcessHandle.current().descendants().filter(ProcessHandle::isAlive).forEach(h -> s.add(h.pid()));
+        return s;
+    }
+
+    private static Set<String> entries(Path dir) throws IOException {
+        try (Stream<Path> s = Files.list(dir)) {
+            Set<String> names = new HashSet<>();
+            s.forEach(p -> names.add(p.getFileName().toString()));
+            return names;
+        }
+    }
+
+    /**
+     * An HTTP CONNECT proxy on loopback that sends every tunnel to the gateway's proxy port, whatever host the client
+     * names: {@code *.<base>} needs no DNS, and the client still sends the app's host name as SNI inside the tunnel.
+     */
+    private static final class ConnectProxy implements AutoCloseable {
+        private final ServerSocket server;
+
+        private ConnectProxy(ServerSocket server) {
+            this.server = server;
+        }
+
+        static ConnectProxy start(InetSocketAddress gateway) throws IOException {
+            ServerSocket ss = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+            Thread.ofVirtual().start(() -> {
+                while (!ss.isClosed()) {
+                    try {
+                        Socket in = ss.accept();
+                        Thread.ofVirtual().start(() -> tunnel(in, gateway));
+                    } catch (IOException e) {
+                        return;
+                    }
+                }
+            });
+            return new ConnectProxy(ss);
+        }
+
+        InetSocketAddress address() {
+            return new InetSocketAddress(InetAddress.getLoopbackAddress(), server.getLocalPort());
+        }
+
+        private static void tunnel(Socket in, InetSocketAddress gateway) {
+            try {
+                InputStream i = in.getInputStream();
+                // the request head, byte by byte so that nothing after it is consumed
+                StringBuilder head = new StringBuilder();
+                while (!head.toString().endsWith("\r\n\r\n") && head.length() < 8192) {
+                    int b = i.read();
+                    if (b < 0) {
+                        in.close();
+                        return;
+                    }
+                    head.append((char) b);
+                }
+                if (!head.toString().startsWith("CONNECT ")) {
+                    in.getOutputStream().write("HTTP/1.1 405 CONNECT only\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                    in.close();
+                    return;
+                }
+                Socket out = new Socket();
+                out.connect(gateway, 5000);
+                in.getOutputStream().write("HTTP/1.1 200 Connection established\r\n\r\n"
+                        .getBytes(StandardCharsets.US_ASCII));
+                Thread.ofVirtual().start(() -> pump(out, in));
+                pump(in, out);
+            } catch (IOException e) {
+                try {
+                    in.close();
+                } catch (IOException ignored) {
+                    // closing
+                }
+            }
+        }
+
+        private static void pump(Socket from, Socket to) {
+            try {
+                from.getInputStream().transferTo(to.getOutputStream());
+            } catch (IOException ignored) {
+                // one side closed
+            } finally {
+                try {
+                    from.close();
+                    to.close();
+                } catch (IOException ignored) {
+                    // closing
+                }
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            server.close();
+        }
+    }
+}
