@@ -82,6 +82,64 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class DevNetEndToEndTest {
     private static final ObjectMapper JSON = new ObjectMapper();
+    /**
+     * web-b: HTTP/1.1 on the VM address's port 80 and an h2c (HTTP/2 with prior knowledge) responder on 8080, for
+     * the gateway's {@code -8080g} URL: TLS with ALPN h2 at the gateway, HTTP/2 frames to the app.
+     */
+    private static final String H2C_APP = """
+            cat > app.py <<'PY'
+            import http.server, os, socket, struct, threading
+            A = os.environ["DSTACK_VM_ADDRESS"]
+            class H(http.server.BaseHTTPRequestHandler):
+                protocol_version = "HTTP/1.1"
+                def do_GET(self):
+                    b = b"hello over http/1.1 from web-b\\n"
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(b)))
+                    self.end_headers()
+                    self.wfile.write(b)
+                def log_message(self, *a):
+                    pass
+            def frame(t, f, sid, p):
+                return len(p).to_bytes(3, "big") + bytes([t, f]) + struct.pack(">I", sid) + p
+            def recv(c, buf, n):
+                while len(buf) < n:
+                    d = c.recv(65536)
+                    if not d:
+                        raise EOFError
+                    buf += d
+                return buf
+            def h2c(c):
+                try:
+                    buf = recv(c, b"", 24)[24:]
+                    c.sendall(frame(4, 0, 0, b""))
+                    while True:
+                        buf = recv(c, buf, 9)
+                        n = int.from_bytes(buf[:3], "big")
+                        t, f = buf[3], buf[4]
+                        sid = int.from_bytes(buf[5:9], "big") & 0x7fffffff
+                        buf = recv(c, buf, 9 + n)[9 + n:]
+                        if t == 4 and not f & 1:
+                            c.sendall(frame(4, 1, 0, b""))
+                        if t == 1:
+                            c.sendall(frame(1, 4, sid, b"\\x88") + frame(0, 1, sid, b"hello over h2c from web-b\\n"))
+                except (EOFError, OSError):
+                    pass
+                finally:
+                    c.close()
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((A, 8080))
+            s.listen(16)
+            def accept():
+                while True:
+                    c, _ = s.accept()
+                    threading.Thread(target=h2c, args=(c,), daemon=True).start()
+            threading.Thread(target=accept, daemon=True).start()
+            http.server.ThreadingHTTPServer((A, 80), H).serve_forever()
+            PY
+            exec /usr/bin/python3 app.py
+            """;
     private static final Pattern OURS = Pattern.compile("(?i).*(atlas|dstack|devnet|kms|vmm|gateway|guest|cvm).*"
             + "|.*\\.sock");
 
@@ -102,7 +160,7 @@ class DevNetEndToEndTest {
         try {
             assertThat(steps).as("progress").isNotEmpty();
             DeployedApp a = net.deploy(AppSpec.builder("web-a").instances(2).build());
-            DeployedApp b = net.deploy(AppSpec.builder("web-b").build());
+            DeployedApp b = net.deploy(AppSpec.builder("web-b").bashScript(H2C_APP).build());
             DeployedApp denied = net.deploy(AppSpec.builder("web-denied").allowed(false).build());
             assertThat(a.instanceIds()).hasSize(2).doesNotHaveDuplicates();
             assertThat(b.instanceIds()).hasSize(1);
@@ -120,6 +178,7 @@ class DevNetEndToEndTest {
             try (ConnectProxy proxy = ConnectProxy.start(net.gatewayProxyAddress())) {
                 HttpClient http11 = client(net, proxy, HttpClient.Version.HTTP_1_1);
                 HttpClient http2 = client(net, proxy, HttpClient.Version.HTTP_2);
+                awaitAnswer(http11, b.url(net.baseDomain(), net.gatewayProxyAddress().getPort(), 80, ""));
                 reachEveryUrl(net, http11, http2, a, b);
 
                 // ./atlas demo's checks against this devnet (the demo itself brings one up in a temporary directory)
@@ -177,33 +236,51 @@ class DevNetEndToEndTest {
 
     // ------------------------------------------------------------------------------------------------- URL grammar
 
-    private static void reachEveryUrl(DevNet net, HttpClient http11, HttpClient http2, DeployedApp... apps)
+    /**
+     * web-a (the demo app, two instances): {@code <app_id>.<base>} (port 80, terminated), {@code <app_id>-8080},
+     * {@code <instance_id>-8080} for each instance, {@code <app_id>-443s} attested through the passthrough.
+     * web-b (HTTP/1.1 on port 80, h2c on 8080): {@code <app_id>.<base>} and {@code <app_id>-8080g} over HTTP/2.
+     */
+    private static void reachEveryUrl(DevNet net, HttpClient http11, HttpClient http2, DeployedApp a, DeployedApp b)
             throws Exception {
         int port = net.gatewayProxyAddress().getPort();
         String base = net.baseDomain();
-        for (DeployedApp app : apps) {
-            // plain: <app_id>.<base> → the app's port 80, TLS terminated at the gateway
-            assertAnswers(http11, "https://" + app.appId() + "." + base + ":" + port + "/", HttpClient.Version.HTTP_1_1);
-            // -port: <app_id>-8080.<base>
-            assertAnswers(http11, app.url(base, port, 8080, ""), HttpClient.Version.HTTP_1_1);
-            // each instance by its own id
-            for (String instance : app.instanceIds()) {
-                assertAnswers(http11, "https://" + instance + "-8080." + base + ":" + port + "/",
-                        HttpClient.Version.HTTP_1_1);
+        assertAnswers(http11, a.url(base, port, 80, ""), HttpClient.Version.HTTP_1_1);
+        assertAnswers(http11, a.url(base, port, 8080, ""), HttpClient.Version.HTTP_1_1);
+        for (String instance : a.instanceIds()) {
+            assertAnswers(http11, "https://" + instance + "-8080." + base + ":" + port + "/", HttpClient.Version.HTTP_1_1);
+        }
+        attest(net, a);
+        assertAnswers(http11, b.url(base, port, 80, ""), HttpClient.Version.HTTP_1_1);
+        assertThat(assertAnswers(http2, b.url(base, port, 8080, "g"), HttpClient.Version.HTTP_2))
+                .contains("h2c");
+    }
+
+    /** Polls {@code url} until it answers 200 (a custom app: deploy does not wait for it); the test timeout bounds it. */
+    private static void awaitAnswer(HttpClient http, String url) throws Exception {
+        long backoff = 50;
+        while (true) {
+            try {
+                HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url))
+                        .timeout(Duration.ofSeconds(5)).GET().build(), HttpResponse.BodyHandlers.ofString());
+                if (r.statusCode() == 200) {
+                    return;
+                }
+            } catch (IOException e) {
+                // not routed yet: the CVM has not registered with the gateway
             }
-            // -g: terminated with ALPN h2, HTTP/2 to the app
-            assertAnswers(http2, app.url(base, port, 8080, "g"), HttpClient.Version.HTTP_2);
-            // -443s: passthrough to the app's own aTLS endpoint, attested end to end
-            attest(net, app);
+            Thread.sleep(backoff); // another process's state: nothing to wait on (the test timeout bounds it)
+            backoff = Math.min(2 * backoff, 400);
         }
     }
 
-    private static void assertAnswers(HttpClient http, String url, HttpClient.Version version) throws Exception {
+    private static String assertAnswers(HttpClient http, String url, HttpClient.Version version) throws Exception {
         HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(15))
                 .GET().build(), HttpResponse.BodyHandlers.ofString());
         assertThat(r.statusCode()).as(url).isEqualTo(200);
         assertThat(r.version()).as(url).isEqualTo(version);
         assertThat(r.body()).as(url).isNotBlank();
+        return r.body();
     }
 
     /**
