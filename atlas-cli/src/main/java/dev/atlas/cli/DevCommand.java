@@ -8,7 +8,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "dev", mixinStandardHelpOptions = true,
         description = "The whole dstack deployment on this machine: auth server, KMS, gateway and VMM (simulated CVMs) "
                 + "plus demo apps; see docs/dev-up.md.",
-        subcommands = {DevUpCommand.class, DevStatusCommand.class, DevLogsCommand.class, DevDownCommand.class})
+        subcommands = {DevUpCommand.class, DevStatusCommand.class, DevLogsCommand.class, DevDownCommand.class,
+            DevCvmCommand.class})
 final class DevCommand implements Runnable {
     @Spec
     CommandSpec spec;

@@ -27,9 +27,9 @@ public record DeployedApp(String name, String appId, List<String> instanceIds, S
         vmIds = List.copyOf(vmIds);
     }
 
-    /** The URL of {@code port} in the guide's grammar: suffix "" (terminated), "s" (passthrough) or "g" (h2). */
+    /** The URL of {@code port} in the guide's grammar: suffix "" (terminated), "s" (passthrough) or "g" (h2); port 80 unsuffixed is the bare id. */
     public String url(String baseDomain, int proxyPort, int port, String suffix) {
-        return "https://" + appId + (port == 443 && suffix.isEmpty() ? "" : "-" + port + suffix) + "." + baseDomain
+        return "https://" + appId + (port == 80 && suffix.isEmpty() ? "" : "-" + port + suffix) + "." + baseDomain
                 + ":" + proxyPort + "/";
     }
 }
