@@ -184,7 +184,7 @@ final class DemoCommand implements Callable<Integer> {
             String host = app.appId() + "-443s." + net.baseDomain();
             out.println();
             out.println("attesting the demo app through the gateway: https://" + host + ":" + gw.port() + "/");
-            out.println("  (connect to the gateway's proxy at " + gw.address() + ", SNI " + host + "; the gateway "
+            out.println("  (connect to the gateway's proxy at " + gw.hostPort() + ", SNI " + host + "; the gateway "
                     + "passes TLS through to the app's own aTLS endpoint inside its CVM)");
             out.println("verifier: the production one (AtlsConnector + DstackTdxVerifier: TLS 1.3, exporter binding, "
                     + "full DCAP, RTMR replay, compose hash, OS image). Only two inputs differ from a real deployment:");
@@ -193,7 +193,7 @@ final class DemoCommand implements Callable<Integer> {
             out.println("  PCCS: the mock PCCS " + policy.pccsUrl() + " instead of a real PCCS");
             out.println("policy: " + policy.summary());
             doc.put("url", "https://" + host + ":" + gw.port() + "/");
-            doc.put("gateway", gw.address().toString());
+            doc.put("gateway", gw.hostPort());
             doc.put("pccs", policy.pccsUrl());
             doc.put("trust_anchor", "mock Intel root (" + net.mockRootCertificate() + ")");
             doc.put("policy", policy.summary());
@@ -353,6 +353,10 @@ final class DemoCommand implements Callable<Integer> {
 
         int port() {
             return address.getPort();
+        }
+
+        String hostPort() {
+            return address.getHostString() + ":" + address.getPort();
         }
 
         Socket connect() throws IOException {
