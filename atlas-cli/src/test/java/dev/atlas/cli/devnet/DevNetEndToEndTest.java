@@ -46,6 +46,8 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -150,21 +152,28 @@ class DevNetEndToEndTest {
         Set<String> tmpBefore = entries(tmpDir);
         Set<Long> childrenBefore = descendants();
         Path dir = tmp.resolve("devnet");
+        long t0 = System.nanoTime();
         List<String> steps = new ArrayList<>();
-        DevNet net = DevNet.up(DevOptions.builder(dir).apps(0).readyTimeout(Duration.ofSeconds(45)).build(),
+        DevNet net = DevNet.up(DevOptions.builder(dir).apps(0).readyTimeout(Duration.ofSeconds(60)).build(),
                 (component, message, elapsed) -> steps.add(component + ": " + message));
+        log(t0, "devnet up");
         Set<Long> pids = new HashSet<>();
         Set<InetSocketAddress> listeners = new HashSet<>();
-        KmsServer kms2 = null;
-        GuestAgentSimulator kms2Cvm = null;
+        DevNet owner = net;
+        CompletableFuture<KmsReplica> replica = null;
         try {
             assertThat(steps).as("progress").isNotEmpty();
-            DeployedApp a = net.deploy(AppSpec.builder("web-a").instances(2).build());
-            DeployedApp b = net.deploy(AppSpec.builder("web-b").bashScript(H2C_APP).build());
-            DeployedApp denied = net.deploy(AppSpec.builder("web-denied").allowed(false).build());
-            assertThat(a.instanceIds()).hasSize(2).doesNotHaveDuplicates();
-            assertThat(b.instanceIds()).hasSize(1);
+            // web-a: the demo app (HTTP/1.1 on 80 and 8080, atlas server on 443); web-b: HTTP/1.1 on 80 and h2c on
+            // 8080, two instances. Neither deploy waits: the three CVMs boot in parallel.
+            DeployedApp a = net.deploy(AppSpec.builder("web-a").waitReachable(false).build());
+            DeployedApp b = net.deploy(AppSpec.builder("web-b").instances(2).bashScript(H2C_APP).build());
+            assertThat(a.instanceIds()).hasSize(1);
+            assertThat(b.instanceIds()).hasSize(2).doesNotHaveDuplicates();
             assertThat(a.appId()).isNotEqualTo(b.appId());
+            log(t0, "deployed web-a, web-b x2");
+            // the second KMS replica onboards while the CVMs boot
+            replica = CompletableFuture.supplyAsync(() -> KmsReplica.onboard(net, dir),
+                    Executors.newVirtualThreadPerTaskExecutor());
 
             DevStatus status = net.status();
             for (DevStatus.Component c : status.components()) {
@@ -178,17 +187,20 @@ class DevNetEndToEndTest {
             try (ConnectProxy proxy = ConnectProxy.start(net.gatewayProxyAddress())) {
                 HttpClient http11 = client(net, proxy, HttpClient.Version.HTTP_1_1);
                 HttpClient http2 = client(net, proxy, HttpClient.Version.HTTP_2);
-                awaitAnswer(http11, b.url(net.baseDomain(), net.gatewayProxyAddress().getPort(), 80, ""));
+                int port = net.gatewayProxyAddress().getPort();
+                awaitAnswer(http11, a.url(net.baseDomain(), port, 8080, ""));
+                for (String instance : b.instanceIds()) {
+                    awaitAnswer(http11, "https://" + instance + "-80." + net.baseDomain() + ":" + port + "/");
+                }
+                log(t0, "apps reachable");
                 reachEveryUrl(net, http11, http2, a, b);
+                log(t0, "URL grammar");
 
-                // ./atlas demo's checks against this devnet (the demo itself brings one up in a temporary directory)
-                demo(dir);
-
-                // a second KMS replica onboarded from the devnet's KMS (guide §6)
-                kms2Cvm = kmsReplicaCvm(net, dir);
-                kms2 = onboardReplica(net, dir, kms2Cvm);
-                assertThat(kmsMeta(URI.create("https://127.0.0.1:" + kms2.rpcAddress().getPort())))
-                        .as("the replica's root keys (KMS.GetMeta)").isEqualTo(kmsMeta(net.kmsUrl()));
+                // a second KMS replica onboarded from the devnet's KMS (guide section 6): the same root keys
+                KmsReplica kms2 = replica.get(60, TimeUnit.SECONDS);
+                assertThat(kmsMeta(kms2.rpcUrl())).as("the replica's root keys (KMS.GetMeta)")
+                        .isEqualTo(kmsMeta(net.kmsUrl()));
+                log(t0, "KMS replica onboarded");
 
                 // the VMM restarted: the VMs are re-adopted, the apps still served
                 long vmmPid = pid(net, "vmm");
@@ -196,23 +208,32 @@ class DevNetEndToEndTest {
                 assertThat(pid(net, "vmm")).as("a new VMM process").isNotEqualTo(vmmPid);
                 pids.add(pid(net, "vmm"));
                 reachEveryUrl(net, http11, http2, a, b);
+                log(t0, "VMM restarted, apps still served");
 
-                // the app the auth server does not allow: no keys, no route
-                String bootError = bootError(net, denied.vmIds().getFirst());
-                assertThat(bootError).as("the denied CVM's boot error").contains("refused").containsIgnoringCase(
-                        "denied");
+                // ./atlas demo against this devnet: web-a attested through the gateway and the four attacks, among
+                // them an app whose compose hash the auth server does not allow (the demo deploys "not-allowed")
+                demo(dir);
+                log(t0, "demo");
+                owner = DevNet.attach(dir); // the demo's deploy is in devnet.json; down() stops what it lists
+                DeployedApp denied = owner.apps().stream().filter(x -> !x.allowed()).findFirst().orElseThrow();
+                assertThat(bootError(owner, denied.vmIds().getFirst())).as("the denied CVM's boot error")
+                        .contains("refused").containsIgnoringCase("denied");
                 assertGatewayRefuses(net, denied.appId() + "-443s." + net.baseDomain());
+                assertGatewayRefuses(net, denied.appId() + "." + net.baseDomain());
                 assertGatewayRefuses(net, HexFormat.of().formatHex(new byte[20]) + "-8080." + net.baseDomain());
             }
             pids.addAll(pidFiles(dir));
         } finally {
-            if (kms2 != null) {
-                kms2.close();
+            if (replica != null) {
+                replica.handle((r, e) -> {
+                    if (r != null) {
+                        r.close();
+                    }
+                    return null;
+                }).get(60, TimeUnit.SECONDS);
             }
-            if (kms2Cvm != null) {
-                kms2Cvm.close();
-            }
-            net.down();
+            owner.down();
+            log(t0, "down");
         }
 
         // nothing left: processes, ports, files outside DIR
@@ -237,23 +258,26 @@ class DevNetEndToEndTest {
     // ------------------------------------------------------------------------------------------------- URL grammar
 
     /**
-     * web-a (the demo app, two instances): {@code <app_id>.<base>} (port 80, terminated), {@code <app_id>-8080},
-     * {@code <instance_id>-8080} for each instance, {@code <app_id>-443s} attested through the passthrough.
-     * web-b (HTTP/1.1 on port 80, h2c on 8080): {@code <app_id>.<base>} and {@code <app_id>-8080g} over HTTP/2.
+     * web-a (the demo app): {@code <app_id>.<base>} (port 80, terminated), {@code <app_id>-8080} (a port),
+     * {@code <app_id>-443s} (passthrough, attested end to end). web-b (two instances; HTTP/1.1 on 80, h2c on 8080):
+     * {@code <app_id>.<base>} (balanced), each instance by {@code <instance_id>-80} and {@code <instance_id>-8080g}
+     * (HTTP/2), and {@code <app_id>-8080g}.
      */
     private static void reachEveryUrl(DevNet net, HttpClient http11, HttpClient http2, DeployedApp a, DeployedApp b)
             throws Exception {
         int port = net.gatewayProxyAddress().getPort();
         String base = net.baseDomain();
-        assertAnswers(http11, a.url(base, port, 80, ""), HttpClient.Version.HTTP_1_1);
-        assertAnswers(http11, a.url(base, port, 8080, ""), HttpClient.Version.HTTP_1_1);
-        for (String instance : a.instanceIds()) {
-            assertAnswers(http11, "https://" + instance + "-8080." + base + ":" + port + "/", HttpClient.Version.HTTP_1_1);
-        }
+        assertThat(assertAnswers(http11, a.url(base, port, 80, ""), HttpClient.Version.HTTP_1_1)).contains("port 80");
+        assertThat(assertAnswers(http11, a.url(base, port, 8080, ""), HttpClient.Version.HTTP_1_1))
+                .contains("port 8080");
         attest(net, a);
         assertAnswers(http11, b.url(base, port, 80, ""), HttpClient.Version.HTTP_1_1);
-        assertThat(assertAnswers(http2, b.url(base, port, 8080, "g"), HttpClient.Version.HTTP_2))
-                .contains("h2c");
+        for (String instance : b.instanceIds()) {
+            assertAnswers(http11, "https://" + instance + "-80." + base + ":" + port + "/", HttpClient.Version.HTTP_1_1);
+            assertThat(assertAnswers(http2, "https://" + instance + "-8080g." + base + ":" + port + "/",
+                    HttpClient.Version.HTTP_2)).contains("h2c");
+        }
+        assertThat(assertAnswers(http2, b.url(base, port, 8080, "g"), HttpClient.Version.HTTP_2)).contains("h2c");
     }
 
     /** Polls {@code url} until it answers 200 (a custom app: deploy does not wait for it); the test timeout bounds it. */
@@ -383,7 +407,34 @@ class DevNetEndToEndTest {
 
     // ------------------------------------------------------------------------------------------------- KMS replica
 
-    private static GuestAgentSimulator kmsReplicaCvm(DevNet net, Path dir) throws Exception {
+    /** A second KMS (in its own simulated CVM, in this JVM) onboarded from the devnet's KMS. */
+    private record KmsReplica(GuestAgentSimulator cvm, KmsServer kms) implements AutoCloseable {
+        URI rpcUrl() {
+            return URI.create("https://127.0.0.1:" + kms.rpcAddress().getPort());
+        }
+
+        @Override
+        public void close() {
+            kms.close();
+            cvm.close();
+        }
+
+        static KmsReplica onboard(DevNet net, Path dir) {
+            try {
+                GuestAgentSimulator cvm = kmsReplicaCvm(dir);
+                try {
+                    return new KmsReplica(cvm, onboardReplica(net, dir, cvm));
+                } catch (Exception | Error e) {
+                    cvm.close();
+                    throw e;
+                }
+            } catch (Exception e) {
+                throw new IllegalStateException("KMS replica: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    private static GuestAgentSimulator kmsReplicaCvm(Path dir) throws Exception {
         long pkiSeed = VmmConfig.load(dir.resolve("vmm.toml")).cvm().simulator().pkiSeed();
         byte[] seed = new byte[32];
         new SecureRandom().nextBytes(seed);
@@ -482,6 +533,10 @@ class DevNetEndToEndTest {
     }
 
     // ------------------------------------------------------------------------------------------------- helpers
+
+    private static void log(long t0, String what) {
+        System.err.printf("[DevNetEndToEndTest %5.1fs] %s%n", (System.nanoTime() - t0) / 1e9, what);
+    }
 
     private static long pid(DevNet net, String component) {
         return net.status().components().stream().filter(c -> c.name().equals(component)).findFirst()
