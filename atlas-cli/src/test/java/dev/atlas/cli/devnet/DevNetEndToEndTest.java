@@ -523,13 +523,29 @@ class DevNetEndToEndTest {
         Files.move(tmp, authConfig, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 
-    /** {@code KMS.GetMeta}'s root keys: the CA certificate and the k256 public key. */
+    /**
+     * {@code KMS.GetMeta}'s root keys: the CA certificate and the k256 public key. Over a plain TLS socket: the KMS's
+     * RPC certificate names its domain, not 127.0.0.1, and what is compared here is the content, not the channel.
+     */
     private static List<String> kmsMeta(URI kms) throws Exception {
         SSLContext ctx = SSLContext.getInstance("TLS");
         ctx.init(null, new TrustManager[] {trustAll()}, null);
-        HttpClient http = HttpClient.newBuilder().sslContext(ctx).connectTimeout(Duration.ofSeconds(5)).build();
-        JsonNode meta = post(http, URI.create(kms + "/prpc/KMS.GetMeta?json"), "{}");
-        return List.of(meta.path("ca_cert").asText(), meta.path("k256_pubkey").asText());
+        try (SSLSocket s = (SSLSocket) ctx.getSocketFactory().createSocket()) {
+            s.connect(new InetSocketAddress(kms.getHost(), kms.getPort()), 5000);
+            s.setSoTimeout(15_000);
+            byte[] body = "{}".getBytes(StandardCharsets.US_ASCII);
+            s.getOutputStream().write(("POST /prpc/KMS.GetMeta?json HTTP/1.1\r\nHost: " + kms.getHost() + "\r\n"
+                    + "Content-Type: application/json\r\nContent-Length: " + body.length + "\r\nConnection: close\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            s.getOutputStream().write(body);
+            s.getOutputStream().flush();
+            Http1ResponseReader.Response r = Http1ResponseReader.read(s, s.getInputStream(), 15_000,
+                    Http1ResponseReader.MAX_HEAD_BYTES, 1 << 20);
+            assertThat(r.status()).as(kms + " KMS.GetMeta: " + r.bodyText()).isEqualTo(200);
+            JsonNode meta = JSON.readTree(r.bodyText());
+            assertThat(meta.path("k256_pubkey").asText()).isNotEmpty();
+            return List.of(meta.path("ca_cert").asText(), meta.path("k256_pubkey").asText());
+        }
     }
 
     // ------------------------------------------------------------------------------------------------- helpers
