@@ -202,12 +202,19 @@ class DevNetEndToEndTest {
                         .isEqualTo(kmsMeta(net.kmsUrl()));
                 log(t0, "KMS replica onboarded");
 
-                // the VMM restarted: the VMs are re-adopted, the apps still served
+                // the VMM restarted: the VMs keep running and are re-adopted, the apps still served
                 long vmmPid = pid(net, "vmm");
+                Set<Long> vmPids = pidFiles(dir.resolve("vms"));
+                assertThat(vmPids).hasSize(3);
                 net.restart("vmm");
                 assertThat(pid(net, "vmm")).as("a new VMM process").isNotEqualTo(vmmPid);
                 pids.add(pid(net, "vmm"));
-                reachEveryUrl(net, http11, http2, a, b);
+                assertThat(vmPids).as("the CVMs survive the VMM restart")
+                        .allMatch(p -> ProcessHandle.of(p).map(ProcessHandle::isAlive).orElse(false));
+                // new clients: no pooled connection from before the restart
+                HttpClient again11 = client(net, proxy, HttpClient.Version.HTTP_1_1);
+                awaitAnswer(again11, a.url(net.baseDomain(), port, 80, ""));
+                reachEveryUrl(net, again11, client(net, proxy, HttpClient.Version.HTTP_2), a, b);
                 log(t0, "VMM restarted, apps still served");
 
                 // ./atlas demo against this devnet: web-a attested through the gateway and the four attacks, among
