@@ -142,8 +142,8 @@ class DevNetEndToEndTest {
             PY
             exec /usr/bin/python3 app.py
             """;
-    private static final Pattern OURS = Pattern.compile("(?i).*(atlas|dstack|devnet|kms|vmm|gateway|guest|cvm).*"
-            + "|.*\\.sock");
+    /** New entries of the temporary directory that would be ours (other processes of a shared machine add theirs). */
+    private static final Pattern OURS = Pattern.compile("(?i).*(atlas|dstack|kms|vmm|gateway|guest|cvm).*|.*\\.sock");
 
     @Test
     @Timeout(value = 120, unit = TimeUnit.SECONDS)
@@ -160,6 +160,7 @@ class DevNetEndToEndTest {
         Set<Long> pids = new HashSet<>();
         Set<InetSocketAddress> listeners = new HashSet<>();
         DevNet owner = net;
+        Set<Path> openOutsideDir = Set.of();
         CompletableFuture<KmsReplica> replica = null;
         try {
             assertThat(steps).as("progress").isNotEmpty();
@@ -235,6 +236,7 @@ class DevNetEndToEndTest {
                 assertGatewayRefuses(net, HexFormat.of().formatHex(new byte[20]) + "-8080." + net.baseDomain());
             }
             pids.addAll(pidFiles(dir));
+            openOutsideDir = openFilesOutside(pids, dir, tmpDir);
         } finally {
             if (replica != null) {
                 replica.handle((r, e) -> {
@@ -262,6 +264,8 @@ class DevNetEndToEndTest {
                 }
             }).as("still listening: " + l).isInstanceOf(ConnectException.class);
         }
+        assertThat(openOutsideDir).as("files under " + tmpDir + " outside DIR that the devnet's processes held open, "
+                + "still there after down").noneMatch(Files::exists);
         Set<String> tmpAfter = entries(tmpDir);
         tmpAfter.removeAll(tmpBefore);
         assertThat(tmpAfter).as("new entries in " + tmpDir + " after down").noneMatch(n -> OURS.matcher(n).matches());
@@ -661,6 +665,35 @@ class DevNetEndToEndTest {
             }
         }
         return pids;
+    }
+
+    /** Files under {@code tmp} but outside {@code dir} that the processes hold open ({@code /proc/<pid>/fd}). */
+    private static Set<Path> openFilesOutside(Set<Long> pids, Path dir, Path tmp) {
+        Set<Path> files = new HashSet<>();
+        Path realTmp;
+        try {
+            realTmp = tmp.toRealPath();
+        } catch (IOException e) {
+            return files;
+        }
+        for (long pid : pids) {
+            try (Stream<Path> fds = Files.list(Path.of("/proc/" + pid + "/fd"))) {
+                for (Path fd : fds.toList()) {
+                    try {
+                        Path target = Files.readSymbolicLink(fd);
+                        if (target.isAbsolute() && target.startsWith(realTmp) && !target.startsWith(dir)
+                                && !target.startsWith(dir.toRealPath())) {
+                            files.add(target);
+                        }
+                    } catch (IOException e) {
+                        // the descriptor closed meanwhile
+                    }
+                }
+            } catch (IOException e) {
+                // no such process (any more), or /proc is not there
+            }
+        }
+        return files;
     }
 
     private static Set<Long> descendants() {
