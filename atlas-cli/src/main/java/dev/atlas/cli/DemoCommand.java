@@ -390,7 +390,7 @@ final class DemoCommand implements Callable<Integer> {
      * app's genuine one, bound to the relay's session and certificate.
      */
     private boolean attackRelay(ArrayNode attacks, AtlsConnector connector, Gateway gw, String host) {
-        String what = "man in the middle relaying a genuine quote from its own TLS session";
+        String what = "man in the middle in front of the gateway relaying the app's genuine quote from its own TLS session";
         ObjectNode o = attacks.addObject().put("attack", what);
         try (ServerSocket relay = relay(gw.address(), host)) {
             return rejected(o, what, () -> {
