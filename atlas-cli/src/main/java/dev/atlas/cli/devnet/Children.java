@@ -21,30 +21,81 @@ final class Children {
 
     /** {@code java <flags> -cp <this class path> dev.atlas.cli.Main}: this JVM running atlas-cli again. */
     static List<String> atlasCommand() {
+        return atlasCommand(null);
+    }
+
+    /**
+     * As {@link #atlasCommand()}, with a class-data-sharing archive per {@code cdsName} when this JVM runs from one
+     * jar: {@code <jar dir>/atlas-cli-cds/<cdsName>.jsa}, used when it exists (the JVM ignores it when the jar has
+     * changed). {@code ATLAS_DEV_CDS=create} has each child create (or re-create) its archive at exit
+     * ({@code -XX:+AutoCreateSharedArchive}); {@code off} uses none. Not created by default: the dump at exit costs
+     * seconds per JVM on 2 cores, which a first {@code atlas demo} would pay in its teardown.
+     */
+    static List<String> atlasCommand(String cdsName) {
+        return javaCommand(cdsName, "dev.atlas.cli.Main");
+    }
+
+    /** {@code java <flags> [CDS] -cp <this class path> <mainClass>}. */
+    static List<String> javaCommand(String cdsName, String mainClass) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(JVM_FLAGS);
+        cdsArchive(cdsName).ifPresent(a -> {
+            if (cdsCreate()) {
+                cmd.add("-XX:SharedArchiveFile=" + a);
+                cmd.add("-XX:+AutoCreateSharedArchive");
+            } else if (Files.isRegularFile(a)) {
+                cmd.add("-XX:SharedArchiveFile=" + a);
+            } else {
+                return;
+            }
+            cmd.add("-Xlog:cds=off");
+            cmd.add("-Xlog:cds+dynamic=off");
+        });
         String extra = System.getenv("ATLAS_DEV_JVM_FLAGS");
         if (extra != null && !extra.isBlank()) {
             cmd.addAll(List.of(extra.trim().split("\\s+")));
         }
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
-        cmd.add("dev.atlas.cli.Main");
+        cmd.add(mainClass);
         return cmd;
+    }
+
+    /** {@code ATLAS_DEV_CDS=create}: children create their class-data-sharing archives at exit. */
+    static boolean cdsCreate() {
+        return "create".equals(System.getenv("ATLAS_DEV_CDS"));
+    }
+
+    static Optional<Path> cdsArchive(String name) {
+        if (name == null || "off".equals(System.getenv("ATLAS_DEV_CDS"))) {
+            return Optional.empty();
+        }
+        String cp = System.getProperty("java.class.path", "");
+        if (cp.isEmpty() || cp.contains(java.io.File.pathSeparator) || !cp.endsWith(".jar")) {
+            return Optional.empty();
+        }
+        Path dir = Path.of(cp).toAbsolutePath().getParent().resolve("atlas-cli-cds");
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+        return Files.isWritable(dir) ? Optional.of(dir.resolve(name + ".jsa")) : Optional.empty();
     }
 
     /**
      * Starts {@code atlas <args>} detached in its own session ({@code setsid}, so a Ctrl-C in the terminal after
      * {@code dev up} returned does not reach it), stdout and stderr appended to {@code log}.
      */
-    static Process start(List<String> atlasArgs, Map<String, String> env, Path log, Path workDir) throws IOException {
+    static Process start(String name, List<String> atlasArgs, Map<String, String> env, Path log, Path workDir)
+            throws IOException {
         List<String> cmd = new ArrayList<>();
         Path setsid = Path.of("/usr/bin/setsid");
         if (Files.isExecutable(setsid)) {
             cmd.add(setsid.toString());
         }
-        cmd.addAll(atlasCommand());
+        cmd.addAll(atlasCommand(name));
         cmd.addAll(atlasArgs);
         ProcessBuilder pb = new ProcessBuilder(cmd).directory(workDir.toFile()).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
@@ -107,6 +158,24 @@ final class Children {
             try {
                 h.onExit().get(5, TimeUnit.SECONDS);
             } catch (Exception e) {
+                // nothing more to do
+            }
+        }
+    }
+
+    /**
+     * SIGTERM to one process, SIGKILL after {@code graceMillis}; its descendants are left alone (the VMM's simulated
+     * guests survive a VMM restart, as VMs do).
+     */
+    static void stopAlone(ProcessHandle h, long graceMillis) {
+        h.destroy();
+        try {
+            h.onExit().get(graceMillis, TimeUnit.MILLISECONDS);
+        } catch (Exception e) {
+            h.destroyForcibly();
+            try {
+                h.onExit().get(5, TimeUnit.SECONDS);
+            } catch (Exception e2) {
                 // nothing more to do
             }
         }

@@ -148,14 +148,15 @@ final class Configs {
                 # dev only: instances are reached on 127.b.c.d for client IP a.b.c.d, without WireGuard
                 insecure_loopback_transport = true
 
-                # WireGuard as the guide sets it (same port number as the RPC); unused with loopback transport
+                # WireGuard as the guide sets it (same port number as the RPC); with loopback transport only the
+                # addresses matter: client IP 10.%12$d.c.d is reached at 127.%12$d.c.d (one /16 per devnet on this host)
                 [core.wg]
                 public_key = "%5$s"
                 private_key = "%6$s"
                 listen_port = %1$d
-                ip = "10.4.0.1/16"
-                reserved_net = ["10.4.0.1/32"]
-                client_ip_range = "10.4.0.0/16"
+                ip = "10.%12$d.0.1/16"
+                reserved_net = ["10.%12$d.0.1/32"]
+                client_ip_range = "10.%12$d.0.0/16"
                 config_path = "%8$s/wg.conf"
                 interface = "dgw-dev"
                 endpoint = "127.0.0.1:%1$d"
@@ -172,7 +173,7 @@ final class Configs {
                 [core.sync]
                 data_dir = "%8$s"
                 """.formatted(l.port("gateway-rpc"), l.gatewayCerts(), l.port("gateway-admin"), adminToken, wgPublic,
-                wgPrivate, l.baseDomain(), l.gatewayData(), l.proxyPort(), l.proxyCert(), l.proxyKey());
+                wgPrivate, l.baseDomain(), l.gatewayData(), l.proxyPort(), l.proxyCert(), l.proxyKey(), l.subnetOctet());
     }
 
     /** {@code vmm.toml}: the guide's "1. Set Up TDX Host" and "Update VMM Configuration", simulator backend. */
@@ -202,10 +203,12 @@ final class Configs {
                 cid_pool_size = 1000
                 pccs_url = "%7$s"
 
-                # the simulated CVMs share the KMS's mock Intel PKI; they reach the gateway over loopback (INSECURE)
+                # the simulated CVMs share the KMS's mock Intel PKI; they reach the gateway over loopback (INSECURE);
+                # command: this JVM running dev.atlas.dstack.simulator.SimulatedGuestOs (bin/simulated-guest)
                 [cvm.simulator]
                 pki_seed = %8$d
                 insecure_loopback_transport = true
+                command = ["%11$s"]
 
                 [cvm.port_mapping]
                 enabled = true
@@ -220,7 +223,7 @@ final class Configs {
                 port = %10$d
                 agent_port = 8090
                 """.formatted(l.port("vmm"), l.vms(), l.kmsUrl(), l.images(), token, l.gatewayRpcUrl(), l.pccsUrl(),
-                Layout.PKI_SEED, l.baseDomain(), l.proxyPort());
+                Layout.PKI_SEED, l.baseDomain(), l.proxyPort(), l.guestLauncher());
     }
 
     /**
@@ -303,8 +306,8 @@ final class Configs {
 
     /** {@code bin/atlas}: this JVM and class path running atlas-cli (the demo apps' bash scripts call it). */
     static String launcher(List<String> javaCommand) {
-        StringBuilder b = new StringBuilder("#!/bin/sh\n# atlas-cli as `atlas dev up` runs it (same JVM, same class path)"
-                + "\nexec");
+        StringBuilder b = new StringBuilder("#!/bin/sh\n# written by `atlas dev up`: this JVM and class path (" 
+                + javaCommand.getLast() + ")\nexec");
         for (String a : javaCommand) {
             b.append(' ').append(shellQuote(a));
         }

@@ -353,8 +353,11 @@ public final class DevNet implements AutoCloseable {
         Configs.write(layout.dir().resolve("auth-config.README"), Configs.AUTH_README);
         writeAuthConfig();
         Path launcher = layout.launcher();
-        Configs.write(launcher, Configs.launcher(Children.atlasCommand()));
+        Configs.write(launcher, Configs.launcher(Children.atlasCommand("app-server")));
         launcher.toFile().setExecutable(true);
+        Configs.write(layout.guestLauncher(), Configs.launcher(Children.javaCommand("simulated-guest",
+                "dev.atlas.dstack.simulator.SimulatedGuestOs")));
+        layout.guestLauncher().toFile().setExecutable(true);
         writeHosts();
         saveState();
         step("devnet", (resume ? "rewrote" : "wrote") + " kms.toml, gateway.toml, vmm.toml, auth-config.json in "
@@ -419,7 +422,7 @@ public final class DevNet implements AutoCloseable {
                     StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.CREATE,
                     java.nio.file.StandardOpenOption.APPEND);
             long offset = Files.size(log);
-            Process p = Children.start(args, env, log, layout.dir());
+            Process p = Children.start(name, args, env, log, layout.dir());
             started.put(name, p);
             offsets.put(name, offset);
             ObjectNode c = components().putObject(name);
@@ -515,6 +518,15 @@ public final class DevNet implements AutoCloseable {
         started.values().forEach(p -> hs.add(p.toHandle()));
         Children.stop(hs, 3000);
         cleanUp();
+        ObjectNode comps = components();
+        for (String c : started.keySet()) {
+            comps.putObject(c).put("pid", -1);
+        }
+        try {
+            saveState();
+        } catch (IOException e) {
+            // the pids left in devnet.json are checked against /proc before any use
+        }
     }
 
     // ==== attach, status, down ======================================================================================
@@ -604,7 +616,8 @@ public final class DevNet implements AutoCloseable {
                 hs.add(p.toHandle());
             }
         });
-        Children.stop(hs, 8000);
+        // creating class-data-sharing archives at exit takes seconds per JVM: a longer grace then
+        Children.stop(hs, Children.cdsCreate() ? 60_000 : 8000);
         cleanUp();
         ObjectNode comps = components();
         for (String c : COMPONENTS) {
@@ -652,7 +665,7 @@ public final class DevNet implements AutoCloseable {
         } catch (IOException e) {
             return;
         }
-        Children.stop(hs, 5000);
+        Children.stop(hs, Children.cdsCreate() ? 30_000 : 5000);
     }
 
     /** Stale sockets and pid files of this devnet (the components remove theirs on SIGTERM; a kill does not). */
@@ -681,13 +694,16 @@ public final class DevNet implements AutoCloseable {
         }
     }
 
-    /** Stops and starts one component process ({@code vmm}, {@code gateway}, {@code auth}, ...), same config. */
+    /**
+     * Stops and starts one component process ({@code vmm}, {@code gateway}, {@code auth}, ...), same config. Only
+     * that process: the VMM's simulated guests keep running and the restarted VMM re-adopts them.
+     */
     public void restart(String component) throws DevException {
         if (!COMPONENTS.contains(component)) {
             throw new DevException(DevException.Kind.CONFIG, component, null, "unknown component; expected one of "
                     + COMPONENTS);
         }
-        handle(component).ifPresent(h -> Children.stop(List.of(h), 8000));
+        handle(component).ifPresent(h -> Children.stopAlone(h, 8000));
         if (component.endsWith("-cvm")) {
             try {
                 Files.deleteIfExists(component.equals("kms-cvm") ? layout.kmsAgentSocket() : layout.gatewayAgentSocket());
@@ -751,12 +767,15 @@ public final class DevNet implements AutoCloseable {
     private DeployedApp app(JsonNode a) {
         String id = a.path("app_id").asText();
         String name = a.path("name").asText();
-        return new DeployedApp(name, id, texts(a.path("instance_ids")), layout.appUrl(id, 443, "s"),
-                attestCommand(name, id), a.path("compose_hash").asText(), texts(a.path("vm_ids")),
-                a.path("allowed").asBoolean());
+        List<String> instances = texts(a.path("instance_ids"));
+        // each simulated instance has its own bootchain and policy.json holds the first's: with several instances
+        // the command names the first instance's URL (the app id's would reach any of them)
+        String target = instances.size() > 1 ? instances.getFirst() : id;
+        return new DeployedApp(name, id, instances, layout.appUrl(id, 443, "s"), attestCommand(name, target),
+                a.path("compose_hash").asText(), texts(a.path("vm_ids")), a.path("allowed").asBoolean());
     }
 
-    /** The exact command line that attests {@code app} through the gateway (mock root, PCCS in the policy). */
+    /** The exact command line that attests {@code appId} (or an instance id) through the gateway. */
     private String attestCommand(String name, String appId) {
         return "JAVA_TOOL_OPTIONS=-Djdk.net.hosts.file=" + Configs.shellQuote(layout.hosts().toString())
                 + " atlas get " + layout.appUrl(appId, 443, "s") + " --policy "
@@ -840,7 +859,7 @@ public final class DevNet implements AutoCloseable {
             String inst = info.path("instance_id").asText("");
             // the guest agent's socket appears once the guest has its keys from the KMS
             if (inst.matches("[0-9a-f]{40}") && Files.exists(layout.vms().resolve(vmId).resolve("dstack.sock"))
-                    && info.path("boot_progress").asText("").equals("running main script")) {
+                    && List.of("running main script", "done").contains(info.path("boot_progress").asText(""))) {
                 step(name, "VM " + vmId.substring(0, 8) + " booted: instance " + inst + ", keys from the KMS");
                 return inst;
             }

@@ -53,6 +53,7 @@ record Layout(Path dir, String baseDomain, Map<String, Integer> ports) {
     Path appDir(String name) { return apps().resolve(name); }
     Path hosts() { return dir.resolve("hosts"); }
     Path launcher() { return dir.resolve("bin").resolve("atlas"); }
+    Path guestLauncher() { return dir.resolve("bin").resolve("simulated-guest"); }
 
     String pccsUrl() { return "http://127.0.0.1:" + port("pccs"); }
     String authUrl() { return "http://127.0.0.1:" + port("auth"); }
@@ -61,6 +62,12 @@ record Layout(Path dir, String baseDomain, Map<String, Integer> ports) {
     String gatewayAdminUrl() { return "http://127.0.0.1:" + port("gateway-admin"); }
     String vmmUrl() { return "http://127.0.0.1:" + port("vmm"); }
     int proxyPort() { return port("gateway-proxy"); }
+
+    /**
+     * The second octet of this devnet's WireGuard /16 (10.o.0.0/16, reached at 127.o.c.d over loopback transport):
+     * from the proxy port, so two devnets on one host (a user's and a test's) do not hand out the same addresses.
+     */
+    int subnetOctet() { return 16 + proxyPort() % 224; }
 
     /** The guide's app URL: {@code https://<id>[-<port>[s|g]].<base>:<proxy port>/} (no port: 80). */
     String appUrl(String id, int port, String suffix) {

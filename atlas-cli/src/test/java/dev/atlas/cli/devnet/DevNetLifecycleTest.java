@@ -23,8 +23,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * One real devnet (child JVMs, loopback only) through its whole life: up with a demo app that answers through the
- * gateway, status, down with nothing left, a resume that fails because a port is taken (it names the KMS and its
- * log and leaves nothing running), then a resume that keeps the KMS's keys and the app's URL.
+ * gateway, status, down with nothing left, a resume that fails because a port is taken (it names the failing
+ * component and its log and leaves nothing running), then a resume that keeps the KMS's keys and the app's URL.
  */
 class DevNetLifecycleTest {
     @TempDir
@@ -79,13 +79,15 @@ class DevNetLifecycleTest {
         assertNothingLeft(dir, pids, net.gatewayProxyAddress().getPort());
         assertTrue(DevNet.attach(dir).status().components().stream().allMatch(c -> c.state().equals("stopped")));
 
-        // ---- resume with the KMS's port taken: fails naming the KMS and its log, nothing left running
-        int kmsPort = net.kmsUrl().getPort();
-        try (ServerSocket squat = new ServerSocket(kmsPort, 1, InetAddress.getLoopbackAddress())) {
+        // ---- resume with the mock PCCS's port taken: the KMS's CVM (which serves it) fails; the error names it and
+        // its log, and nothing is left running (the other components started in parallel are stopped)
+        int pccsPort = java.net.URI.create(net.pccsUrl()).getPort();
+        try (ServerSocket squat = new ServerSocket(pccsPort, 1, InetAddress.getLoopbackAddress())) {
             DevException e = assertThrows(DevException.class, () -> DevNet.up(options, DevProgress.NONE));
-            assertEquals("kms", e.component(), e.getMessage());
-            assertEquals(dir.resolve("logs/kms.log"), e.logFile().orElseThrow());
-            assertTrue(e.getMessage().contains("logs/kms.log"), e.getMessage());
+            assertEquals("kms-cvm", e.component(), e.getMessage());
+            assertEquals(dir.resolve("logs/kms-cvm.log"), e.logFile().orElseThrow());
+            assertTrue(e.getMessage().contains("logs/kms-cvm.log"), e.getMessage());
+            assertEquals(DevException.Kind.START_FAILED, e.kind(), e.getMessage());
             assertNothingLeft(dir, List.of(), -1);
             assertTrue(DevNet.attach(dir).status().components().stream().noneMatch(c -> c.state().equals("running")));
         }
@@ -95,6 +97,16 @@ class DevNetLifecycleTest {
         assertArrayEquals(rootKey, Files.readAllBytes(dir.resolve("kms-certs/root-k256.key")));
         assertArrayEquals(rootCa, Files.readAllBytes(dir.resolve("kms-certs/root-ca.crt")));
         assertEquals(app.url(), net.status().apps().getFirst().url());
+        // ---- restart the VMM alone: its simulated guests keep running (re-adopted), the VMM comes back
+        List<Long> guests = vmPids(dir);
+        assertTrue(!guests.isEmpty() && guests.stream().allMatch(p -> ProcessHandle.of(p).isPresent()), guests.toString());
+        long vmmPid = net.status().components().getLast().pid();
+        net.restart("vmm");
+        assertTrue(net.status().components().getLast().pid() != vmmPid, "a new VMM process");
+        assertEquals("running", net.status().components().getLast().state());
+        for (long g : guests) {
+            assertTrue(ProcessHandle.of(g).map(ProcessHandle::isAlive).orElse(false), "guest " + g + " survived");
+        }
         List<Long> pids2 = new ArrayList<>(net.status().components().stream().map(DevStatus.Component::pid).toList());
         pids2.addAll(vmPids(dir));
         net.close();
