@@ -339,21 +339,6 @@ class CliErrorMessagesTest {
         assertThat(M.readTree(untrusted.err()).get("error").asText()).isEqualTo("TLS_CERTIFICATE_UNTRUSTED");
     }
 
-    @Test
-    void demoJsonIsOneJsonDocumentOnStdout() throws Exception {
-        CliRun r = CliRun.of("demo", "--json");
-        assertThat(r.code()).as(r.err()).isZero();
-        var parser = M.createParser(r.out());
-        JsonNode doc = M.readTree(parser);
-        assertThat(parser.nextToken()).as("a second JSON value on stdout").isNull();
-        assertThat(doc.get("ok").asBoolean()).isTrue();
-        assertThat(doc.get("report").get("tcb_status").asText()).isEqualTo("UpToDate");
-        assertThat(doc.get("application_response").get("status").asInt()).isEqualTo(200);
-        assertThat(doc.get("attacks")).hasSize(2).allMatch(a -> a.get("rejected").asBoolean());
-        assertThat(doc.get("attacks").get(0).get("reason").asText()).isEqualTo("APP_COMPOSE_MISMATCH");
-        assertThat(r.err()).contains("simulated dstack CVM on https://127.0.0.1:").contains("attacks:");
-    }
-
     // ---------------------------------------------------------------- the whole list
 
     /**

@@ -68,16 +68,4 @@ class MainTest {
     void usageError_exit2() {
         assertThat(run("quote", "verify").code()).isEqualTo(2);
     }
-
-    @Test
-    void demo_attestsOverTlsAndRejectsTheAttacks() {
-        CliRun r = run("demo");
-        assertThat(r.code()).isZero();
-        assertThat(r.out()).contains("status: UpToDate", "compose_hash:", "runtime verification: on")
-                .contains("(matches the peer certificate)")
-                .contains("application response on the attested connection: HTTP 200")
-                .contains("another compose hash: rejected, APP_COMPOSE_MISMATCH")
-                .contains("its own TLS session: rejected, REPORT_DATA_MISMATCH")
-                .doesNotContain("ACCEPTED");
-    }
 }
