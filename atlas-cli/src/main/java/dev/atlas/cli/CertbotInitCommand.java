@@ -3,11 +3,10 @@ package dev.atlas.cli;
 import dev.atlas.dstack.gateway.certbot.AcmeCredentials;
 import dev.atlas.dstack.gateway.certbot.CertbotConfig;
 import dev.atlas.dstack.ra.RaException;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code atlas certbot init [-c certbot.toml]}: create (or load) the ACME account. */
@@ -18,13 +17,12 @@ final class CertbotInitCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = {"-c", "--config"}, paramLabel = "FILE", defaultValue = "certbot.toml",
-            description = "dstack's certbot.toml (default: ${DEFAULT-VALUE}).")
-    Path config;
+    @Mixin
+    CertbotConfigOption config;
 
     @Override
     public Integer call() throws Exception {
-        CertbotConfig c = CertbotCommand.load(config);
+        CertbotConfig c = config.load();
         AcmeCredentials a;
         try {
             a = CertbotCommand.certbot(c).init();

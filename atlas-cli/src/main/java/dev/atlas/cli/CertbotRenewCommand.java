@@ -5,11 +5,11 @@ import dev.atlas.dstack.gateway.certbot.CertbotConfig;
 import dev.atlas.dstack.gateway.certbot.IssuedCertificate;
 import dev.atlas.dstack.ra.RaException;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicBoolean;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -23,9 +23,8 @@ final class CertbotRenewCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = {"-c", "--config"}, paramLabel = "FILE", defaultValue = "certbot.toml",
-            description = "dstack's certbot.toml (default: ${DEFAULT-VALUE}).")
-    Path config;
+    @Mixin
+    CertbotConfigOption config;
 
     @Option(names = "--once", description = "Run one renewal check and exit.")
     boolean once;
@@ -37,7 +36,7 @@ final class CertbotRenewCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        CertbotConfig c = CertbotCommand.load(config);
+        CertbotConfig c = config.load();
         Certbot bot = CertbotCommand.certbot(c);
         if (once) {
             Optional<IssuedCertificate> r;

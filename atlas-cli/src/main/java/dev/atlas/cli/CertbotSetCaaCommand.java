@@ -3,13 +3,12 @@ package dev.atlas.cli;
 import dev.atlas.dstack.gateway.certbot.AcmeIssuer;
 import dev.atlas.dstack.gateway.certbot.CertbotConfig;
 import dev.atlas.dstack.ra.RaException;
-import java.nio.file.Path;
 import java.util.LinkedHashSet;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code atlas certbot set-caa [-c certbot.toml]}: pin CAA to the account. */
@@ -22,13 +21,12 @@ final class CertbotSetCaaCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = {"-c", "--config"}, paramLabel = "FILE", defaultValue = "certbot.toml",
-            description = "dstack's certbot.toml (default: ${DEFAULT-VALUE}).")
-    Path config;
+    @Mixin
+    CertbotConfigOption config;
 
     @Override
     public Integer call() throws Exception {
-        CertbotConfig c = CertbotCommand.load(config);
+        CertbotConfig c = config.load();
         var bot = CertbotCommand.certbot(c);
         String account;
         try {

@@ -127,7 +127,7 @@ final class DevCvmCommand implements Callable<Integer> {
         long deadline = System.nanoTime() + max.toNanos();
         int port = url.getPort() > 0 ? url.getPort() : 443;
         long backoff = 20;
-        javax.net.ssl.SSLSocketFactory f = probeContext().getSocketFactory();
+        javax.net.ssl.SSLSocketFactory f = dev.atlas.cli.devnet.ReadinessProbe.tlsContext().getSocketFactory();
         while (true) {
             try (Socket s = new Socket()) {
                 s.connect(new InetSocketAddress(url.getHost(), port), 500);
@@ -143,29 +143,6 @@ final class DevCvmCommand implements Callable<Integer> {
             }
             Thread.sleep(backoff);
             backoff = Math.min(200, backoff * 2);
-        }
-    }
-
-    /** An SSL context that completes any handshake: for the readiness probe only. */
-    static javax.net.ssl.SSLContext probeContext() {
-        try {
-            javax.net.ssl.SSLContext c = javax.net.ssl.SSLContext.getInstance("TLS");
-            c.init(null, new javax.net.ssl.TrustManager[] {new javax.net.ssl.X509TrustManager() {
-                public void checkClientTrusted(java.security.cert.X509Certificate[] chain, String t) {
-                    throw new UnsupportedOperationException("probe only");
-                }
-
-                public void checkServerTrusted(java.security.cert.X509Certificate[] chain, String t) {
-                    // readiness probe: no trust decision is made on this connection
-                }
-
-                public java.security.cert.X509Certificate[] getAcceptedIssuers() {
-                    return new java.security.cert.X509Certificate[0];
-                }
-            }}, null);
-            return c;
-        } catch (java.security.GeneralSecurityException e) {
-            throw new IllegalStateException(e);
         }
     }
 }

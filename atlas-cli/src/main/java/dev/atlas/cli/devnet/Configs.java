@@ -233,22 +233,7 @@ final class Configs {
      */
     static String authConfig(List<String> osImages, String gatewayAppId, List<String> kmsMrs,
             Map<String, List<String>> apps) {
-        ObjectNode c = JSON.createObjectNode();
-        ArrayNode os = c.putArray("osImages");
-        osImages.forEach(os::add);
-        c.put("gatewayAppId", gatewayAppId);
-        ObjectNode k = c.putObject("kms");
-        ArrayNode mrs = k.putArray("mrAggregated");
-        kmsMrs.forEach(mrs::add);
-        k.put("allowAnyDevice", true);
-        ObjectNode a = c.putObject("apps");
-        for (Map.Entry<String, List<String>> e : apps.entrySet()) {
-            ObjectNode app = a.putObject(e.getKey());
-            ArrayNode hs = app.putArray("composeHashes");
-            e.getValue().forEach(hs::add);
-            app.put("allowAnyDevice", true);
-        }
-        return c.toPrettyString() + "\n";
+        return dev.atlas.dstack.auth.AuthConfig.allowAnyDeviceJson(osImages, gatewayAppId, kmsMrs, apps);
     }
 
     static final String AUTH_README = """

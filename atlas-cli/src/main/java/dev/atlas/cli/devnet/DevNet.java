@@ -49,7 +49,7 @@ public final class DevNet implements AutoCloseable {
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
     private static final String PYTHON = "/usr/bin/python3";
     /** Completes any TLS handshake: the reachability probe only (no trust decision rests on it). */
-    private static final javax.net.ssl.SSLContext PROBE = probeContext();
+    private static final javax.net.ssl.SSLContext PROBE = ReadinessProbe.tlsContext();
 
     private final Layout layout;
     private final ObjectNode state;
@@ -1114,27 +1114,5 @@ public final class DevNet implements AutoCloseable {
         rows.add(new String[] {"Auth server", layout.authUrl(), "auth-simple webhook; edit " + layout.authConfig()});
         rows.add(new String[] {"Mock PCCS", layout.pccsUrl(), "collateral of the mock Intel root " + layout.mockRoot()});
         return rows;
-    }
-
-    private static javax.net.ssl.SSLContext probeContext() {
-        try {
-            javax.net.ssl.SSLContext c = javax.net.ssl.SSLContext.getInstance("TLS");
-            c.init(null, new javax.net.ssl.TrustManager[] {new javax.net.ssl.X509TrustManager() {
-                public void checkClientTrusted(java.security.cert.X509Certificate[] chain, String t) {
-                    throw new UnsupportedOperationException("probe only");
-                }
-
-                public void checkServerTrusted(java.security.cert.X509Certificate[] chain, String t) {
-                    // reachability probe: the attestation is checked by atlas get, not here
-                }
-
-                public java.security.cert.X509Certificate[] getAcceptedIssuers() {
-                    return new java.security.cert.X509Certificate[0];
-                }
-            }}, null);
-            return c;
-        } catch (java.security.GeneralSecurityException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

@@ -89,6 +89,30 @@ public final class AuthConfig {
             JSON.getNodeFactory().numberNode(0), ZERO_ADDRESS, List.of("UpToDate"), List.of(),
             new Kms(List.of(), List.of(), false), Map.of(), "none");
 
+    /**
+     * The JSON text of an auth-simple config in the layout a deployment guide's operator writes by hand: the
+     * allowed OS images, the gateway's app id, the KMS's allowed {@code mr_aggregated} values and, per app id, the
+     * allowed compose hashes, every entry with {@code allowAnyDevice: true}. Pretty-printed, newline-terminated;
+     * {@link #parse} accepts it. For development deployments and tests ({@code atlas dev up}, dstack-testing).
+     */
+    public static String allowAnyDeviceJson(java.util.Collection<String> osImages, String gatewayAppId,
+            java.util.Collection<String> kmsMrAggregated,
+            Map<String, ? extends java.util.Collection<String>> appComposeHashes) {
+        com.fasterxml.jackson.databind.node.ObjectNode c = JSON.createObjectNode();
+        osImages.forEach(c.putArray("osImages")::add);
+        c.put("gatewayAppId", gatewayAppId);
+        com.fasterxml.jackson.databind.node.ObjectNode k = c.putObject("kms");
+        kmsMrAggregated.forEach(k.putArray("mrAggregated")::add);
+        k.put("allowAnyDevice", true);
+        com.fasterxml.jackson.databind.node.ObjectNode a = c.putObject("apps");
+        for (Map.Entry<String, ? extends java.util.Collection<String>> e : appComposeHashes.entrySet()) {
+            com.fasterxml.jackson.databind.node.ObjectNode app = a.putObject(e.getKey());
+            e.getValue().forEach(app.putArray("composeHashes")::add);
+            app.put("allowAnyDevice", true);
+        }
+        return c.toPrettyString() + "\n";
+    }
+
     /** Every field at its default: denies every request. */
     public static AuthConfig defaults() {
         return DEFAULTS;

@@ -2,8 +2,8 @@ package dev.atlas.dstack.testing;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.atlas.dstack.auth.AuthConfig;
 import dev.atlas.dstack.auth.AuthServer;
 import dev.atlas.dstack.kms.KmsConfig;
 import dev.atlas.dstack.kms.KmsServer;
@@ -288,23 +288,8 @@ public final class DstackTestbed implements AutoCloseable {
     }
 
     private synchronized void writeAuthConfig() throws IOException {
-        ObjectNode c = JSON.createObjectNode();
-        ArrayNode os = c.putArray("osImages");
-        osImages.forEach(os::add);
-        c.put("gatewayAppId", gatewayAppId);
-        ObjectNode k = c.putObject("kms");
-        ArrayNode mrs = k.putArray("mrAggregated");
-        kmsMrs.forEach(mrs::add);
-        k.put("allowAnyDevice", true);
-        ObjectNode a = c.putObject("apps");
-        for (Map.Entry<String, Set<String>> e : apps.entrySet()) {
-            ObjectNode app = a.putObject(e.getKey());
-            ArrayNode hs = app.putArray("composeHashes");
-            e.getValue().forEach(hs::add);
-            app.put("allowAnyDevice", true);
-        }
         Path tmp = dir.resolve("auth-config.json.tmp");
-        Files.writeString(tmp, c.toPrettyString());
+        Files.writeString(tmp, AuthConfig.allowAnyDeviceJson(osImages, gatewayAppId, kmsMrs, apps));
         Files.move(tmp, authConfig, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 
