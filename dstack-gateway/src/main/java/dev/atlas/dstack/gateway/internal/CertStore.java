@@ -159,6 +159,29 @@ public final class CertStore {
     }
 
     /**
+     * Stops serving {@code *.domain} for new handshakes (a deleted ZT-domain); open connections keep their
+     * session. The static certificate's base domain is never removed (its files are its source).
+     *
+     * @return whether a certificate was removed
+     */
+    public boolean remove(String domain) throws RaException {
+        String d = normalizeDomain(domain);
+        if (staticCert.isPresent() && normalizeDomain(staticCert.get().baseDomain()).equals(d)) {
+            return false;
+        }
+        synchronized (writeLock) {
+            if (!entries.containsKey(d)) {
+                return false;
+            }
+            Map<String, Entry> next = new HashMap<>(entries);
+            next.remove(d);
+            entries = Map.copyOf(next);
+        }
+        LOG.log(System.Logger.Level.INFO, "cert_store: removed the certificate of *." + d);
+        return true;
+    }
+
+    /**
      * Re-reads the static certificate files (when configured). Certificates added by {@link #put} stay.
      *
      * @throws RaException as {@link #put}, or {@code CONFIG_FILE_UNREADABLE}

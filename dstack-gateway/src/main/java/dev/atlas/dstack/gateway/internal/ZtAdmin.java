@@ -378,6 +378,7 @@ final class ZtAdmin {
             m.remove(d);
             return s.withDomains(m); // certificate and attestations are kept for history, as dstack does
         });
+        certbot.certStore().remove(d); // new handshakes for *.<d> are refused from now on
         LOG.log(System.Logger.Level.INFO, "Deleted ZT-Domain config: " + d);
         return null;
     }

@@ -47,6 +47,17 @@ class CertStoreTest {
     }
 
     @Test
+    void removeStopsServingADeletedZtDomain() throws Exception {
+        CertStore s = CertStore.create(List.of("1.2", "1.3"), CLOCK);
+        ProxyTestPki.Leaf l = pki.leaf("gone.example");
+        s.put("gone.example", l.chainPem(), l.keyPem());
+        assertTrue(s.remove("*.gone.example"));
+        assertFalse(s.hasZtDomain("gone.example"));
+        assertTrue(s.sslContext("gone.example", false).isEmpty());
+        assertFalse(s.remove("gone.example"));
+    }
+
+    @Test
     void refusedUpdatesKeepThePreviousCertificate() throws Exception {
         CertStore s = CertStore.create(List.of("1.2"), CLOCK);
         ProxyTestPki.Leaf good = pki.leaf("keep.example");
