@@ -665,7 +665,29 @@ class DevNetEndToEndTest {
         return pids;
     }
 
-    /** Files under {@code tmp} but outside {@code dir} that the processes hold open ({@code /proc/<pid>/fd}). */
+    /**
+     * The checkout the test runs in (the directory above the module holding {@code .mvn}): the processes' class
+     * path jars are open there, and a clone in {@code /tmp} (as CI's) must not count them as left-overs.
+     */
+    private static final Path PROJECT_ROOT = projectRoot();
+
+    private static Path projectRoot() {
+        try {
+            for (Path d = Path.of("").toRealPath(); d != null; d = d.getParent()) {
+                if (Files.isDirectory(d.resolve(".mvn"))) {
+                    return d;
+                }
+            }
+            return Path.of("").toRealPath();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Files under {@code tmp} but outside {@code dir} and the checkout that the processes hold open
+     * ({@code /proc/<pid>/fd}).
+     */
     private static Set<Path> openFilesOutside(Set<Long> pids, Path dir, Path tmp) {
         Set<Path> files = new HashSet<>();
         Path realTmp;
@@ -680,7 +702,7 @@ class DevNetEndToEndTest {
                     try {
                         Path target = Files.readSymbolicLink(fd);
                         if (target.isAbsolute() && target.startsWith(realTmp) && !target.startsWith(dir)
-                                && !target.startsWith(dir.toRealPath())) {
+                                && !target.startsWith(dir.toRealPath()) && !target.startsWith(PROJECT_ROOT)) {
                             files.add(target);
                         }
                     } catch (IOException e) {
