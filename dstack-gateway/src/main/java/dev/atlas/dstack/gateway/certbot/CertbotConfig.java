@@ -1,17 +1,11 @@
 package dev.atlas.dstack.gateway.certbot;
 
-import com.fasterxml.jackson.core.JsonLocation;
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.dataformat.toml.TomlMapper;
 import dev.atlas.dstack.gateway.certbot.internal.Domains;
 import dev.atlas.dstack.ra.RaException;
 import dev.atlas.dstack.ra.RaException.Reason;
 import dev.atlas.dstack.ra.config.ConfigTree;
-import java.io.IOException;
-import java.io.InputStream;
 import java.net.URISyntaxException;
-import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.net.URI;
 import java.nio.file.Path;
@@ -63,13 +57,7 @@ public record CertbotConfig(Path workdir, URI acmeUrl, String cfApiToken, URI cf
 
     /** Reads and validates a {@code certbot.toml}; unknown keys are refused by name (CONFIG_INVALID). */
     public static CertbotConfig load(Path file) throws RaException {
-        byte[] bytes;
-        try (InputStream in = Files.newInputStream(file)) {
-            bytes = in.readNBytes(ConfigTree.MAX_BYTES + 1);
-        } catch (IOException | InvalidPathException e) {
-            throw new RaException(Reason.CONFIG_FILE_UNREADABLE, file.toString(), "cannot be read ("
-                    + e.getClass().getSimpleName() + ")");
-        }
+        byte[] bytes = ConfigTree.readFile(file);
         return parse(ConfigTree.text(bytes, file.toString()), file.toString());
     }
 
@@ -80,18 +68,7 @@ public record CertbotConfig(Path workdir, URI acmeUrl, String cfApiToken, URI cf
         if (toml.length() > ConfigTree.MAX_BYTES) {
             throw new RaException(Reason.CONFIG_INVALID, source, "larger than " + ConfigTree.MAX_BYTES + " bytes");
         }
-        JsonNode root;
-        try {
-            root = TOML.readTree(toml);
-        } catch (JsonProcessingException e) {
-            JsonLocation at = e.getLocation();
-            // the parser's text may quote the line (the token, perhaps): give the position only
-            throw at == null ? ConfigTree.notToml(source, 0, 0) : ConfigTree.notToml(source, at.getLineNr(),
-                    at.getColumnNr());
-        } catch (RuntimeException | StackOverflowError e) {
-            throw ConfigTree.notToml(source, 0, 0);
-        }
-        ConfigTree tree = ConfigTree.of(ConfigTree.requireTable(root, source), source);
+        ConfigTree tree = ConfigTree.of(ConfigTree.parseToml(toml, TOML, source), source);
         ConfigTree.Table t = tree.root();
         Builder b = builder();
         String workdir = t.string("workdir", ".");

@@ -1,7 +1,5 @@
 package dev.atlas.dstack.gateway.internal;
 
-import com.fasterxml.jackson.core.JsonLocation;
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.toml.TomlMapper;
@@ -11,8 +9,6 @@ import dev.atlas.dstack.ra.RaException;
 import dev.atlas.dstack.ra.RaException.Reason;
 import dev.atlas.dstack.ra.config.ConfigTree;
 
-import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -151,13 +147,7 @@ public final class GatewayConfigReader {
     }
 
     public static GatewayConfig load(Path file) throws RaException {
-        byte[] bytes;
-        try (InputStream in = Files.newInputStream(file)) {
-            bytes = in.readNBytes(ConfigTree.MAX_BYTES + 1);
-        } catch (IOException e) {
-            throw new RaException(Reason.CONFIG_FILE_UNREADABLE, file.toString(), "cannot be read ("
-                    + e.getClass().getSimpleName() + ")");
-        }
+        byte[] bytes = ConfigTree.readFile(file);
         return read(bytes, file);
     }
 
@@ -171,19 +161,7 @@ public final class GatewayConfigReader {
 
     /** Parses one TOML document (strict UTF-8, at most {@link ConfigTree#MAX_BYTES}) into a table. */
     static ObjectNode parse(byte[] bytes, String file) throws RaException {
-        String text = ConfigTree.text(bytes, file);
-        JsonNode root;
-        try {
-            root = TOML.readTree(text);
-        } catch (JsonProcessingException e) {
-            JsonLocation at = e.getLocation();
-            // the parser's text may quote the line (a secret, perhaps): give the position only
-            throw at == null ? ConfigTree.notToml(file, 0, 0)
-                    : ConfigTree.notToml(file, at.getLineNr(), at.getColumnNr());
-        } catch (RuntimeException | StackOverflowError e) {
-            throw ConfigTree.notToml(file, 0, 0);
-        }
-        return ConfigTree.requireTable(root, file);
+        return ConfigTree.parseToml(ConfigTree.text(bytes, file), TOML, file);
     }
 
     private GatewayConfig build(ConfigTree.Table root, Path file) throws RaException {

@@ -1,8 +1,5 @@
 package dev.atlas.dstack.kms.internal;
 
-import com.fasterxml.jackson.core.JsonLocation;
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.toml.TomlMapper;
 import dev.atlas.dstack.kms.KmsConfig;
@@ -11,8 +8,6 @@ import dev.atlas.dstack.ra.RaException;
 import dev.atlas.dstack.ra.RaException.Reason;
 import dev.atlas.dstack.ra.config.ConfigTree;
 
-import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -123,13 +118,7 @@ public final class KmsConfigReader {
     }
 
     public static KmsConfig load(Path file) throws RaException {
-        byte[] bytes;
-        try (InputStream in = Files.newInputStream(file)) {
-            bytes = in.readNBytes(ConfigTree.MAX_BYTES + 1);
-        } catch (IOException e) {
-            throw new RaException(Reason.CONFIG_FILE_UNREADABLE, file.toString(), "cannot be read ("
-                    + e.getClass().getSimpleName() + ")");
-        }
+        byte[] bytes = ConfigTree.readFile(file);
         return read(bytes, file);
     }
 
@@ -143,19 +132,7 @@ public final class KmsConfigReader {
 
     /** Parses a whole document (strict UTF-8, at most {@link ConfigTree#MAX_BYTES}). */
     static ObjectNode parse(byte[] bytes, String source) throws RaException {
-        String text = ConfigTree.text(bytes, source);
-        JsonNode n;
-        try {
-            n = MAPPER.readTree(text);
-        } catch (JsonProcessingException e) {
-            JsonLocation l = e.getLocation();
-            // the parser's own message may quote the text near the error, which may be a secret: say where only
-            throw l == null ? ConfigTree.notToml(source, 0, 0)
-                    : ConfigTree.notToml(source, l.getLineNr(), l.getColumnNr());
-        } catch (RuntimeException e) {
-            throw ConfigTree.notToml(source, 0, 0);
-        }
-        return ConfigTree.requireTable(n, source);
+        return ConfigTree.parseToml(ConfigTree.text(bytes, source), MAPPER, source);
     }
 
     /** Rocket's {@code address} (an IP literal, no host names) and {@code port}. */

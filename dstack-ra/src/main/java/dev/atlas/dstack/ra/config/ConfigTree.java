@@ -1,15 +1,23 @@
 package dev.atlas.dstack.ra.config;
 
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atlas.dstack.ra.RaException;
 import dev.atlas.dstack.ra.RaException.Reason;
 
+import java.io.IOException;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -128,6 +136,40 @@ public final class ConfigTree {
         } catch (CharacterCodingException e) {
             throw new RaException(Reason.CONFIG_INVALID, source, "is not UTF-8 text");
         }
+    }
+
+    /**
+     * The bytes of a config file in one bounded read of at most {@link #MAX_BYTES} + 1 bytes, so that
+     * {@link #text} refuses a larger file by name (no size check that the file could outgrow before the read).
+     *
+     * @throws RaException CONFIG_FILE_UNREADABLE naming the file and the I/O error's type
+     */
+    public static byte[] readFile(Path file) throws RaException {
+        try (InputStream in = Files.newInputStream(file)) {
+            return in.readNBytes(MAX_BYTES + 1);
+        } catch (IOException | InvalidPathException e) {
+            throw new RaException(Reason.CONFIG_FILE_UNREADABLE, file.toString(), "cannot be read ("
+                    + e.getClass().getSimpleName() + ")");
+        }
+    }
+
+    /**
+     * Parses a config document with the caller's TOML mapper (dstack-ra itself has no TOML dependency) and
+     * returns its root table ({@link #requireTable}). A rejected document is {@link #notToml} with the position
+     * only; any other parser failure, a stack overflow on deep nesting included, is {@code notToml} without one.
+     */
+    public static ObjectNode parseToml(String text, ObjectMapper toml, String source) throws RaException {
+        JsonNode root;
+        try {
+            root = toml.readTree(text);
+        } catch (JsonProcessingException e) {
+            JsonLocation at = e.getLocation();
+            // the parser's own message may quote the text near the error, which may be a secret: say where only
+            throw at == null ? notToml(source, 0, 0) : notToml(source, at.getLineNr(), at.getColumnNr());
+        } catch (RuntimeException | StackOverflowError e) {
+            throw notToml(source, 0, 0);
+        }
+        return requireTable(root, source);
     }
 
     /**

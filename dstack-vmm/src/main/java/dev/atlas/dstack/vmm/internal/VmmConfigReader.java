@@ -1,17 +1,14 @@
 package dev.atlas.dstack.vmm.internal;
 
-import com.fasterxml.jackson.core.JsonLocation;
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.toml.TomlMapper;
 import dev.atlas.dstack.ra.RaException;
 import dev.atlas.dstack.ra.RaException.Reason;
 import dev.atlas.dstack.ra.config.ConfigTree;
 import dev.atlas.dstack.vmm.VmmConfig;
 
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -38,17 +35,7 @@ public final class VmmConfigReader {
     private VmmConfigReader() {}
 
     public static VmmConfig load(Path file) throws RaException {
-        byte[] bytes;
-        try {
-            if (Files.size(file) > ConfigTree.MAX_BYTES) {
-                throw new RaException(Reason.CONFIG_INVALID, file.toString(), "larger than " + ConfigTree.MAX_BYTES
-                        + " bytes");
-            }
-            bytes = Files.readAllBytes(file);
-        } catch (IOException e) {
-            throw new RaException(Reason.CONFIG_FILE_UNREADABLE, file.toString(), "cannot be read: "
-                    + e.getClass().getSimpleName());
-        }
+        byte[] bytes = ConfigTree.readFile(file);
         Path base = file.toAbsolutePath().getParent();
         return read(tree(bytes, file.toString()), base == null ? Path.of("").toAbsolutePath() : base);
     }
@@ -64,18 +51,9 @@ public final class VmmConfigReader {
     /** Parses {@code vmm.toml} (strict UTF-8, at most {@link ConfigTree#MAX_BYTES}) into the shared reader's tree. */
     private static ConfigTree.Table tree(byte[] bytes, String source) throws RaException {
         String text = ConfigTree.text(bytes, source);
-        JsonNode n;
-        try {
-            n = text.isBlank() ? null : MAPPER.readTree(text);
-        } catch (JsonProcessingException e) {
-            JsonLocation l = e.getLocation();
-            // the parser's text may quote a token (a secret); say where only
-            throw l == null ? ConfigTree.notToml(source, 0, 0)
-                    : ConfigTree.notToml(source, l.getLineNr(), l.getColumnNr());
-        } catch (RuntimeException | StackOverflowError e) {
-            throw ConfigTree.notToml(source, 0, 0);
-        }
-        return ConfigTree.of(ConfigTree.requireTable(n, source), source).root();
+        ObjectNode root = text.isBlank() ? ConfigTree.requireTable(null, source)
+                : ConfigTree.parseToml(text, MAPPER, source);
+        return ConfigTree.of(root, source).root();
     }
 
     private static VmmConfig read(ConfigTree.Table t, Path base) throws RaException {
