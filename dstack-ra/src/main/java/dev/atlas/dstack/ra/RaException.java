@@ -192,8 +192,6 @@ public final class RaException extends AttestationException {
         DNS_API_FAILED(AttestationException.Reason.PEER_UNAVAILABLE),
         /** No DNS zone of the provider covers the domain. */
         DNS_ZONE_NOT_FOUND(AttestationException.Reason.INVALID_CONFIGURATION),
-        /** The challenge TXT record was not visible within {@code max_dns_wait}. */
-        DNS_PROPAGATION_TIMEOUT(AttestationException.Reason.PEER_UNAVAILABLE),
         /** The certbot's files (credentials, live/, the gateway's ZT-domain state) are unreadable or inconsistent. */
         CERTBOT_STATE_INVALID(AttestationException.Reason.STATE_CONFLICT),
         /** A CT log source (crt.sh) or the gateway's {@code /acme-info} could not be fetched. */

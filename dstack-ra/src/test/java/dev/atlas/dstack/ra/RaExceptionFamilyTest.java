@@ -99,7 +99,6 @@ class RaExceptionFamilyTest {
         m.put(RaException.Reason.ACME_REJECTED, AttestationException.Reason.AUTHORIZATION_DENIED);
         m.put(RaException.Reason.DNS_API_FAILED, AttestationException.Reason.PEER_UNAVAILABLE);
         m.put(RaException.Reason.DNS_ZONE_NOT_FOUND, AttestationException.Reason.INVALID_CONFIGURATION);
-        m.put(RaException.Reason.DNS_PROPAGATION_TIMEOUT, AttestationException.Reason.PEER_UNAVAILABLE);
         m.put(RaException.Reason.CERTBOT_STATE_INVALID, AttestationException.Reason.STATE_CONFLICT);
         m.put(RaException.Reason.CT_SOURCE_UNAVAILABLE, AttestationException.Reason.PEER_UNAVAILABLE);
         m.put(RaException.Reason.CT_SOURCE_MALFORMED, AttestationException.Reason.MALFORMED_ATTESTATION);
@@ -155,7 +154,7 @@ class RaExceptionFamilyTest {
         peers.addAll(EnumSet.of(RaException.Reason.WG_TOOL_FAILED, RaException.Reason.GATEWAY_UNAVAILABLE));
         // --- issue 19: an ACME server, DNS API or CT source that is away (or rate-limits) is retryable ---
         peers.addAll(EnumSet.of(RaException.Reason.ACME_FAILED, RaException.Reason.ACME_RATE_LIMITED,
-                RaException.Reason.DNS_API_FAILED, RaException.Reason.DNS_PROPAGATION_TIMEOUT,
+                RaException.Reason.DNS_API_FAILED,
                 RaException.Reason.CT_SOURCE_UNAVAILABLE));
         for (RaException.Reason r : RaException.Reason.values()) {
             if (peers.contains(r)) {
